@@ -1,0 +1,9 @@
+"""Domain errors the services raise; views turn each into a clear 4xx or 503 answer."""
+
+
+class NoActiveModel(Exception):
+    """No model version is active, or its weights cannot be loaded."""
+
+
+class InvalidModelVersion(Exception):
+    """A model version cannot be activated (its weights are missing or damaged)."""

@@ -1,0 +1,113 @@
+"""Input validation for drawings: every way a client may send an image ends up as one DrawingForm."""
+
+import base64
+import binascii
+import json
+import re
+from urllib.parse import unquote_to_bytes
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
+
+DATA_URL = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*?)(?P<base64>;base64)?,(?P<payload>.*)$", re.S)
+HOW_TO_SEND = ("Send the image as multipart form data in the field 'file', as JSON {\"image\": \"data:image/png;"
+               "base64,...\"}, as a form field 'image' holding a data URL, or as a raw image body.")
+
+
+class RequestRefused(Exception):
+    """The request cannot be read at all; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decode_data_url(value: str) -> bytes:
+    match = DATA_URL.match(value.strip())
+    if match is None:
+        raise ValidationError("The image must be a data URL such as data:image/png;base64,iVBORw0…",
+                              code="malformed_data_url")
+    payload = match["payload"]
+    if match["base64"]:
+        try:
+            data = base64.b64decode(re.sub(r"\s+", "", payload), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("The data URL's base64 text is damaged.", code="malformed_data_url") from None
+    else:
+        data = unquote_to_bytes(payload)
+    if not data:
+        raise ValidationError("The data URL holds no image data.", code="empty")
+    return data
+
+
+class DrawingForm(forms.Form):
+    file = forms.FileField(required=False, allow_empty_file=False)
+    image = forms.CharField(required=False, strip=True)
+
+    def clean_image(self) -> bytes | None:
+        value = self.cleaned_data["image"]
+        return decode_data_url(value) if value else None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        upload, data_url_bytes = cleaned.get("file"), cleaned.get("image")
+        if self.errors:
+            return cleaned
+        if upload and data_url_bytes:
+            raise ValidationError("Send the image once: either a file or a data URL, not both.", code="ambiguous")
+        if not upload and data_url_bytes is None:
+            raise ValidationError(f"No image was sent. {HOW_TO_SEND}", code="missing")
+        if upload and upload.size > settings.MAX_UPLOAD_BYTES:
+            raise ValidationError(_too_large_message(), code="too_large")
+        cleaned["image_bytes"] = upload.read() if upload else data_url_bytes
+        return cleaned
+
+    def first_error(self) -> tuple[str, str]:
+        """(message, code) of the first problem, for a one-line API error."""
+        for errors in self.errors.as_data().values():
+            return errors[0].messages[0], errors[0].code or "invalid"
+        return "The request is invalid.", "invalid"
+
+
+def _too_large_message() -> str:
+    return f"The upload is too large; the limit is {settings.MAX_UPLOAD_BYTES / 1_000_000:.1f} MB."
+
+
+def drawing_form_from_request(request: HttpRequest) -> DrawingForm:
+    """Build a DrawingForm from a multipart, form-encoded, JSON or raw-image request body."""
+    try:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MAX_UPLOAD_BYTES:
+            raise RequestRefused(_too_large_message(), status=413)
+    except ValueError:
+        raise RequestRefused("The Content-Length header is not a number.") from None
+    content_type = request.content_type or ""
+    try:
+        if content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+            return DrawingForm(request.POST, request.FILES)
+        if content_type == "application/json":
+            return DrawingForm({"image": _image_from_json(request.body)})
+        if content_type.startswith("image/") or content_type == "application/octet-stream":
+            return DrawingForm(files={"file": SimpleUploadedFile("upload", request.body)} if request.body else {})
+    except RequestDataTooBig:
+        raise RequestRefused(_too_large_message(), status=413) from None
+    except MultiPartParserError:
+        raise RequestRefused("The multipart form data is malformed.") from None
+    if not request.body:
+        raise RequestRefused(f"The request body is empty. {HOW_TO_SEND}")
+    raise RequestRefused(f"Content type {content_type or '(none)'} is not understood. {HOW_TO_SEND}", status=415)
+
+
+def _image_from_json(body: bytes) -> str:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise RequestRefused("The request body is not valid JSON.") from None
+    if not isinstance(payload, dict) or "image" not in payload:
+        raise RequestRefused('The JSON body must be an object with an "image" data URL.')
+    if not isinstance(payload["image"], str):
+        raise RequestRefused('The JSON field "image" must be a data URL string.')
+    return payload["image"]

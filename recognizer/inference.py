@@ -1,0 +1,70 @@
+"""The per-process predictor: the active ModelVersion's network, loaded once and swapped when another
+version becomes active.
+
+Every call reads the active version's id with one indexed query and reloads only when it changed, so a
+version activated by the admin or by the training worker (another process: signals would not reach us) is
+picked up by every web process on its next prediction, without a restart.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import torch
+from django.conf import settings
+
+from .exceptions import NoActiveModel
+from .ml.checkpoints import CheckpointError, load_checkpoint
+from .ml.network import DigitNet
+from .models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Predictor:
+    version_id: int
+    network: DigitNet
+
+    def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) normalised images -> (N, 10) class probabilities."""
+        with torch.inference_mode():
+            return torch.softmax(self.network(batch), dim=1)
+
+
+_lock = threading.Lock()
+_current: Predictor | None = None
+
+
+def configure_for_web() -> None:
+    """Give each prediction INFERENCE_THREADS threads: web workers serve many requests side by side."""
+    torch.set_num_threads(settings.INFERENCE_THREADS)
+
+
+def _active_version_id() -> int | None:
+    return ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
+
+
+def get_predictor() -> Predictor:
+    """The predictor for the active version, loading it if this process has not yet."""
+    global _current
+    active_id = _active_version_id()
+    current = _current
+    if current is not None and current.version_id == active_id:
+        return current
+    with _lock:
+        if _current is not None and _current.version_id == active_id:
+            return _current
+        if active_id is None:
+            raise NoActiveModel("No model is active yet. Ask staff to activate a model version.")
+        version = ModelVersion.objects.get(pk=active_id)
+        try:
+            network, _ = load_checkpoint(version.weights_path)
+        except CheckpointError as exc:
+            logger.error("Cannot load active model %s: %s", version, exc)
+            if _current is not None:  # keep serving the last good network rather than failing every request
+                return _current
+            raise NoActiveModel(f"The active model {version} cannot be loaded.") from exc
+        _current = Predictor(version_id=version.pk, network=network)
+        logger.info("Loaded model %s for predictions", version)
+        return _current

@@ -1,0 +1,206 @@
+"""Turn any posted image into the normalised 28x28 input DigitNet reads, the way MNIST itself was made.
+
+    image bytes --decode_image--> PIL image --ink_map--> float ink in [0, 1] --to_mnist--> 28x28 uint8
+                --to_model_input--> (1, 1, 28, 28) normalised tensor
+
+MNIST digits are white ink on black, cropped to the ink, scaled so the longer side is 20 px (keeping the
+aspect ratio, anti-aliased), and placed in a 28x28 field with the centre of mass at the centre. Drawings go
+through exactly that. MNIST_MEAN and MNIST_STD are defined here and only here; training and inference both
+normalise through ``mnist_transform`` so the two can never drift apart.
+"""
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+from torch import Tensor
+from torch.nn import functional as F
+from torchvision.transforms import v2
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP"}
+MIN_SIDE = 8            # a 1x1 or 4x4 image cannot hold a drawing
+WORKING_SIDE = 512      # big images are reduced to about this before any per-pixel work
+DIGIT_BOX = 20          # MNIST: the longer side of the ink's bounding box
+FIELD = 28
+CENTRE_OF_MASS = 14.0   # where MNIST's centre of mass sits (row, column), measured on the test set
+MIN_CONTRAST = 0.08     # ink that differs from the background by less than this is no ink at all
+MIN_INK_EXTENT = 0.03   # ink spanning under 3 % of the image's longer side is a speck, not a digit
+
+
+class InvalidImage(ValueError):
+    """The bytes are not an image we can read, or hold no digit; the message is for a person."""
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Open and fully decode one image, refusing anything unsafe or unreadable before decoding its pixels."""
+    if not data:
+        raise InvalidImage("The image is empty: no bytes were sent.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImage(f"The image claims too many pixels; the limit is {max_pixels:,}.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InvalidImage("This is not an image we can read. Send a PNG, JPEG, GIF, WebP or BMP file.") from None
+    if image.format not in ACCEPTED_FORMATS:
+        raise InvalidImage(f"{image.format} images are not accepted. Send a PNG, JPEG, GIF, WebP or BMP file.")
+    width, height = image.size
+    if width * height > max_pixels:  # checked from the header, before a single pixel is decoded
+        raise InvalidImage(f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels in all.")
+    if min(width, height) < MIN_SIDE:
+        raise InvalidImage(f"The image is only {width}×{height} pixels; a drawing needs at least {MIN_SIDE}×{MIN_SIDE}.")
+    try:
+        if image.format == "JPEG":
+            image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode big JPEGs at a reduced scale
+        image.load()
+    except Exception:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... for damaged files
+        raise InvalidImage("The image file is damaged or cut short; it could not be decoded.") from None
+    return image
+
+
+def _reduce(image: Image.Image) -> Image.Image:
+    factor = max(image.size) // WORKING_SIDE
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _border(array: np.ndarray) -> np.ndarray:
+    """The pixels of a frame 2 % thick (at least 1 px) around the image, as a (k, channels) array."""
+    height, width = array.shape[:2]
+    t = max(1, round(0.02 * min(height, width)))
+    frame = np.concatenate([array[:t].reshape(-1, *array.shape[2:]), array[-t:].reshape(-1, *array.shape[2:]),
+                            array[:, :t].reshape(-1, *array.shape[2:]), array[:, -t:].reshape(-1, *array.shape[2:])])
+    return frame.reshape(frame.shape[0], -1)
+
+
+def _stretch(distance: np.ndarray, background_noise: float) -> np.ndarray:
+    """Scale distance-from-background to [0, 1] ink: the background's own noise becomes 0, strong ink 1."""
+    flat = distance.ravel()
+    # The 20th strongest pixel: ignores a few stray hot pixels, yet still finds a thin digit on a big canvas.
+    peak = float(np.partition(flat, -20)[-20]) if flat.size > 20 else float(flat.max())
+    if peak < MIN_CONTRAST:
+        return np.zeros_like(distance)
+    floor = min(max(background_noise, 0.12 * peak), 0.5 * peak)
+    return np.clip((distance - floor) / (peak - floor), 0.0, 1.0)
+
+
+def ink_map(image: Image.Image) -> np.ndarray:
+    """(H, W) float32 ink in [0, 1] from any image mode and polarity.
+
+    A canvas's toDataURL() gives ink on a transparent background: there the alpha channel is the ink.
+    Otherwise the background is the border's typical colour and ink is whatever differs from it, so
+    black-on-white, white-on-black and coloured ink on any plain background all work.
+    """
+    image = _reduce(ImageOps.exif_transpose(image) if image.format == "JPEG" else image)
+    if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        if np.median(_border(alpha)) < 0.5:  # transparent background: the alpha channel carries the ink
+            return _stretch(alpha, float(np.percentile(_border(alpha), 95)))
+        colour = rgba[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])  # flatten onto white
+    elif image.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:  # 16-bit and float greyscale
+        grey = np.asarray(image, dtype=np.float32)
+        grey = (grey - grey.min()) / max(float(grey.max() - grey.min()), 1e-6)
+        colour = np.repeat(grey[..., None], 3, axis=-1)
+    else:
+        colour = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    background = np.median(_border(colour), axis=0)
+    distance = np.linalg.norm(colour - background, axis=-1) / np.sqrt(3.0)
+    return _stretch(distance, float(np.percentile(_border(distance[..., None]), 95)))
+
+
+def _fit_in_box(ink: np.ndarray) -> np.ndarray:
+    """Crop to the ink and scale so the longer side is DIGIT_BOX pixels, keeping the aspect ratio."""
+    rows, cols = np.nonzero(ink > 0.05)
+    cropped = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    height, width = cropped.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(cropped.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
+    fitted = np.clip(np.asarray(resized), 0.0, None)
+    return fitted / max(float(fitted.max()), 1e-6)  # MNIST strokes always reach full intensity
+
+
+def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Place the digit in the 28x28 field so its centre of mass sits where MNIST's does."""
+    height, width = digit.shape
+    com_row, com_col = ndimage.center_of_mass(digit)
+    # Whole-pixel shifts keep strokes sharp; clamp so no ink leaves the field.
+    top = int(np.clip(round(CENTRE_OF_MASS - com_row), 0, FIELD - height))
+    left = int(np.clip(round(CENTRE_OF_MASS - com_col), 0, FIELD - width))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    field[top: top + height, left: left + width] = digit
+    return field
+
+
+def to_mnist(ink: np.ndarray) -> np.ndarray:
+    """(H, W) ink in [0, 1] -> (28, 28) uint8, white on black, MNIST-style. Raises InvalidImage when blank."""
+    strong = ink > 0.5
+    if not strong.any():
+        raise InvalidImage("The drawing is empty. Draw a digit first.")
+    rows, cols = np.nonzero(strong)
+    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    if extent < max(MIN_INK_EXTENT * max(ink.shape), 2):
+        raise InvalidImage("There is only a speck of ink. Draw a whole digit.")
+    return np.round(_centre_by_mass(_fit_in_box(ink)) * 255).astype(np.uint8)
+
+
+def prepare_digit(data: bytes, *, max_pixels: int) -> np.ndarray:
+    """Image file bytes -> the (28, 28) uint8 MNIST-style digit the network will see."""
+    return to_mnist(ink_map(decode_image(data, max_pixels=max_pixels)))
+
+
+def encode_png(digit: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(digit, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class StrokeWidthJitter(torch.nn.Module):
+    """Randomly thicken or thin strokes a little, as pens, fingers and canvas brushes do.
+
+    Blends the image with its 3x3 grey-level dilation (thicker) or erosion (thinner) by a random amount, so a
+    network trained with it is less surprised by drawings whose stroke width differs from MNIST's.
+    """
+
+    def __init__(self, p: float = 0.35, max_strength: float = 0.6) -> None:
+        super().__init__()
+        self.p = p
+        self.max_strength = max_strength
+
+    def forward(self, image: Tensor) -> Tensor:
+        if torch.rand(()) >= self.p:
+            return image
+        strength = float(torch.rand(())) * self.max_strength
+        batch = image.unsqueeze(0)
+        if torch.rand(()) < 0.5:
+            morphed = F.max_pool2d(batch, 3, stride=1, padding=1)
+        else:
+            morphed = -F.max_pool2d(-batch, 3, stride=1, padding=1)
+        return ((1 - strength) * batch + strength * morphed).squeeze(0)
+
+
+def mnist_transform(*, augment: bool) -> v2.Compose:
+    """PIL or uint8 28x28 image -> (1, 28, 28) normalised float tensor, optionally with augmentation."""
+    steps: list[torch.nn.Module] = [v2.ToImage()]
+    if augment:
+        steps.append(v2.RandomAffine(degrees=10, translate=(0.08, 0.08), scale=(0.9, 1.1), shear=6))
+    steps.append(v2.ToDtype(torch.float32, scale=True))
+    if augment:
+        steps.append(StrokeWidthJitter())
+    steps.append(v2.Normalize([MNIST_MEAN], [MNIST_STD]))
+    return v2.Compose(steps)
+
+
+_EVAL_TRANSFORM = mnist_transform(augment=False)
+
+
+def to_model_input(digit: np.ndarray) -> Tensor:
+    """(28, 28) uint8 array, white ink on black as in MNIST -> (1, 1, 28, 28) normalised float tensor."""
+    return _EVAL_TRANSFORM(torch.from_numpy(np.ascontiguousarray(digit))[None]).unsqueeze(0)

@@ -1,0 +1,74 @@
+import json
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+
+from recognizer.exceptions import InvalidModelVersion
+from recognizer.ml.checkpoints import file_sha256
+from recognizer.models import ModelVersion
+from recognizer.services import model_version_activate
+
+
+@pytest.fixture
+def second_version(db, tiny_checkpoint, active_model_version):
+    target = settings.MODEL_DIR / "second.pt"
+    target.write_bytes(tiny_checkpoint.read_bytes())
+    return ModelVersion.objects.create(weights_name="second.pt", weights_sha256=file_sha256(target),
+                                       architecture="DigitNet-v1", parent=active_model_version)
+
+
+def test_the_shipped_base_is_the_first_active_version_after_migrate(active_model_version):
+    assert ModelVersion.objects.count() == 1
+    assert active_model_version.notes == "shipped base model"
+    assert active_model_version.parent is None
+    assert active_model_version.weights_path.parent == settings.MODEL_DIR
+    assert file_sha256(active_model_version.weights_path) == file_sha256(settings.BASE_MODEL_CHECKPOINT)
+    assert active_model_version.mnist_accuracy >= 0.995
+
+
+def test_the_database_allows_only_one_active_version(second_version):
+    second_version.is_active = True
+    with pytest.raises(IntegrityError), transaction.atomic():
+        second_version.save()
+
+
+def test_activating_a_version_deactivates_the_previous_one(second_version, active_model_version):
+    model_version_activate(version=second_version)
+    active_model_version.refresh_from_db()
+    assert list(ModelVersion.objects.filter(is_active=True)) == [second_version]
+    assert active_model_version.is_active is False
+
+
+def test_a_version_with_missing_weights_cannot_be_activated(second_version, active_model_version):
+    second_version.weights_path.unlink()
+    with pytest.raises(InvalidModelVersion, match="missing"):
+        model_version_activate(version=second_version)
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
+
+
+def test_a_version_with_altered_weights_cannot_be_activated(second_version, active_model_version):
+    second_version.weights_path.write_bytes(b"garbage")
+    with pytest.raises(InvalidModelVersion, match="checksum"):
+        model_version_activate(version=second_version)
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
+
+
+@pytest.mark.slow
+def test_the_shipped_model_scores_at_least_99_5_percent_on_the_mnist_test_set(active_model_version, capsys):
+    call_command("evaluate", "--json")
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["count"] == 10000
+    assert metrics["model_version"] == active_model_version.pk
+    assert metrics["accuracy"] >= 0.995
+    assert len(metrics["per_class_accuracy"]) == 10 and len(metrics["confusion_matrix"]) == 10
+
+
+def test_the_shipped_model_card_describes_the_checkpoint():
+    card = json.loads(settings.BASE_MODEL_CARD.read_text())
+    assert card["checkpoint_sha256"] == file_sha256(settings.BASE_MODEL_CHECKPOINT)
+    assert card["test_accuracy"] >= 0.995
+    for key in ("architecture", "parameters", "epochs", "seed", "data_sha256", "per_class_accuracy",
+                "confusion_matrix", "training_seconds", "library_versions"):
+        assert key in card

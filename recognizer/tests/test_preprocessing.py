@@ -1,0 +1,181 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import ndimage
+
+from recognizer.ml.preprocessing import (
+    MNIST_MEAN, MNIST_STD, InvalidImage, decode_image, encode_png, prepare_digit, to_model_input,
+)
+from recognizer.tests.drawings import canvas_png, draw, encode
+
+LIMIT = 4096 * 4096
+
+
+def prepare(data: bytes) -> np.ndarray:
+    return prepare_digit(data, max_pixels=LIMIT)
+
+
+def assert_mnist_like(digit: np.ndarray) -> None:
+    """28x28 uint8, white ink on black, ink inside a 20 px box, centre of mass near the middle."""
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    assert digit.max() == 255
+    rows, cols = np.nonzero(digit)
+    assert max(np.ptp(rows) + 1, np.ptp(cols) + 1) <= 21
+    assert max(np.ptp(rows) + 1, np.ptp(cols) + 1) >= 18
+    com = ndimage.center_of_mass(digit.astype(float))
+    assert abs(com[0] - 14) <= 1.0 and abs(com[1] - 14) <= 1.0
+    assert (digit > 0).mean() < 0.5  # mostly black: the polarity is MNIST's
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(float).ravel(), b.astype(float).ravel()
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+REFERENCE = prepare(canvas_png())
+
+
+def test_transparent_rgba_canvas_uses_alpha_as_ink():
+    assert_mnist_like(REFERENCE)
+    # The 7's top bar is at the top: the first ink row is bright across much of the width.
+    top_row = np.nonzero(REFERENCE.any(1))[0][0]
+    assert (REFERENCE[top_row:top_row + 2] > 128).sum() >= 8
+
+
+@pytest.mark.parametrize("ink, background, mode", [
+    ((0, 0, 0), (255, 255, 255), "RGB"),            # black on white
+    ((255, 255, 255), (0, 0, 0), "RGB"),            # white on black
+    ((200, 30, 30), (220, 235, 255), "RGB"),        # red ink on pale blue
+    ((20, 20, 160), (250, 245, 230), "RGB"),        # blue ink on cream paper
+    (0, 255, "L"),                                  # greyscale
+    ((0, 255), (255, 255), "LA"),                   # opaque greyscale with alpha
+    ((30, 30, 30, 255), (255, 255, 255, 255), "RGBA"),  # opaque canvas that was filled white
+])
+def test_any_polarity_and_colour_gives_the_same_digit(ink, background, mode):
+    digit = prepare(encode(draw(ink=ink, background=background, mode=mode)))
+    assert_mnist_like(digit)
+    assert similarity(digit, REFERENCE) > 0.97
+
+
+@pytest.mark.parametrize("fmt, params", [("JPEG", {"quality": 70}), ("GIF", {}), ("WEBP", {"quality": 80}),
+                                         ("BMP", {}), ("PNG", {})])
+def test_every_accepted_encoding_gives_the_same_digit(fmt, params):
+    image = draw(ink=(0, 0, 0), background=(255, 255, 255), mode="RGB")
+    digit = prepare(encode(image, fmt, **params))
+    assert_mnist_like(digit)
+    assert similarity(digit, REFERENCE) > 0.95
+
+
+def test_a_palette_gif_with_a_transparent_background_uses_the_transparency():
+    image = draw().convert("P")  # transparent pixels become one palette index marked as transparency
+    digit = prepare(encode(image, "GIF", transparency=image.getpixel((0, 0))))
+    assert_mnist_like(digit)
+
+
+def test_a_small_off_centre_digit_is_cropped_scaled_and_centred():
+    digit = prepare(canvas_png(size=(600, 600), box=(0.05, 0.80, 0.15, 0.94), width=8))
+    assert_mnist_like(digit)
+    assert similarity(digit, REFERENCE) > 0.9
+
+
+def test_a_huge_digit_touching_the_edges_fits_the_box():
+    digit = prepare(canvas_png(size=(400, 400), box=(0.02, 0.02, 0.98, 0.98), width=40))
+    assert_mnist_like(digit)
+
+
+@pytest.mark.parametrize("width", [3, 10, 35])
+def test_thin_and_thick_strokes_both_give_a_full_strength_digit(width):
+    digit = prepare(canvas_png(width=width))
+    assert_mnist_like(digit)
+    ink = (digit > 0).sum()
+    assert 25 < ink < 260
+
+
+def test_a_tall_narrow_one_keeps_its_aspect_ratio():
+    digit = prepare(canvas_png(path=[(0.5, 0.0), (0.5, 1.0)], width=12))
+    rows, cols = np.nonzero(digit > 64)
+    assert np.ptp(rows) + 1 >= 19 and np.ptp(cols) + 1 <= 5
+
+
+def test_a_huge_canvas_is_reduced_early_and_still_reads():
+    digit = prepare(canvas_png(size=(4000, 3000), box=(0.3, 0.2, 0.62, 0.8), width=160))
+    assert_mnist_like(digit)
+    assert similarity(digit, REFERENCE) > 0.9
+
+
+@pytest.mark.parametrize("image", [
+    Image.new("RGBA", (280, 280), (0, 0, 0, 0)),
+    Image.new("RGB", (280, 280), (255, 255, 255)),
+    Image.new("RGB", (280, 280), (40, 90, 200)),
+])
+def test_a_blank_image_is_not_a_digit(image):
+    with pytest.raises(InvalidImage, match="empty"):
+        prepare(encode(image))
+
+
+def test_faint_noise_is_not_a_digit():
+    noise = np.random.default_rng(0).integers(245, 256, (280, 280, 3), dtype=np.uint8)
+    with pytest.raises(InvalidImage, match="empty"):
+        prepare(encode(Image.fromarray(noise)))
+
+
+def test_a_single_speck_is_not_a_digit():
+    image = draw(path=[(0.5, 0.5), (0.5, 0.5)], width=4, size=(600, 600))
+    with pytest.raises(InvalidImage, match="speck"):
+        prepare(encode(image))
+
+
+def test_empty_bytes_are_refused():
+    with pytest.raises(InvalidImage, match="empty"):
+        prepare(b"")
+
+
+def test_text_is_not_an_image():
+    with pytest.raises(InvalidImage, match="not an image"):
+        prepare(b"hello, this is not a picture")
+
+
+def test_a_truncated_file_is_refused():
+    data = encode(draw(mode="RGB", background=(255, 255, 255)), "PNG")
+    with pytest.raises(InvalidImage, match="damaged or cut short"):
+        prepare(data[: len(data) // 2])
+
+
+def test_an_unaccepted_format_is_named():
+    with pytest.raises(InvalidImage, match="TIFF images are not accepted"):
+        prepare(encode(draw(mode="RGB", background=(255, 255, 255)), "TIFF"))
+
+
+def test_a_one_pixel_image_is_refused():
+    with pytest.raises(InvalidImage, match="1×1"):
+        prepare(encode(Image.new("RGB", (1, 1))))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny valid-looking PNG whose header claims a huge size: a decompression bomb."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [5000, 60000])
+def test_a_decompression_bomb_is_refused_before_decoding(side):
+    with pytest.raises(InvalidImage, match="pixels"):
+        decode_image(png_claiming(side, side), max_pixels=LIMIT)
+
+
+def test_the_model_input_is_normalised_like_training():
+    tensor = to_model_input(REFERENCE)
+    assert tensor.shape == (1, 1, 28, 28) and tensor.dtype == torch.float32
+    assert tensor.min().item() == pytest.approx(-MNIST_MEAN / MNIST_STD, abs=1e-5)
+    assert tensor.max().item() == pytest.approx((1 - MNIST_MEAN) / MNIST_STD, abs=1e-5)
+
+
+def test_the_preprocessed_digit_round_trips_through_png():
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(REFERENCE)))), REFERENCE)

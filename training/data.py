@@ -1,0 +1,22 @@
+"""Datasets for training: MNIST through torchvision from the fetched IDX files."""
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+from torchvision.datasets import MNIST
+
+from recognizer.ml.preprocessing import mnist_transform
+
+
+def mnist_dataset(root: Path, *, train: bool, augment: bool = False, limit: int | None = None) -> Dataset:
+    """torchvision's MNIST read from ``root/MNIST/raw`` (never downloaded here; see fetch_mnist)."""
+    dataset = MNIST(root=str(root), train=train, download=False, transform=mnist_transform(augment=augment))
+    if limit is not None and limit < len(dataset):
+        return Subset(dataset, range(limit))
+    return dataset
+
+
+def loader(dataset: Dataset, *, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)

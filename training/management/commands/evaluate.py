@@ -1,0 +1,39 @@
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from recognizer.ml.checkpoints import CheckpointError, load_checkpoint
+from recognizer.models import ModelVersion
+from training.data import loader, mnist_dataset
+from training.loop import evaluate
+
+
+class Command(BaseCommand):
+    help = "Evaluate the active model version (or --version N) on the full MNIST test set."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        parser.add_argument("--version", type=int, default=None, help="a model version id instead of the active one")
+
+    def handle(self, *args, **options) -> None:
+        versions = ModelVersion.objects.all()
+        version = (versions.filter(pk=options["version"]) if options["version"] else versions.filter(is_active=True)).first()
+        if version is None:
+            raise CommandError("No such model version." if options["version"] else "No model version is active.")
+        try:
+            model, _ = load_checkpoint(version.weights_path)
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from exc
+        metrics = evaluate(model, loader(mnist_dataset(settings.MNIST_DATA_DIR, train=False), batch_size=1000,
+                                         shuffle=False))
+        metrics["model_version"] = version.pk
+        if options["json"]:
+            self.stdout.write(json.dumps(metrics))
+            return
+        self.stdout.write(f"Model {version}: accuracy {metrics['accuracy']:.4%} on {metrics['count']} MNIST test images")
+        self.stdout.write("Per class: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(metrics["per_class_accuracy"])))
+        self.stdout.write("Confusion matrix (rows: true digit, columns: predicted):")
+        self.stdout.write("      " + "".join(f"{d:>6}" for d in range(10)))
+        for digit, row in enumerate(metrics["confusion_matrix"]):
+            self.stdout.write(f"{digit:>6}" + "".join(f"{n:>6}" for n in row))
