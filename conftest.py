@@ -48,3 +48,21 @@ def active_model_version(db):
     from recognizer.models import ModelVersion
 
     return ModelVersion.objects.get(is_active=True)
+
+
+@pytest.fixture
+def make_sample(db):
+    """Store a real sample (files in the test MEDIA_ROOT) for a session, through the same service as the API."""
+    from recognizer.services import sample_create
+    from recognizer.tests.drawings import canvas_png
+
+    def make(session_key: str = "s" * 32, label: int = 7, **drawing):
+        return sample_create(session_key=session_key, label=label, image_bytes=canvas_png(**drawing))
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def private_media_root(settings, tmp_path):
+    """Each test writes its media files to a folder of its own, so counting files means something."""
+    settings.MEDIA_ROOT = tmp_path / "media"

@@ -153,6 +153,11 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+# Samples one browser session may keep (429 above).
+MAX_SAMPLES_PER_SESSION = env_int("MAX_SAMPLES_PER_SESSION", 1000)
+# Serve MEDIA_URL from MEDIA_ROOT through Django (file names are unguessable); turn off when a web server or
+# object storage serves the media instead.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
 # Threads each web process gives one prediction; one thread a request keeps many requests in parallel.
 INFERENCE_THREADS = env_int("INFERENCE_THREADS", 1)
 
@@ -162,6 +167,7 @@ TASKS = {
     }
 }
 
+CSRF_FAILURE_VIEW = "recognizer.api.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

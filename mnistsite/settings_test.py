@@ -11,3 +11,7 @@ MODEL_DIR = _scratch / "models"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STATIC_ROOT = _scratch / "static"
+STATIC_ROOT.mkdir()
+WHITENOISE_USE_FINDERS = True  # serve static files straight from the source folders, no collectstatic
+WHITENOISE_AUTOREFRESH = True

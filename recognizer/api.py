@@ -5,13 +5,17 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .exceptions import NoActiveModel
-from .forms import RequestRefused, drawing_form_from_request
+from .exceptions import NoActiveModel, SampleLimitReached
+from .forms import DrawingForm, RequestRefused, drawing_form_from_request, sample_form_from_request
 from .ml.preprocessing import InvalidImage, encode_png
-from .services import Prediction, prediction_make
+from .models import Sample
+from .services import (
+    Prediction, prediction_make, sample_counts, sample_create, sample_delete, samples_clear, samples_for_session,
+)
 
 logger = logging.getLogger(__name__)
 TOO_LARGE_CODES = {"too_large"}
@@ -47,6 +51,11 @@ def prediction_json(prediction: Prediction) -> dict:
     }
 
 
+def _invalid(form: DrawingForm, request: HttpRequest) -> JsonResponse:
+    message, code = form.first_error()
+    return error(message, 413 if code in TOO_LARGE_CODES else 400, request=request)
+
+
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token
 @allow("POST")
 def predict(request: HttpRequest) -> JsonResponse:
@@ -55,8 +64,7 @@ def predict(request: HttpRequest) -> JsonResponse:
     except RequestRefused as exc:
         return error(str(exc), exc.status, request=request)
     if not form.is_valid():
-        message, code = form.first_error()
-        return error(message, 413 if code in TOO_LARGE_CODES else 400, request=request)
+        return _invalid(form, request)
     try:
         prediction = prediction_make(image_bytes=form.cleaned_data["image_bytes"])
     except InvalidImage as exc:
@@ -70,3 +78,73 @@ def predict(request: HttpRequest) -> JsonResponse:
 def health(request: HttpRequest) -> JsonResponse:
     """A trivial view: load balancers poll it, and the benchmarks use it as the floor."""
     return JsonResponse({"status": "ok"})
+
+
+def sample_json(sample: Sample) -> dict:
+    return {
+        "id": sample.pk,
+        "label": sample.label,
+        "image_url": sample.drawing.url,
+        "preprocessed_url": sample.digit.url,
+        "predicted": sample.predicted,
+        "confidence": sample.confidence,
+        "model_version": sample.model_version_id,
+        "status": sample.status,
+        "created": sample.created.isoformat(),
+    }
+
+
+def _session_key(request: HttpRequest) -> str:
+    """This browser's session key, creating the session (a database row) on its first sample."""
+    if request.session.session_key is None:
+        request.session.save()
+    return request.session.session_key
+
+
+@allow("GET", "POST", "DELETE")
+def samples(request: HttpRequest) -> JsonResponse | HttpResponse:
+    """GET: this session's samples, newest first, with counts per label. POST: keep one. DELETE: clear all."""
+    if request.method == "POST":
+        return _sample_create(request)
+    if request.method == "DELETE":
+        samples_clear(session_key=_session_key(request))
+        return HttpResponse(status=204)
+    kept = samples_for_session(request.session.session_key or "")
+    return JsonResponse({"samples": [sample_json(s) for s in kept], "counts": sample_counts(kept),
+                         "total": kept.count(), "limit": settings.MAX_SAMPLES_PER_SESSION})
+
+
+def _sample_create(request: HttpRequest) -> JsonResponse:
+    try:
+        form = sample_form_from_request(request)
+    except RequestRefused as exc:
+        return error(str(exc), exc.status, request=request)
+    if not form.is_valid():
+        return _invalid(form, request)
+    try:
+        sample = sample_create(session_key=_session_key(request), label=form.cleaned_data["label"],
+                               image_bytes=form.cleaned_data["image_bytes"])
+    except InvalidImage as exc:
+        return error(str(exc), 400, request=request)
+    except SampleLimitReached as exc:
+        return error(str(exc), 429, request=request)
+    return JsonResponse(sample_json(sample), status=201)
+
+
+@allow("DELETE")
+def sample_detail(request: HttpRequest, sample_id: int) -> JsonResponse | HttpResponse:
+    try:
+        sample_delete(session_key=request.session.session_key or "", sample_id=sample_id)
+    except Sample.DoesNotExist:
+        return error("There is no such sample in this session.", 404, request=request)
+    return HttpResponse(status=204)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF refusals: JSON for the API, Django's usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error("This change needs the CSRF token from the page (header X-CSRFToken); reload the page and "
+                     "try again.", 403, request=request)
+    from django.views.csrf import csrf_failure as default_csrf_failure
+
+    return default_csrf_failure(request, reason=reason)

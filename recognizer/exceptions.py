@@ -7,3 +7,7 @@ class NoActiveModel(Exception):
 
 class InvalidModelVersion(Exception):
     """A model version cannot be activated (its weights are missing or damaged)."""
+
+
+class SampleLimitReached(Exception):
+    """The session keeps as many samples as it may."""

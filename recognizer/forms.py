@@ -77,7 +77,7 @@ def _too_large_message() -> str:
     return f"The upload is too large; the limit is {settings.MAX_UPLOAD_BYTES / 1_000_000:.1f} MB."
 
 
-def drawing_form_from_request(request: HttpRequest) -> DrawingForm:
+def drawing_form_from_request(request: HttpRequest, *, form_class: type[DrawingForm] = DrawingForm) -> DrawingForm:
     """Build a DrawingForm from a multipart, form-encoded, JSON or raw-image request body."""
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MAX_UPLOAD_BYTES:
@@ -87,11 +87,13 @@ def drawing_form_from_request(request: HttpRequest) -> DrawingForm:
     content_type = request.content_type or ""
     try:
         if content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
-            return DrawingForm(request.POST, request.FILES)
+            return form_class(request.POST, request.FILES)
         if content_type == "application/json":
-            return DrawingForm({"image": _image_from_json(request.body)})
+            return form_class(_fields_from_json(request.body))
         if content_type.startswith("image/") or content_type == "application/octet-stream":
-            return DrawingForm(files={"file": SimpleUploadedFile("upload", request.body)} if request.body else {})
+            # A raw body carries only the image; anything else (a label) comes in the query string.
+            files = {"file": SimpleUploadedFile("upload", request.body)} if request.body else {}
+            return form_class(request.GET, files)
     except RequestDataTooBig:
         raise RequestRefused(_too_large_message(), status=413) from None
     except MultiPartParserError:
@@ -101,7 +103,7 @@ def drawing_form_from_request(request: HttpRequest) -> DrawingForm:
     raise RequestRefused(f"Content type {content_type or '(none)'} is not understood. {HOW_TO_SEND}", status=415)
 
 
-def _image_from_json(body: bytes) -> str:
+def _fields_from_json(body: bytes) -> dict:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -110,4 +112,21 @@ def _image_from_json(body: bytes) -> str:
         raise RequestRefused('The JSON body must be an object with an "image" data URL.')
     if not isinstance(payload["image"], str):
         raise RequestRefused('The JSON field "image" must be a data URL string.')
-    return payload["image"]
+    return {key: value for key, value in payload.items() if isinstance(value, (str, int, float)) and not isinstance(value, bool)}
+
+
+class SampleForm(DrawingForm):
+    label = forms.IntegerField(
+        min_value=0, max_value=9,
+        error_messages={
+            "required": "Say which digit this is: a label from 0 to 9 is required.",
+            "invalid": "The label must be a digit from 0 to 9.",
+            "min_value": "The label must be a digit from 0 to 9.",
+            "max_value": "The label must be a digit from 0 to 9.",
+        },
+    )
+
+
+def sample_form_from_request(request: HttpRequest) -> SampleForm:
+    """Like drawing_form_from_request, with the label beside the image (a form field or a JSON key)."""
+    return drawing_form_from_request(request, form_class=SampleForm)

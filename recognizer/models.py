@@ -1,8 +1,11 @@
+import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ModelVersion(models.Model):
@@ -35,3 +38,48 @@ class ModelVersion(models.Model):
     def mnist_accuracy(self) -> float | None:
         """Accuracy on the MNIST test set as a fraction, when it was measured."""
         return self.metrics.get("mnist_test_accuracy")
+
+
+def _sample_path(kind: str) -> str:
+    # Unguessable and free of user text: the date for tidy folders, a random UUID for the name.
+    return f"samples/{timezone.now():%Y/%m}/{uuid.uuid4().hex}-{kind}.png"
+
+
+def sample_drawing_path(instance: "Sample", filename: str) -> str:
+    return _sample_path("drawing")
+
+
+def sample_digit_path(instance: "Sample", filename: str) -> str:
+    return _sample_path("28x28")
+
+
+class Sample(models.Model):
+    """A labelled drawing kept by one browser session, for review and fine-tuning."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    session_key = models.CharField(max_length=40, db_index=True)
+    label = models.PositiveSmallIntegerField(validators=[MaxValueValidator(9)])
+    drawing = models.ImageField(upload_to=sample_drawing_path, help_text="the drawing as posted, re-encoded as PNG")
+    digit = models.ImageField(upload_to=sample_digit_path, help_text="the 28x28 MNIST-style image the network saw")
+    predicted = models.PositiveSmallIntegerField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="samples")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW, db_index=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(label__lte=9), name="sample_label_is_a_digit")]
+
+    def __str__(self) -> str:
+        return f"Sample {self.pk}: {self.label}"
+
+    @property
+    def model_disagreed(self) -> bool | None:
+        """Whether the model predicted another digit than the label (None when there was no prediction)."""
+        return None if self.predicted is None else self.predicted != self.label

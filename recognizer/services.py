@@ -1,20 +1,30 @@
-"""Writes that touch model versions (and, later, samples). Views and commands call these, never the ORM."""
+"""Model versions, predictions and samples: what views and commands call instead of the ORM."""
 
+import csv
+import io
 import json
 import logging
 import shutil
+import zipfile
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Count, QuerySet
+from PIL import Image
 
-from .exceptions import InvalidModelVersion
+from .exceptions import InvalidModelVersion, NoActiveModel, SampleLimitReached
 from .inference import get_predictor
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import ARCHITECTURE
-from .ml.preprocessing import prepare_digit, to_model_input
-from .models import ModelVersion
+from .ml.preprocessing import decode_image, encode_png, ink_map, prepare_digit, to_mnist, to_model_input
+from .models import ModelVersion, Sample
+
+STORED_DRAWING_SIDE = 1024  # drawings larger than this are stored scaled down
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +94,10 @@ class Prediction:
 
 def prediction_make(*, image_bytes: bytes) -> Prediction:
     """Read a drawing and say which digit it is. Raises InvalidImage or NoActiveModel."""
-    digit_image = prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
+    return _predict(prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS))
+
+
+def _predict(digit_image: np.ndarray) -> Prediction:
     predictor = get_predictor()
     probabilities = predictor.probabilities(to_model_input(digit_image))[0]
     best = int(probabilities.argmax())
@@ -95,3 +108,136 @@ def prediction_make(*, image_bytes: bytes) -> Prediction:
         model_version=predictor.version_id,
         preprocessed=digit_image,
     )
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    if max(image.size) > STORED_DRAWING_SIDE:
+        image = image.copy()
+        image.thumbnail((STORED_DRAWING_SIDE, STORED_DRAWING_SIDE))
+    if image.mode not in {"RGBA", "RGB", "LA", "L"}:
+        image = image.convert("RGBA")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample:
+    """Keep a labelled drawing for this session: the drawing (re-encoded as PNG), the 28x28 digit and what
+    the active model made of it. Raises InvalidImage or SampleLimitReached; stores nothing on failure."""
+    if Sample.objects.filter(session_key=session_key).count() >= settings.MAX_SAMPLES_PER_SESSION:
+        raise SampleLimitReached(
+            f"This session already keeps {settings.MAX_SAMPLES_PER_SESSION} samples, the most it may. "
+            "Delete some before saving more."
+        )
+    image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
+    digit_image = to_mnist(ink_map(image))
+    try:
+        prediction: Prediction | None = _predict(digit_image)
+    except NoActiveModel:
+        prediction = None  # keep the sample all the same; staff can still review and use it
+    sample = Sample(
+        session_key=session_key, label=label,
+        predicted=prediction.digit if prediction else None,
+        confidence=prediction.confidence if prediction else None,
+        model_version_id=prediction.model_version if prediction else None,
+    )
+    sample.drawing.save("drawing.png", ContentFile(_png_bytes(image)), save=False)
+    sample.digit.save("digit.png", ContentFile(encode_png(digit_image)), save=False)
+    try:
+        sample.save()
+    except BaseException:
+        _delete_files(sample)
+        raise
+    return sample
+
+
+def _delete_files(sample: Sample) -> None:
+    for field in (sample.drawing, sample.digit):
+        if field.name:
+            field.storage.delete(field.name)
+
+
+def sample_delete_files_on_commit(sample: Sample) -> None:
+    """Remove a deleted sample's files once the deletion is committed (never for a rolled-back delete)."""
+    transaction.on_commit(lambda: _delete_files(sample))
+
+
+def samples_for_session(session_key: str) -> QuerySet[Sample]:
+    return Sample.objects.filter(session_key=session_key).select_related("model_version")
+
+
+def sample_counts(samples: QuerySet[Sample]) -> dict[str, int]:
+    """How many samples carry each label, for all ten digits."""
+    counts = dict(samples.order_by().values_list("label").annotate(n=Count("id")))
+    return {str(digit): counts.get(digit, 0) for digit in range(10)}
+
+
+def sample_delete(*, session_key: str, sample_id: int) -> None:
+    """Delete one of this session's samples; Sample.DoesNotExist when it is not this session's."""
+    Sample.objects.get(pk=sample_id, session_key=session_key).delete()
+
+
+def samples_clear(*, session_key: str) -> int:
+    """Delete all of this session's samples; return how many."""
+    deleted, _ = Sample.objects.filter(session_key=session_key).delete()
+    return deleted
+
+
+def samples_review(samples: QuerySet[Sample], *, status: str) -> int:
+    """Approve or reject samples in bulk; return how many changed."""
+    return samples.exclude(status=status).update(status=status)
+
+
+def samples_relabel(samples: QuerySet[Sample], *, label: int) -> int:
+    if not 0 <= label <= 9:
+        raise ValueError("a label is a digit from 0 to 9")
+    return samples.exclude(label=label).update(label=label)
+
+
+EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "model_version", "status", "session", "created",
+                  "mnist_file", "original_file"]
+
+
+def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int:
+    """Write samples as a zip: 28x28 MNIST-form PNGs, the original drawings, and labels.csv. Return the count."""
+    count = 0
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(EXPORT_COLUMNS)
+        for sample in samples.order_by("id").iterator():
+            mnist_name, original_name = f"mnist/{sample.pk}_label{sample.label}.png", f"original/{sample.pk}.png"
+            for name, field in ((mnist_name, sample.digit), (original_name, sample.drawing)):
+                try:
+                    with field.open("rb") as handle:
+                        archive.writestr(name, handle.read())
+                except FileNotFoundError:
+                    logger.warning("Export: %s of sample %s is missing", field.name, sample.pk)
+            writer.writerow([sample.pk, sample.label, sample.predicted, sample.confidence, sample.model_version_id,
+                             sample.status, sample.session_key[:8], sample.created.isoformat(), mnist_name,
+                             original_name])
+            count += 1
+        archive.writestr("labels.csv", rows.getvalue())
+    return count
+
+
+def media_orphans_remove(*, dry_run: bool = False) -> list[str]:
+    """Delete files under the samples folder that no Sample refers to; return their names."""
+    referenced = set()
+    for drawing, digit in Sample.objects.values_list("drawing", "digit").iterator():
+        referenced.update((drawing, digit))
+    orphans = [name for name in _walk(default_storage, "samples") if name not in referenced]
+    if not dry_run:
+        for name in orphans:
+            default_storage.delete(name)
+    return orphans
+
+
+def _walk(storage, folder: str) -> list[str]:
+    if not storage.exists(folder):
+        return []
+    folders, files = storage.listdir(folder)
+    names = [f"{folder}/{name}" for name in files]
+    for sub in folders:
+        names.extend(_walk(storage, f"{folder}/{sub}"))
+    return names

@@ -3,10 +3,12 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from .models import ModelVersion
 
 
+@ensure_csrf_cookie  # the page's script sends the token with every change it makes
 def index(request: HttpRequest) -> HttpResponse:
     """The drawing page: canvas, live prediction and what the network saw."""
     return render(request, "recognizer/index.html", {

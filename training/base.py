@@ -24,7 +24,7 @@ from .mnist_files import data_checksums
 def library_versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
         "pillow": PIL.__version__,

@@ -5,6 +5,7 @@ half a file, and loaded with ``weights_only=True`` so a checkpoint cannot run co
 """
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -29,7 +30,8 @@ def save_checkpoint(model: DigitNet, path: Path, *, metadata: dict[str, Any] | N
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "mean": MNIST_MEAN,
         "std": MNIST_STD,
-        "metadata": metadata or {},
+        # Plain JSON types only: anything else (a TorchVersion, a numpy float) would not load with weights_only.
+        "metadata": json.loads(json.dumps(metadata or {}, default=str)),
     }
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -1,0 +1,137 @@
+from django.contrib import admin, messages
+from django.db.models import F, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .exceptions import InvalidModelVersion
+from .models import ModelVersion, Sample
+from .services import model_version_activate, samples_export_zip, samples_relabel, samples_review
+
+
+class DisagreementFilter(admin.SimpleListFilter):
+    title = "model disagreed"
+    parameter_name = "disagreed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes: predicted another digit"), ("no", "No: predicted the label")]
+
+    def queryset(self, request, queryset: QuerySet[Sample]) -> QuerySet[Sample]:
+        if self.value() == "yes":
+            return queryset.filter(predicted__isnull=False).exclude(predicted=F("label"))
+        if self.value() == "no":
+            return queryset.filter(predicted=F("label"))
+        return queryset
+
+
+def _relabel_action(digit: int):
+    @admin.action(description=f"Relabel selected samples as {digit}")
+    def relabel(modeladmin, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
+        changed = samples_relabel(queryset, label=digit)
+        modeladmin.message_user(request, f"Relabelled {changed} sample(s) as {digit}.", messages.SUCCESS)
+
+    relabel.__name__ = f"relabel_as_{digit}"
+    return relabel
+
+
+@admin.register(Sample)
+class SampleAdmin(admin.ModelAdmin):
+    list_display = ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
+                    "confidence_percent", "status", "short_session", "created"]
+    list_display_links = ["id", "drawing_thumbnail"]
+    list_filter = ["label", "status", DisagreementFilter, "created"]
+    search_fields = ["session_key"]
+    date_hierarchy = "created"
+    list_select_related = ["model_version"]
+    list_per_page = 50
+    fields = ["drawing_large", "digit_large", "label", "status", "predicted", "confidence", "model_version",
+              "session_key", "created", "drawing", "digit"]
+    readonly_fields = ["drawing_large", "digit_large", "predicted", "confidence", "model_version", "session_key",
+                       "created", "drawing", "digit"]
+    actions = ["approve", "reject", *[_relabel_action(d) for d in range(10)], "export_zip"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # samples come from people drawing, never from the admin
+
+    @admin.display(description="drawing")
+    def drawing_thumbnail(self, sample: Sample) -> str:
+        return format_html('<img src="{}" alt="drawing" width="56" height="56" class="sample-thumb">', sample.drawing.url)
+
+    @admin.display(description="28×28")
+    def digit_thumbnail(self, sample: Sample) -> str:
+        return format_html('<img src="{}" alt="28×28 input" width="56" height="56" class="sample-digit">',
+                           sample.digit.url)
+
+    @admin.display(description="drawing")
+    def drawing_large(self, sample: Sample) -> str:
+        return format_html('<img src="{}" alt="drawing" width="280" class="sample-thumb">', sample.drawing.url)
+
+    @admin.display(description="what the network saw (28×28)")
+    def digit_large(self, sample: Sample) -> str:
+        return format_html('<img src="{}" alt="28×28 input" width="168" height="168" class="sample-digit">',
+                           sample.digit.url)
+
+    @admin.display(description="disagreed", boolean=True)
+    def disagreed(self, sample: Sample) -> bool | None:
+        return sample.model_disagreed
+
+    @admin.display(description="confidence", ordering="confidence")
+    def confidence_percent(self, sample: Sample) -> str:
+        return "—" if sample.confidence is None else f"{sample.confidence:.1%}"
+
+    @admin.display(description="session", ordering="session_key")
+    def short_session(self, sample: Sample) -> str:
+        return sample.session_key[:8]
+
+    @admin.action(description="Approve selected samples")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
+        changed = samples_review(queryset, status=Sample.Status.APPROVED)
+        self.message_user(request, f"Approved {changed} sample(s).", messages.SUCCESS)
+
+    @admin.action(description="Reject selected samples")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
+        changed = samples_review(queryset, status=Sample.Status.REJECTED)
+        self.message_user(request, f"Rejected {changed} sample(s).", messages.SUCCESS)
+
+    @admin.action(description="Export selected samples (zip of PNGs + CSV)")
+    def export_zip(self, request: HttpRequest, queryset: QuerySet[Sample]) -> HttpResponse:
+        response = HttpResponse(content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="samples-{timezone.now():%Y%m%d-%H%M%S}.zip"'
+        samples_export_zip(queryset, response)
+        return response
+
+    class Media:
+        css = {"all": ["recognizer/admin.css"]}
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "is_active", "accuracy", "parent", "architecture", "created"]
+    list_filter = ["is_active", "architecture"]
+    list_select_related = ["parent"]
+    readonly_fields = ["parent", "weights_name", "weights_sha256", "architecture", "metrics", "is_active", "created"]
+    fields = ["notes", *readonly_fields]
+    actions = ["activate"]
+
+    @admin.display(description="MNIST test accuracy")
+    def accuracy(self, version: ModelVersion) -> str:
+        return f"{version.mnist_accuracy:.2%}" if version.mnist_accuracy is not None else "—"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions come from train_base and fine-tuning, never from a form
+
+    def has_delete_permission(self, request, obj: ModelVersion | None = None) -> bool:
+        # Checked per object by the delete page and the bulk delete action alike.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.is_active)
+
+    @admin.action(description="Activate the selected version (use it for predictions)")
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        try:
+            version = model_version_activate(version=queryset.get())
+        except InvalidModelVersion as exc:
+            self.message_user(request, f"Not activated: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"{version} is now the active model.", messages.SUCCESS)

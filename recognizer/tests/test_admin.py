@@ -1,0 +1,142 @@
+import csv
+import io
+import zipfile
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from recognizer.ml.checkpoints import file_sha256
+from recognizer.models import ModelVersion, Sample
+
+SAMPLES_URL = "/admin/recognizer/sample/"
+VERSIONS_URL = "/admin/recognizer/modelversion/"
+
+
+@pytest.fixture
+def samples(make_sample):
+    return [make_sample(session_key="a" * 32, label=7), make_sample(session_key="b" * 32, label=1,
+                                                                    path=[(0.5, 0.0), (0.5, 1.0)]),
+            make_sample(session_key="b" * 32, label=3)]  # a 7 drawn but labelled 3: the model disagrees
+
+
+def act(client, url: str, action: str, objects, **extra):
+    return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects], **extra}, follow=True)
+
+
+def test_the_changelist_shows_both_thumbnails_and_the_review_columns(admin_client, samples):
+    page = admin_client.get(SAMPLES_URL).content.decode()
+    for sample in samples:
+        assert f'src="/media/{sample.drawing.name}"' in page
+        assert f'src="/media/{sample.digit.name}"' in page
+    assert "aaaaaaaa" in page and "bbbbbbbb" in page  # short session ids
+    assert "model disagreed" in page
+
+
+def test_it_filters_the_samples_the_model_disagreed_with(admin_client, samples):
+    page = admin_client.get(SAMPLES_URL, {"disagreed": "yes"}).content.decode()
+    assert samples[2].digit.name in page
+    assert samples[0].digit.name not in page
+
+
+def test_it_searches_by_session(admin_client, samples):
+    page = admin_client.get(SAMPLES_URL, {"q": "aaaa"}).content.decode()
+    assert samples[0].digit.name in page and samples[1].digit.name not in page
+
+
+def test_approve_and_reject_actions(admin_client, samples):
+    act(admin_client, SAMPLES_URL, "approve", samples[:2])
+    act(admin_client, SAMPLES_URL, "reject", samples[2:])
+    assert [Sample.objects.get(pk=s.pk).status for s in samples] == ["approved", "approved", "rejected"]
+
+
+def test_relabel_action(admin_client, samples):
+    response = act(admin_client, SAMPLES_URL, "relabel_as_7", samples[2:])
+    assert "Relabelled 1 sample(s) as 7." in response.content.decode()
+    assert Sample.objects.get(pk=samples[2].pk).label == 7
+
+
+def test_bulk_delete_removes_rows_and_files(admin_client, samples, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        act(admin_client, SAMPLES_URL, "delete_selected", samples[:2], post="yes")
+    assert list(Sample.objects.values_list("pk", flat=True)) == [samples[2].pk]
+    assert not any(default_storage.exists(s.drawing.name) or default_storage.exists(s.digit.name) for s in samples[:2])
+
+
+def read_export(data: bytes) -> tuple[list[dict], set[str]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("labels.csv").decode())))
+        return rows, set(archive.namelist())
+
+
+def assert_export_matches_database(rows: list[dict], names: set[str], samples: list[Sample]) -> None:
+    assert [int(r["id"]) for r in rows] == sorted(s.pk for s in samples)
+    for row in rows:
+        sample = Sample.objects.get(pk=row["id"])
+        assert (int(row["label"]), int(row["predicted"]), row["status"]) == (sample.label, sample.predicted, sample.status)
+        assert row["mnist_file"] in names and row["original_file"] in names
+
+
+def test_export_action_gives_a_zip_whose_csv_matches_the_database(admin_client, samples):
+    act(admin_client, SAMPLES_URL, "relabel_as_9", samples[:1])
+    response = admin_client.post(SAMPLES_URL, {"action": "export_zip", "_selected_action": [s.pk for s in samples]})
+    assert response["Content-Type"] == "application/zip"
+    rows, names = read_export(response.content)
+    assert_export_matches_database(rows, names, samples)
+    assert rows[0]["label"] == "9"
+
+
+def test_export_command_writes_the_same_zip(samples, tmp_path):
+    Sample.objects.filter(pk=samples[0].pk).update(status="approved")
+    call_command("export_samples", str(tmp_path / "out.zip"), "--status", "approved")
+    rows, names = read_export((tmp_path / "out.zip").read_bytes())
+    assert_export_matches_database(rows, names, samples[:1])
+
+
+def test_the_detail_page_shows_the_drawing_large_and_provenance_read_only(admin_client, samples):
+    page = admin_client.get(f"{SAMPLES_URL}{samples[0].pk}/change/").content.decode()
+    assert 'width="280"' in page and samples[0].drawing.name in page
+    assert 'name="label"' in page and 'name="predicted"' not in page and 'name="session_key"' not in page
+
+
+@pytest.mark.parametrize("url", [SAMPLES_URL, VERSIONS_URL])
+def test_non_staff_users_are_refused(client, django_user_model, url):
+    user = django_user_model.objects.create_user("student", password="a long password 123")
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_model_versions_are_listed_with_their_accuracy(admin_client, active_model_version):
+    page = admin_client.get(VERSIONS_URL).content.decode()
+    assert f"{active_model_version.mnist_accuracy:.2%}" in page
+
+
+@pytest.fixture
+def stored_version(active_model_version, tiny_checkpoint):
+    (settings.MODEL_DIR / "other.pt").write_bytes(tiny_checkpoint.read_bytes())
+    return ModelVersion.objects.create(weights_name="other.pt", weights_sha256=file_sha256(tiny_checkpoint),
+                                       architecture="DigitNet-v1", parent=active_model_version)
+
+
+def test_the_activate_action_rolls_back_to_a_stored_version(admin_client, stored_version, active_model_version):
+    act(admin_client, VERSIONS_URL, "activate", [stored_version])
+    assert ModelVersion.objects.get(is_active=True) == stored_version
+    act(admin_client, VERSIONS_URL, "activate", [active_model_version])
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
+
+
+def test_a_version_with_broken_weights_is_not_activated_and_says_why(admin_client, stored_version):
+    stored_version.weights_path.write_bytes(b"broken")
+    response = act(admin_client, VERSIONS_URL, "activate", [stored_version])
+    assert "Not activated" in response.content.decode()
+    assert ModelVersion.objects.get(is_active=True) != stored_version
+
+
+def test_the_active_version_cannot_be_deleted(admin_client, active_model_version, stored_version):
+    assert admin_client.post(f"{VERSIONS_URL}{active_model_version.pk}/delete/", {"post": "yes"}).status_code == 403
+    act(admin_client, VERSIONS_URL, "delete_selected", [active_model_version, stored_version], post="yes")
+    assert ModelVersion.objects.filter(pk=active_model_version.pk, is_active=True).exists()
+    act(admin_client, VERSIONS_URL, "delete_selected", [stored_version], post="yes")
+    assert list(ModelVersion.objects.all()) == [active_model_version]

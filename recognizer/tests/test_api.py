@@ -1,0 +1,193 @@
+import base64
+import io
+import json
+import logging
+
+import numpy as np
+import pytest
+from django.test import Client
+from PIL import Image
+
+from recognizer.models import ModelVersion
+from recognizer.tests.drawings import canvas_png, draw, encode
+from recognizer.tests.test_preprocessing import png_claiming
+
+URL = "/api/predict"
+SEVEN = canvas_png()
+ONE = canvas_png(path=[(0.5, 0.0), (0.5, 1.0)], width=16)
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+@pytest.fixture
+def client(active_model_version):
+    return Client(enforce_csrf_checks=True)  # prediction must work without a CSRF token
+
+
+def upload(data: bytes, name: str = "digit.png") -> dict:
+    return {"file": _named(data, name)}
+
+
+def _named(data: bytes, name: str) -> io.BytesIO:
+    handle = io.BytesIO(data)
+    handle.name = name
+    return handle
+
+
+def assert_error(response, status: int, *fragments: str) -> None:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    message = response.json()["error"]
+    assert isinstance(message, str) and message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_a_multipart_file_is_read_and_answered(client, active_model_version):
+    response = client.post(URL, upload(SEVEN))
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"digit", "confidence", "probabilities", "model_version", "preprocessed"}
+    assert body["digit"] == 7
+    assert body["model_version"] == active_model_version.pk
+    assert len(body["probabilities"]) == 10
+    assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-4)
+    assert body["confidence"] == pytest.approx(max(body["probabilities"]), abs=1e-6)
+    assert body["confidence"] > 0.5
+
+
+def test_the_preprocessed_image_is_the_28x28_digit_the_network_saw(client):
+    body = client.post(URL, upload(ONE)).json()
+    assert body["digit"] == 1
+    header, payload = body["preprocessed"].split(",", 1)
+    assert header == "data:image/png;base64"
+    seen = np.asarray(Image.open(io.BytesIO(base64.b64decode(payload))))
+    assert seen.shape == (28, 28)
+    assert seen.max() == 255 and (seen > 0).mean() < 0.3  # white ink on black
+
+
+def test_a_json_data_url_gives_the_same_answer_as_the_file(client):
+    by_file = client.post(URL, upload(SEVEN)).json()
+    by_json = client.post(URL, json.dumps({"image": data_url(SEVEN)}), content_type="application/json").json()
+    assert by_json == by_file
+
+
+def test_a_form_field_holding_a_data_url_is_read(client):
+    response = client.post(URL, {"image": data_url(SEVEN)})
+    assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+def test_a_raw_image_body_is_read(client):
+    response = client.post(URL, SEVEN, content_type="image/png")
+    assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+@pytest.mark.parametrize("fmt, mode, params", [("JPEG", "RGB", {"quality": 80}), ("GIF", "P", {}),
+                                               ("WEBP", "RGB", {}), ("BMP", "RGB", {})])
+def test_every_accepted_format_is_read(client, fmt, mode, params):
+    image = draw(ink=(0, 0, 0), background=(255, 255, 255), mode="RGB").convert(mode)
+    response = client.post(URL, upload(encode(image, fmt, **params), f"digit.{fmt.lower()}"))
+    assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+def test_the_file_name_does_not_decide_the_format(client):
+    response = client.post(URL, upload(SEVEN, "digit.jpg"))
+    assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+def test_get_is_refused_with_the_allowed_method(client):
+    response = client.get(URL)
+    assert_error(response, 405, "POST")
+    assert response["Allow"] == "POST"
+
+
+def test_an_empty_body_is_refused(client):
+    assert_error(client.post(URL), 400, "empty")
+
+
+def test_an_empty_file_is_refused(client):
+    assert_error(client.post(URL, upload(b"")), 400, "empty")
+
+
+def test_a_request_without_an_image_field_is_refused(client):
+    assert_error(client.post(URL, {"something": "else"}), 400, "No image was sent")
+
+
+def test_a_file_that_is_not_an_image_is_refused(client):
+    assert_error(client.post(URL, upload(b"%PDF-1.4 not a picture", "digit.png")), 400, "not an image")
+
+
+def test_a_truncated_file_is_refused(client):
+    data = encode(draw(mode="RGB", background=(255, 255, 255)))
+    assert_error(client.post(URL, upload(data[: len(data) // 2])), 400, "damaged or cut short")
+
+
+def test_an_unknown_format_is_refused(client):
+    data = encode(draw(mode="RGB", background=(255, 255, 255)), "TIFF")
+    assert_error(client.post(URL, upload(data, "digit.tiff")), 400, "TIFF")
+
+
+@pytest.mark.parametrize("bad", ["not a data url", "data:image/png;base64,@@@###", "data:image/png;base64,",
+                                 "data:,", "image/png;base64,iVBORw0KGgo="])
+def test_a_malformed_data_url_is_refused(client, bad):
+    response = client.post(URL, json.dumps({"image": bad}), content_type="application/json")
+    assert_error(response, 400)
+
+
+def test_a_data_url_of_a_non_image_is_refused(client):
+    response = client.post(URL, json.dumps({"image": data_url(b"hello world", "text/plain")}),
+                           content_type="application/json")
+    assert_error(response, 400, "not an image")
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"picture": "x"}', '{"image": 42}'])
+def test_bad_json_is_refused(client, body):
+    assert_error(client.post(URL, body, content_type="application/json"), 400)
+
+
+def test_a_file_and_a_data_url_together_are_refused(client):
+    assert_error(client.post(URL, {"file": _named(SEVEN, "a.png"), "image": data_url(SEVEN)}), 400, "once")
+
+
+def test_an_unknown_content_type_is_refused(client):
+    assert_error(client.post(URL, "hello", content_type="text/plain"), 415, "not understood")
+
+
+def test_too_large_a_body_is_refused_with_413(client, settings):
+    settings.MAX_UPLOAD_BYTES = 10_000
+    big = encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)))
+    assert len(big) > 10_000
+    assert_error(client.post(URL, upload(big)), 413, "too large")
+    assert_error(client.post(URL, big, content_type="image/png"), 413, "too large")
+    assert_error(client.post(URL, json.dumps({"image": data_url(big)}), content_type="application/json"), 413)
+
+
+def test_a_decompression_bomb_is_refused(client):
+    assert_error(client.post(URL, upload(png_claiming(50_000, 50_000))), 400, "pixels")
+
+
+def test_a_one_pixel_image_is_refused(client):
+    assert_error(client.post(URL, upload(encode(Image.new("RGB", (1, 1))))), 400, "1×1")
+
+
+def test_a_blank_canvas_is_not_a_digit(client):
+    blank = encode(Image.new("RGBA", (280, 280), (0, 0, 0, 0)))
+    assert_error(client.post(URL, upload(blank)), 400, "empty")
+
+
+def test_refusals_are_logged(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="recognizer.api"):
+        client.post(URL, upload(b"junk"))
+    assert any("Refused POST /api/predict (400)" in record.getMessage() for record in caplog.records)
+
+
+def test_no_active_model_answers_503(client):
+    ModelVersion.objects.update(is_active=False)
+    assert_error(client.post(URL, upload(SEVEN)), 503, "No model is active")
+
+
+def test_the_health_view_is_trivial(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

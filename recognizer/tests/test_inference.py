@@ -1,0 +1,82 @@
+import logging
+import threading
+
+import pytest
+import torch
+from django.conf import settings
+
+from recognizer import inference
+from recognizer.exceptions import NoActiveModel
+from recognizer.ml.checkpoints import file_sha256
+from recognizer.ml.preprocessing import prepare_digit, to_model_input
+from recognizer.models import ModelVersion
+from recognizer.services import model_version_activate
+from recognizer.tests.drawings import canvas_png
+
+
+@pytest.fixture
+def fresh_process(monkeypatch):
+    """Start each test as a new web process would: nothing loaded yet."""
+    monkeypatch.setattr(inference, "_current", None)
+
+
+@pytest.fixture
+def random_version(db, tiny_checkpoint):
+    target = settings.MODEL_DIR / "random.pt"
+    target.write_bytes(tiny_checkpoint.read_bytes())
+    return ModelVersion.objects.create(weights_name="random.pt", weights_sha256=file_sha256(target),
+                                       architecture="DigitNet-v1")
+
+
+def test_it_loads_the_active_version_once(fresh_process, active_model_version, caplog):
+    with caplog.at_level(logging.INFO, logger="recognizer.inference"):
+        first, second = inference.get_predictor(), inference.get_predictor()
+    assert first is second
+    assert first.version_id == active_model_version.pk
+    assert not first.network.training
+    assert sum("Loaded model" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_it_switches_when_another_version_becomes_active(fresh_process, active_model_version, random_version):
+    digit = to_model_input(prepare_digit(canvas_png(), max_pixels=10**7))
+    before = inference.get_predictor()
+    model_version_activate(version=random_version)
+    after = inference.get_predictor()
+    assert (before.version_id, after.version_id) == (active_model_version.pk, random_version.pk)
+    assert not torch.allclose(before.probabilities(digit), after.probabilities(digit))
+
+
+def test_concurrent_requests_during_a_switch_all_get_a_working_predictor(
+    fresh_process, active_model_version, random_version, caplog
+):
+    inference.get_predictor()
+    model_version_activate(version=random_version)
+    results, barrier = [], threading.Barrier(8)
+
+    def predict() -> None:
+        barrier.wait()
+        results.append(inference.get_predictor().version_id)
+
+    with caplog.at_level(logging.INFO, logger="recognizer.inference"):
+        threads = [threading.Thread(target=predict) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [random_version.pk] * 8
+    assert sum("Loaded model" in r.getMessage() for r in caplog.records) == 1  # loaded once, under the lock
+
+
+def test_it_keeps_serving_the_last_good_network_when_new_weights_break(
+    fresh_process, active_model_version, random_version
+):
+    inference.get_predictor()
+    model_version_activate(version=random_version)
+    random_version.weights_path.write_bytes(b"damaged after activation")
+    assert inference.get_predictor().version_id == active_model_version.pk
+
+
+def test_with_nothing_loadable_it_says_no_model_is_active(fresh_process, active_model_version):
+    ModelVersion.objects.update(is_active=False)
+    with pytest.raises(NoActiveModel):
+        inference.get_predictor()

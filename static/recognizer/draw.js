@@ -1,0 +1,346 @@
+/*
+ * The drawing page: a pointer-driven canvas, live prediction and the result panel.
+ *
+ * Strokes are kept as arrays of points in canvas units (0..1), so undo and resizing simply redraw them.
+ * The canvas background stays transparent: the server reads the alpha channel as ink.
+ * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
+ * newest one is shown, while superseded requests are aborted.
+ */
+(() => {
+  "use strict";
+
+  const root = document.getElementById("recognizer");
+  if (!root) return;
+
+  const LINE_WIDTH = 1 / 14;      // of the canvas side: about MNIST's stroke once the digit is scaled to 20 px
+  const INK = "#111827";
+  const DEBOUNCE_MS = 200;        // after the last pointer move
+  const BUSY_DELAY_MS = 250;      // show "Thinking…" only when an answer is slow, to avoid flicker
+  const NETWORK_ERROR = "Could not reach the recogniser — try again.";
+
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("pad-canvas");
+  const ctx = canvas.getContext("2d");
+  const ui = {
+    undo: $("undo-button"), clear: $("clear-button"), predict: $("predict-button"),
+    placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"),
+    result: $("result"), status: $("result-status"), idle: $("result-idle"), body: $("result-body"),
+    message: $("result-message"), messageText: $("result-message-text"),
+    digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
+    verdict: $("confidence-verdict"), bars: Array.from($("probability-bars").children),
+    networkInput: $("network-input"), announcer: $("announcer"),
+    modelLine: $("model-line-text"), modelDot: document.querySelector("#model-line .dot"),
+  };
+  const accuracyScript = $("model-accuracy");
+  const model = {
+    version: root.dataset.modelVersion ? Number(root.dataset.modelVersion) : null,
+    accuracy: accuracyScript ? JSON.parse(accuracyScript.textContent) : null,
+  };
+  const percent = (fraction, digits = 1) => `${(fraction * 100).toFixed(digits)}\u00a0%`;
+
+  /* ---------- Drawing ---------- */
+
+  const strokes = [];             // each stroke: [{x, y}, ...] in canvas units
+  let activeStroke = null;
+  let activePointer = null;
+  let frameRequested = false;
+
+  function fitCanvas() {
+    const side = canvas.getBoundingClientRect().width;
+    const size = Math.max(1, Math.round(side * (window.devicePixelRatio || 1)));
+    if (canvas.width !== size || canvas.height !== size) {
+      canvas.width = size;
+      canvas.height = size;
+    }
+    redraw();
+  }
+
+  /* Browser zoom and moving to another screen change the pixel ratio without resizing the canvas. */
+  function watchPixelRatio() {
+    const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    query.addEventListener("change", () => { fitCanvas(); watchPixelRatio(); }, { once: true });
+  }
+
+  function traceStroke(points, side) {
+    const at = (p) => [p.x * side, p.y * side];
+    if (points.length === 1) {
+      ctx.beginPath();
+      ctx.arc(...at(points[0]), (LINE_WIDTH * side) / 2, 0, Math.PI * 2);
+      ctx.fill();
+      return;
+    }
+    ctx.beginPath();
+    ctx.moveTo(...at(points[0]));
+    // Quadratic curves through the midpoints of successive points: smooth, and still passes near every sample.
+    for (let i = 1; i < points.length - 1; i += 1) {
+      const mid = { x: (points[i].x + points[i + 1].x) / 2, y: (points[i].y + points[i + 1].y) / 2 };
+      ctx.quadraticCurveTo(...at(points[i]), ...at(mid));
+    }
+    ctx.lineTo(...at(points[points.length - 1]));
+    ctx.stroke();
+  }
+
+  function redraw() {
+    frameRequested = false;
+    const side = canvas.width;
+    ctx.clearRect(0, 0, side, canvas.height);
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = LINE_WIDTH * side;
+    ctx.strokeStyle = INK;
+    ctx.fillStyle = INK;
+    strokes.forEach((points) => traceStroke(points, side));
+  }
+
+  function requestRedraw() {
+    if (!frameRequested) {
+      frameRequested = true;
+      requestAnimationFrame(redraw);
+    }
+  }
+
+  function pointFrom(event) {
+    const box = canvas.getBoundingClientRect();
+    const clamp = (v) => Math.min(1, Math.max(0, v));
+    return { x: clamp((event.clientX - box.left) / box.width), y: clamp((event.clientY - box.top) / box.height) };
+  }
+
+  function onPointerDown(event) {
+    if (activeStroke || (event.pointerType === "mouse" && event.button !== 0)) return;
+    event.preventDefault();
+    try {
+      canvas.setPointerCapture(event.pointerId);   // keep the stroke when the pointer leaves the pad
+    } catch (error) {
+      // The pointer is already gone (a very quick tap): the stroke still ends on pointerup.
+    }
+    activePointer = event.pointerId;
+    activeStroke = [pointFrom(event)];
+    strokes.push(activeStroke);
+    drawingChanged();
+    requestRedraw();
+  }
+
+  function onPointerMove(event) {
+    if (event.pointerId !== activePointer) return;
+    event.preventDefault();
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    const minStep = 0.5 / canvas.getBoundingClientRect().width;   // skip moves under half a CSS pixel
+    for (const sample of events.length ? events : [event]) {
+      const point = pointFrom(sample);
+      const last = activeStroke[activeStroke.length - 1];
+      if (Math.hypot(point.x - last.x, point.y - last.y) >= minStep) activeStroke.push(point);
+    }
+    requestRedraw();
+    schedulePrediction();
+  }
+
+  function onPointerEnd(event) {
+    if (event.pointerId !== activePointer) return;
+    activePointer = null;   // pointerup and pointercancel release the capture themselves
+    activeStroke = null;
+    redraw();
+    predictNow();   // a cancelled touch keeps what it drew so far; Undo removes it
+  }
+
+  function undo() {
+    if (activeStroke || !strokes.length) return;
+    strokes.pop();
+    drawingChanged();
+    redraw();
+    if (strokes.length) predictNow();
+  }
+
+  function clear() {
+    if (activeStroke || !strokes.length) return;
+    strokes.length = 0;
+    drawingChanged();
+    redraw();
+    announce("Drawing cleared.");
+  }
+
+  /* Buttons, placeholder and result follow the drawing; an empty pad never calls the API. */
+  function drawingChanged() {
+    const empty = strokes.length === 0;
+    ui.placeholder.hidden = !empty;
+    ui.strokeCount.textContent = empty ? "Empty" : `${strokes.length} stroke${strokes.length === 1 ? "" : "s"}`;
+    ui.undo.setAttribute("aria-disabled", String(empty));
+    ui.clear.setAttribute("aria-disabled", String(empty));
+    ui.predict.setAttribute("aria-disabled", String(empty));
+    if (empty) {
+      cancelPrediction();
+      showState("idle");
+    }
+  }
+
+  /* ---------- Prediction ---------- */
+
+  let sequence = 0;       // number of the newest request; answers to any other are stale
+  let inFlight = null;    // AbortController of the newest request still running
+  let debounceTimer = null;
+  let busyTimer = null;
+
+  function schedulePrediction() {
+    clearTimeout(debounceTimer);
+    debounceTimer = setTimeout(predictNow, DEBOUNCE_MS);
+  }
+
+  function cancelPrediction() {
+    clearTimeout(debounceTimer);
+    sequence += 1;        // whatever is still on its way is now stale
+    if (inFlight) inFlight.abort();
+    inFlight = null;
+    setBusy(false);
+  }
+
+  async function predictNow() {
+    cancelPrediction();
+    if (!strokes.length) return;
+    if (frameRequested) redraw();   // send exactly what is on screen
+    const mine = sequence;
+    const controller = new AbortController();
+    inFlight = controller;
+    clearTimeout(busyTimer);
+    busyTimer = setTimeout(() => setBusy(true), BUSY_DELAY_MS);
+    try {
+      const answer = await requestPrediction(canvas.toDataURL("image/png"), controller.signal);
+      if (mine === sequence) answer.ok ? showPrediction(answer.data) : showMessage(answer.error);
+    } catch (error) {
+      if (error.name !== "AbortError" && mine === sequence) showMessage(NETWORK_ERROR);
+    } finally {
+      if (mine === sequence) {
+        inFlight = null;
+        setBusy(false);
+      }
+    }
+  }
+
+  /* POST the drawing; resolve to {ok, data} or {ok: false, error}, reject only when the network fails. */
+  async function requestPrediction(image, signal) {
+    const response = await fetch(root.dataset.predictUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ image }),
+      credentials: "same-origin",
+      signal,
+    });
+    const data = await response.json().catch(() => null);
+    if (response.ok && data && Array.isArray(data.probabilities)) return { ok: true, data };
+    // The API explains refusals (4xx) and a missing model (503) in {"error": ...}; any other failure, such as
+    // a proxy's HTML 502, gets the generic message.
+    const explained = data && typeof data.error === "string" && (response.status < 500 || response.status === 503);
+    return { ok: false, error: explained ? data.error : NETWORK_ERROR };
+  }
+
+  function setBusy(busy) {
+    if (!busy) clearTimeout(busyTimer);
+    ui.status.hidden = !busy;
+    ui.result.setAttribute("aria-busy", String(busy));
+  }
+
+  /* ---------- Result panel ---------- */
+
+  function showState(state) {
+    ui.idle.hidden = state !== "idle";
+    ui.message.hidden = state !== "message";
+    ui.body.hidden = state !== "result";
+    ui.result.dataset.state = state;
+  }
+
+  function showPrediction(data) {
+    const { digit, confidence, probabilities } = data;
+    ui.digit.textContent = String(digit);
+    ui.confidence.textContent = percent(confidence);
+    ui.meter.value = confidence;
+    ui.verdict.textContent = verdict(confidence);
+    ui.bars.forEach((row, index) => {
+      const p = probabilities[index];
+      row.style.setProperty("--p", String(p));
+      row.dataset.probability = String(p);
+      row.classList.toggle("is-winner", index === digit);
+      row.querySelector(".bars__value").textContent = percent(p);
+      row.setAttribute("aria-label", `${index}: ${percent(p)}${index === digit ? " (most likely)" : ""}`);
+    });
+    ui.networkInput.src = data.preprocessed;
+    if (data.model_version !== model.version) {
+      model.version = data.model_version;
+      model.accuracy = null;
+      showModel();
+    }
+    showState("result");
+    if (!activeStroke) announce(`Looks like a ${digit} (${Math.round(confidence * 100)}\u00a0% sure).`);
+  }
+
+  function verdict(confidence) {
+    if (confidence >= 0.9) return "Confident";
+    if (confidence >= 0.6) return "Fairly sure";
+    return "Unsure — try drawing it larger and clearer";
+  }
+
+  function showMessage(text) {
+    ui.messageText.textContent = text;
+    showState("message");
+    announce(text);
+  }
+
+  function showModel() {
+    if (model.version === null) return;
+    ui.modelDot.classList.replace("dot--off", "dot--ok");
+    const accuracy = typeof model.accuracy === "number" ? ` · MNIST test accuracy ${percent(model.accuracy)}` : "";
+    ui.modelLine.textContent = `Model v${model.version}${accuracy}`;
+  }
+
+  function announce(text) {
+    // Re-setting the same text would not be announced again: clear first, set on the next frame.
+    ui.announcer.textContent = "";
+    requestAnimationFrame(() => { ui.announcer.textContent = text; });
+  }
+
+  /* ---------- Keyboard and buttons ---------- */
+
+  function onKeyDown(event) {
+    if (event.defaultPrevented || event.isComposing || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    const key = (event.key || "").toLowerCase();
+    const command = event.ctrlKey || event.metaKey;
+    let action = null;
+    if (command) {
+      if (key === "z" && !event.shiftKey) action = undo;
+    } else if (key === "escape" || key === "c") {
+      action = clear;
+    } else if (key === "u") {
+      action = undo;
+    } else if (key === "p" || (key === "enter" && !target.closest("button, a, summary"))) {
+      action = predictNow;   // Enter on a focused button presses that button instead
+    }
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+  }
+
+  function onButton(action) {
+    return (event) => {
+      if (event.currentTarget.getAttribute("aria-disabled") === "true") return;
+      action();
+    };
+  }
+
+  canvas.addEventListener("pointerdown", onPointerDown);
+  canvas.addEventListener("pointermove", onPointerMove);
+  canvas.addEventListener("pointerup", onPointerEnd);
+  canvas.addEventListener("pointercancel", onPointerEnd);
+  canvas.addEventListener("lostpointercapture", onPointerEnd);
+  canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+  ui.undo.addEventListener("click", onButton(undo));
+  ui.clear.addEventListener("click", onButton(clear));
+  ui.predict.addEventListener("click", onButton(predictNow));
+  document.addEventListener("keydown", onKeyDown);
+  new ResizeObserver(fitCanvas).observe(canvas);
+  watchPixelRatio();
+
+  fitCanvas();
+  drawingChanged();
+  showModel();
+  root.dataset.ready = "true";
+})();

@@ -1,0 +1,101 @@
+"""The settings module serves production as is: DEBUG off, gunicorn, static files, env configuration."""
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from mnistsite.settings import env_bool, env_int
+from recognizer.tests.drawings import canvas_png
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# What a TLS-terminating reverse proxy provides; everything else must pass `check --deploy`.
+PROXY_WARNINGS = {"security.W004", "security.W008", "security.W012", "security.W016"}
+
+
+def production_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="mnistsite.settings", DJANGO_DEBUG="false", DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", MODEL_DIR=str(tmp_path / "models"),
+        MEDIA_ROOT=str(tmp_path / "media"), STATIC_ROOT=str(tmp_path / "static"),
+    )
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_check_deploy_only_warns_about_what_a_tls_proxy_sets(tmp_path):
+    result = manage("check", "--deploy", env=production_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert set(re.findall(r"\((security\.\w+)\)", result.stdout + result.stderr)) <= PROXY_WARNINGS
+
+
+def test_env_helpers_fail_loudly_on_values_they_cannot_read(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "perhaps")
+    monkeypatch.setenv("SOME_NUMBER", "many")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        env_bool("SOME_FLAG", False)
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER"):
+        env_int("SOME_NUMBER", 1)
+
+
+def test_the_local_secret_key_and_data_stay_out_of_git():
+    ignored = subprocess.run(["git", "check-ignore", ".secret_key", "db.sqlite3", "data/x", "media/x", "var/x"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.split() == [".secret_key", "db.sqlite3", "data/x", "media/x", "var/x"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_the_site_with_debug_off(tmp_path):
+    env = production_env(tmp_path)
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        result = manage(*command, env=env)
+        assert result.returncode == 0, result.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "gunicorn"), "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--threads", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/api/health")
+        page = urllib.request.urlopen(f"{base}/").read().decode()
+        stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page).group(1)
+        assert urllib.request.urlopen(base + stylesheet).status == 200  # whitenoise, DEBUG off
+        request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(), headers={"Content-Type": "image/png"})
+        answer = json.loads(urllib.request.urlopen(request).read())
+        assert answer["digit"] == 7 and answer["model_version"] == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
