@@ -11,11 +11,13 @@ Latency is measured twice: at the client (time.perf_counter around request + ful
 loopback), which the targets are judged on, and inside gunicorn (its access log's %(D)s, request time in
 microseconds). Targets: predict p50 <= 5 ms at 1 client; predict throughput >= 50 % of the trivial view's at
 8 clients. Prints a table and PASS/FAIL, writes bench/results/predict_latency.json. gunicorn is stopped by PID
-and the temp folder deleted on every exit path, Ctrl-C included. Always exits 0 unless the site cannot start.
+and the temp folder deleted on every exit path, Ctrl-C and SIGTERM included. Exits 0 unless the site
+cannot start.
 """
 
 import argparse
 import base64
+import contextlib
 import datetime
 import http.client
 import json
@@ -30,12 +32,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.canvas_set import load_mnist_test, render_canvas_sample
+from recognizer.ml.checkpoints import file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -314,10 +318,9 @@ def judge(rows: list[dict], found: list[dict], predict: str) -> dict:
 
 
 def machine_info() -> dict:
-    import torch  # only for its version and thread count: the client does no inference
-
     return {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "torch": torch.__version__, "load_average_before": os.getloadavg()}
+            "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+            "note": "the client threads and the gunicorn workers share these cores"}
 
 
 # --- main --------------------------------------------------------------------------------------------------
@@ -338,7 +341,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM: unwind through the finally blocks that stop gunicorn
+    raise KeyboardInterrupt  # SIGTERM: unwind through the finally block that stops gunicorn
+
+
+@contextlib.contextmanager
+def running_site(args: argparse.Namespace) -> Iterator[tuple[int, Path]]:
+    """A migrated throwaway site served by gunicorn; yields (port, temp folder). Always cleaned up."""
+    tmp = Path(tempfile.mkdtemp(prefix="mnistsite-bench-"))
+    process = None
+    try:
+        env = site_environment(tmp, args.checkpoint)
+        print(prepare_site(env))
+        port = free_port()
+        process = start_gunicorn(env, tmp, port, args.workers, args.threads)
+        print(f"gunicorn pid {process.pid} on 127.0.0.1:{port}: {args.workers} workers x {args.threads} threads")
+        wait_until_healthy(process, port, tmp)
+        yield port, tmp
+    finally:
+        if process is not None:
+            stop_gunicorn(process)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sanity_check(port: int, endpoint: Endpoint, label: int) -> dict:
+    status, body = request_once(port, endpoint)
+    answer = json.loads(body)
+    if status != 200:
+        raise RuntimeError(f"/api/predict answered {status}: {answer}")
+    print(f"sanity check: predicted {answer['digit']} (label {label}), confidence {answer['confidence']:.3f}, "
+          f"model version {answer['model_version']}")
+    return answer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,49 +381,31 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     png, label = canvas_png()
     endpoints_ = endpoints(png, data_url=args.data_url)
-    tmp = Path(tempfile.mkdtemp(prefix="mnistsite-bench-"))
-    process = None
-    try:
-        env = site_environment(tmp, args.checkpoint)
-        print(prepare_site(env))
-        port = free_port()
-        process = start_gunicorn(env, tmp, port, args.workers, args.threads)
-        print(f"gunicorn pid {process.pid} on 127.0.0.1:{port}, {args.workers} workers x {args.threads} threads "
-              f"(gthread); canvas PNG 280x280 RGBA, {len(png)} bytes, digit {label}")
-        print(f"NOTE: this machine has {os.cpu_count()} cores; the client threads and the gunicorn workers share "
-              f"them (load average now {os.getloadavg()[0]:.2f}), so absolute numbers are pessimistic.")
-        wait_until_healthy(process, port, tmp)
-        status, body = request_once(port, endpoints_[1])
-        answer = json.loads(body)
-        if status != 200:
-            raise RuntimeError(f"/api/predict answered {status}: {answer}")
-        print(f"sanity check: predicted {answer['digit']} (label {label}), confidence {answer['confidence']:.3f}, "
-              f"model version {answer['model_version']}")
+    print(f"canvas: 280x280 RGBA PNG, {len(png)} bytes, digit {label}. NOTE: this machine has {os.cpu_count()} "
+          f"cores, shared by the clients and the server (load average {os.getloadavg()[0]:.2f} now).")
+    machine = machine_info()
+    with running_site(args) as (port, tmp):
+        answer = sanity_check(port, endpoints_[1], label)
         warm_up(port, endpoints_, args.workers, args.threads)
         rows = measure(port, tmp, endpoints_, args)
-    finally:
-        if process is not None:
-            stop_gunicorn(process)
-        shutil.rmtree(tmp, ignore_errors=True)
 
     print_table(rows)
     found = ratios(rows, endpoints_[0].name)
     checks = judge(rows, found, endpoints_[1].name)
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "predict-latency", "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
-        "checkpoint": str(args.checkpoint), "canvas": {"size": [280, 280], "mode": "RGBA", "bytes": len(png),
-                                                       "label": label, "predicted": answer["digit"]},
-        "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread",
-                     "bind": "127.0.0.1"},
+        "checkpoint": {"path": str(args.checkpoint), "sha256": file_sha256(args.checkpoint)},
+        "canvas": {"size": [280, 280], "mode": "RGBA", "bytes": len(png), "label": label,
+                   "predicted": answer["digit"]},
+        "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
         "client": {"seconds": args.seconds, "max_requests": args.max_requests, "concurrency": args.clients,
                    "connection": "one keep-alive http.client connection per thread"},
         "targets": {"predict_p50_ms_at_1_client": TARGET_P50_MS,
                     "throughput_ratio_at_8_clients": TARGET_THROUGHPUT_RATIO},
         "rows": rows, "ratios": found, "checks": checks,
-        "machine": {**machine_info(), "load_average_after": os.getloadavg(),
-                    "note": "client and server share the same cores"},
+        "machine": {**machine, "load_average_after": os.getloadavg()},
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "predict_latency.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")

@@ -136,7 +136,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Samples are written through the storage API, so S3-style storage replaces the folder by settings alone.
+    "default": {"BACKEND": env_str("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_URL = "media/"
@@ -168,6 +169,14 @@ TASKS = {
 }
 
 CSRF_FAILURE_VIEW = "recognizer.api.csrf_failure"
+# Fine-tuning (training/finetune.py FineTuneConfig) and its quality gate.
+FINE_TUNE = {"epochs": env_int("FINE_TUNE_EPOCHS", 4), "min_replay": env_int("FINE_TUNE_MIN_REPLAY", 2000)}
+FINE_TUNE_EVAL_LIMIT = env_int("FINE_TUNE_EVAL_LIMIT", 10000)  # MNIST test images the gate evaluates on
+FINE_TUNE_MAX_MNIST_DROP = 0.005
+TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 60)  # a running job silent this long has died
+# A worker starting up fails runs silent this long: a live worker beats at least every few seconds.
+TRAINING_RESTART_STALE_SECONDS = env_int("TRAINING_RESTART_STALE_SECONDS", 15)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -8,6 +8,9 @@ from .settings import *  # noqa: F403
 _scratch = Path(tempfile.mkdtemp(prefix="mnistsite-test-"))
 MEDIA_ROOT = _scratch / "media"
 MODEL_DIR = _scratch / "models"
+# A file, not memory, when SQLite: the real worker process in tests/test_worker.py must see the same database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(_scratch / "test.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

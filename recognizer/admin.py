@@ -106,16 +106,22 @@ class SampleAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "is_active", "accuracy", "parent", "architecture", "created"]
+    list_display = ["__str__", "is_active", "accuracy", "parent", "samples_used", "architecture", "created"]
     list_filter = ["is_active", "architecture"]
     list_select_related = ["parent"]
-    readonly_fields = ["parent", "weights_name", "weights_sha256", "architecture", "metrics", "is_active", "created"]
+    readonly_fields = ["parent", "weights_name", "weights_sha256", "architecture", "metrics", "is_active", "created",
+                       "samples_used"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
 
     @admin.display(description="MNIST test accuracy")
     def accuracy(self, version: ModelVersion) -> str:
         return f"{version.mnist_accuracy:.2%}" if version.mnist_accuracy is not None else "—"
+
+    @admin.display(description="samples used")
+    def samples_used(self, version: ModelVersion) -> int:
+        """Samples of the training run that produced this version (0 for the shipped base)."""
+        return Sample.objects.filter(training_runs__result=version).count()
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from train_base and fine-tuning, never from a form

@@ -94,7 +94,7 @@ def sample_json(sample: Sample) -> dict:
     }
 
 
-def _session_key(request: HttpRequest) -> str:
+def session_key_for(request: HttpRequest) -> str:
     """This browser's session key, creating the session (a database row) on its first sample."""
     if request.session.session_key is None:
         request.session.save()
@@ -107,7 +107,7 @@ def samples(request: HttpRequest) -> JsonResponse | HttpResponse:
     if request.method == "POST":
         return _sample_create(request)
     if request.method == "DELETE":
-        samples_clear(session_key=_session_key(request))
+        samples_clear(session_key=session_key_for(request))
         return HttpResponse(status=204)
     kept = samples_for_session(request.session.session_key or "")
     return JsonResponse({"samples": [sample_json(s) for s in kept], "counts": sample_counts(kept),
@@ -122,7 +122,7 @@ def _sample_create(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return _invalid(form, request)
     try:
-        sample = sample_create(session_key=_session_key(request), label=form.cleaned_data["label"],
+        sample = sample_create(session_key=session_key_for(request), label=form.cleaned_data["label"],
                                image_bytes=form.cleaned_data["image_bytes"])
     except InvalidImage as exc:
         return error(str(exc), 400, request=request)

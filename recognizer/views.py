@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.static import serve
 
 from .models import ModelVersion
 
@@ -15,3 +16,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "model_version": ModelVersion.objects.filter(is_active=True).first(),
         "max_upload_mb": settings.MAX_UPLOAD_BYTES / 1_000_000,
     })
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponse:
+    """Sample images: small PNGs under unguessable names. A web server or object storage can take this over
+    (SERVE_MEDIA=false)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

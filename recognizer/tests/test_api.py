@@ -104,7 +104,9 @@ def test_get_is_refused_with_the_allowed_method(client):
 
 
 def test_an_empty_body_is_refused(client):
-    assert_error(client.post(URL), 400, "empty")
+    assert_error(client.generic("POST", URL, b""), 400, "empty")
+    assert_error(client.post(URL, b"", content_type="image/png"), 400, "empty")
+    assert_error(client.post(URL, "", content_type="application/json"), 400, "empty")
 
 
 def test_an_empty_file_is_refused(client):

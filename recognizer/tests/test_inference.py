@@ -46,11 +46,13 @@ def test_it_switches_when_another_version_becomes_active(fresh_process, active_m
     assert not torch.allclose(before.probabilities(digit), after.probabilities(digit))
 
 
+@pytest.mark.django_db(transaction=True)  # other threads have their own connections: commit for them to see
 def test_concurrent_requests_during_a_switch_all_get_a_working_predictor(
     fresh_process, active_model_version, random_version, caplog
 ):
     inference.get_predictor()
     model_version_activate(version=random_version)
+    caplog.clear()
     results, barrier = [], threading.Barrier(8)
 
     def predict() -> None:

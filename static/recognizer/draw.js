@@ -23,7 +23,7 @@
   const ctx = canvas.getContext("2d");
   const ui = {
     undo: $("undo-button"), clear: $("clear-button"), predict: $("predict-button"),
-    placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"),
+    placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"), guess: $("pad-guess"),
     result: $("result"), status: $("result-status"), idle: $("result-idle"), body: $("result-body"),
     message: $("result-message"), messageText: $("result-message-text"),
     digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
@@ -106,7 +106,8 @@
   }
 
   function onPointerDown(event) {
-    if (activeStroke || (event.pointerType === "mouse" && event.button !== 0)) return;
+    // One stroke at a time; only the main button, a finger or a pen tip draws (not a pen's eraser or barrel).
+    if (activeStroke || event.button !== 0) return;
     event.preventDefault();
     try {
       canvas.setPointerCapture(event.pointerId);   // keep the stroke when the pointer leaves the pad
@@ -203,7 +204,9 @@
     busyTimer = setTimeout(() => setBusy(true), BUSY_DELAY_MS);
     try {
       const answer = await requestPrediction(canvas.toDataURL("image/png"), controller.signal);
-      if (mine === sequence) answer.ok ? showPrediction(answer.data) : showMessage(answer.error);
+      if (mine !== sequence) return;   // a newer drawing was sent, or the pad was cleared
+      if (answer.ok) showPrediction(answer.data);
+      else showMessage(answer.error);
     } catch (error) {
       if (error.name !== "AbortError" && mine === sequence) showMessage(NETWORK_ERROR);
     } finally {
@@ -243,6 +246,7 @@
     ui.idle.hidden = state !== "idle";
     ui.message.hidden = state !== "message";
     ui.body.hidden = state !== "result";
+    ui.guess.hidden = state !== "result";
     ui.result.dataset.state = state;
   }
 
@@ -252,6 +256,7 @@
     ui.confidence.textContent = percent(confidence);
     ui.meter.value = confidence;
     ui.verdict.textContent = verdict(confidence);
+    ui.guess.textContent = `Looks like ${digit} · ${percent(confidence, 0)}`;
     ui.bars.forEach((row, index) => {
       const p = probabilities[index];
       row.style.setProperty("--p", String(p));

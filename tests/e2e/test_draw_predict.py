@@ -132,7 +132,7 @@ def test_undo_and_clear_return_to_the_idle_state(drawing_page: Page):
 def test_a_single_dot_gets_a_friendly_message_instead_of_a_prediction(drawing_page: Page):
     page = drawing_page
     draw_with_mouse(page, DOT)
-    expect(page.locator("#result-message")).to_contain_text("speck of ink", timeout=3000)
+    expect(page.locator("#result-message")).to_contain_text("speck of ink", timeout=2000)
     expect(page.locator("#result-body")).to_be_hidden()
 
 
@@ -166,6 +166,10 @@ def test_on_a_phone_the_pad_fits_and_a_finger_draws(browser, live_server, active
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     page.set_viewport_size({"width": 360, "height": 740})
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    card = page.locator(".pad").bounding_box()
+    for button in page.locator(".pad button").all():   # nothing spills out of the card on a small phone
+        box = button.bounding_box()
+        assert card["x"] < box["x"] and box["x"] + box["width"] < card["x"] + card["width"]
     context.close()
 
 

@@ -10,17 +10,17 @@ from training.loop import evaluate
 
 
 class Command(BaseCommand):
-    help = "Evaluate the active model version (or --version N) on the full MNIST test set."
+    help = "Evaluate the active model version (or --model-version N) on the full MNIST test set."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
-        parser.add_argument("--version", type=int, default=None, help="a model version id instead of the active one")
+        parser.add_argument("--model-version", type=int, default=None, help="a model version id instead of the active one")
 
     def handle(self, *args, **options) -> None:
         versions = ModelVersion.objects.all()
-        version = (versions.filter(pk=options["version"]) if options["version"] else versions.filter(is_active=True)).first()
+        version = (versions.filter(pk=options["model_version"]) if options["model_version"] else versions.filter(is_active=True)).first()
         if version is None:
-            raise CommandError("No such model version." if options["version"] else "No model version is active.")
+            raise CommandError("No such model version." if options["model_version"] else "No model version is active.")
         try:
             model, _ = load_checkpoint(version.weights_path)
         except CheckpointError as exc:

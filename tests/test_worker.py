@@ -1,0 +1,97 @@
+"""The real background worker: a separate `manage.py training_worker` process against the test database."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from recognizer.models import ModelVersion
+from recognizer.tests.drawings import canvas_png
+from training.models import TrainingRun
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def database_queue(settings):
+    if connection.vendor == "sqlite":
+        assert settings.DATABASES["default"]["NAME"] != ":memory:"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.FINE_TUNE = {"epochs": 2, "min_replay": 1500}
+    settings.FINE_TUNE_EVAL_LIMIT = 2000
+
+
+def worker(*args: str) -> subprocess.Popen:
+    db = settings.DATABASES["default"]
+    url = (f"sqlite:///{db['NAME']}" if connection.vendor == "sqlite" else os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+           + "/" + db["NAME"])
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": url,
+           "MODEL_DIR": str(settings.MODEL_DIR), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+           "TASKS_BACKEND": "django_tasks_db.DatabaseBackend", "FINE_TUNE_EPOCHS": "2", "FINE_TUNE_MIN_REPLAY": "1500",
+           "FINE_TUNE_EVAL_LIMIT": "2000", "TRAINING_RESTART_STALE_SECONDS": "3"}
+    return subprocess.Popen([sys.executable, "manage.py", "training_worker", "--interval", "0.2", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def start_job(client: Client) -> int:
+    for i in range(4):
+        drawing = io.BytesIO(canvas_png(width=12 + 2 * i))
+        drawing.name = "drawing.png"
+        assert client.post("/api/samples", {"file": drawing, "label": "7"}).status_code == 201
+    response = client.post("/api/train")
+    assert response.status_code == 202, response.content
+    return response.json()["job"]
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError("condition not met in time")
+
+
+def test_the_worker_process_runs_a_queued_job(database_queue, active_model_version):
+    client = Client()
+    run_id = start_job(client)
+    assert TrainingRun.objects.get(pk=run_id).status == "queued"  # queued, not run inside the request
+    process = worker("--batch")
+    output, _ = process.communicate(timeout=240)
+    assert process.returncode == 0, output
+    status = client.get(f"/api/train/{run_id}").json()
+    assert status["status"] in {"succeeded", "rejected"}, (status, output)
+    assert status["progress"] == 1.0 and len(status["history"]) == 2
+
+
+def test_a_worker_killed_mid_run_fails_the_run_and_the_next_run_works(database_queue, active_model_version):
+    client = Client()
+    run_id = start_job(client)
+    process = worker()
+    try:
+        wait_until(lambda: TrainingRun.objects.get(pk=run_id).progress > 0.15, timeout=180)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert TrainingRun.objects.get(pk=run_id).status == "running"
+    time.sleep(4)  # longer than TRAINING_RESTART_STALE_SECONDS: the dead worker's heartbeat is stale
+
+    restarted = worker("--batch")
+    output, _ = restarted.communicate(timeout=60)
+    run = TrainingRun.objects.get(pk=run_id)
+    assert run.status == "failed" and "stopped unexpectedly" in run.error, output
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
+
+    next_run = start_job(client)
+    again = worker("--batch")
+    output, _ = again.communicate(timeout=240)
+    assert TrainingRun.objects.get(pk=next_run).status in {"succeeded", "rejected"}, output

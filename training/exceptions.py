@@ -1,0 +1,17 @@
+"""Why a training run cannot start; the API answers each with a 4xx and the message."""
+
+
+class TrainingRefused(Exception):
+    status = 400
+
+
+class NoUsableSamples(TrainingRefused):
+    status = 400
+
+
+class TrainingAlreadyOpen(TrainingRefused):
+    status = 409
+
+
+class SampleUnreadable(Exception):
+    """A sample's stored image cannot be read; the run fails with this message."""

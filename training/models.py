@@ -1,0 +1,44 @@
+from django.db import models
+
+from recognizer.models import ModelVersion, Sample
+
+
+class TrainingRun(models.Model):
+    """One fine-tune job: which samples it used, how it went, and the model version it produced."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REJECTED = "rejected", "Rejected by the quality gate"
+        FAILED = "failed", "Failed"
+
+    OPEN = (Status.QUEUED, Status.RUNNING)
+
+    session_key = models.CharField(max_length=40, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="0 to 1")
+    history = models.JSONField(default=list, blank=True, help_text="per epoch: loss and accuracy")
+    metrics = models.JSONField(default=dict, blank=True, help_text="before and after, on MNIST and the samples")
+    params = models.JSONField(default=dict, blank=True)
+    parent = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="training_runs")
+    result = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="produced_by")
+    samples = models.ManyToManyField(Sample, blank=True, related_name="training_runs")
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="last sign of life from the worker")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Training run {self.pk} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        """Queued or running: not finished yet."""
+        return self.status in self.OPEN
