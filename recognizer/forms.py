@@ -74,7 +74,7 @@ class DrawingForm(forms.Form):
 
 
 def _too_large_message() -> str:
-    return f"The upload is too large; the limit is {settings.MAX_UPLOAD_BYTES / 1_000_000:.1f} MB."
+    return f"The upload is too large; the limit is {settings.MAX_UPLOAD_BYTES / 2**20:.3g} MB."
 
 
 def drawing_form_from_request(request: HttpRequest, *, form_class: type[DrawingForm] = DrawingForm) -> DrawingForm:

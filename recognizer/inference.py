@@ -8,6 +8,7 @@ picked up by every web process on its next prediction, without a restart.
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +35,10 @@ class Predictor:
 
 _lock = threading.Lock()
 _current: Predictor | None = None
+# A version whose weights would not load, and when: retried only after RETRY_BROKEN_SECONDS, so requests
+# don't queue behind a failing load on every call.
+_broken: tuple[int, float] | None = None
+RETRY_BROKEN_SECONDS = 10.0
 
 
 def configure_for_web() -> None:
@@ -47,24 +52,35 @@ def _active_version_id() -> int | None:
 
 def get_predictor() -> Predictor:
     """The predictor for the active version, loading it if this process has not yet."""
-    global _current
     active_id = _active_version_id()
     current = _current
     if current is not None and current.version_id == active_id:
         return current
+    if active_id is None:
+        raise NoActiveModel("No model is active yet. Ask staff to activate a model version.")
     with _lock:
         if _current is not None and _current.version_id == active_id:
             return _current
-        if active_id is None:
-            raise NoActiveModel("No model is active yet. Ask staff to activate a model version.")
-        version = ModelVersion.objects.get(pk=active_id)
-        try:
-            network, _ = load_checkpoint(version.weights_path)
-        except CheckpointError as exc:
-            logger.error("Cannot load active model %s: %s", version, exc)
-            if _current is not None:  # keep serving the last good network rather than failing every request
-                return _current
-            raise NoActiveModel(f"The active model {version} cannot be loaded.") from exc
-        _current = Predictor(version_id=version.pk, network=network)
-        logger.info("Loaded model %s for predictions", version)
-        return _current
+        if not _recently_broken(active_id):
+            _load(active_id)
+        if _current is None:
+            raise NoActiveModel(f"The active model v{active_id} cannot be loaded. Ask staff to activate another version.")
+        return _current  # the new version, or the last good one while the new one cannot be loaded
+
+
+def _recently_broken(version_id: int) -> bool:
+    return _broken is not None and _broken[0] == version_id and time.monotonic() - _broken[1] < RETRY_BROKEN_SECONDS
+
+
+def _load(version_id: int) -> None:
+    """Load a version into ``_current`` (call under ``_lock``); remember the failure if it cannot be loaded."""
+    global _current, _broken
+    version = ModelVersion.objects.get(pk=version_id)
+    try:
+        network, _ = load_checkpoint(version.weights_path)
+    except CheckpointError as exc:
+        logger.error("Cannot load active model %s: %s", version, exc)
+        _broken = (version_id, time.monotonic())
+        return
+    _current, _broken = Predictor(version_id=version.pk, network=network), None
+    logger.info("Loaded model %s for predictions", version)

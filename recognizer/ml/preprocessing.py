@@ -31,6 +31,7 @@ FIELD = 28
 CENTRE_OF_MASS = 14.0   # where MNIST's centre of mass sits (row, column), measured on the test set
 MIN_CONTRAST = 0.08     # ink that differs from the background by less than this is no ink at all
 MIN_INK_EXTENT = 0.03   # ink spanning under 3 % of the image's longer side is a speck, not a digit
+MIN_EXTENT_IN_STROKES = 1.5  # a digit is longer than two pen widths; a tap or a dab of the pen is not
 
 
 class InvalidImage(ValueError):
@@ -139,6 +140,11 @@ def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
+def _stroke_width(mask: np.ndarray) -> float:
+    """The widest stroke in a boolean ink mask: twice the largest distance from ink to background."""
+    return 2.0 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
+
+
 def to_mnist(ink: np.ndarray) -> np.ndarray:
     """(H, W) ink in [0, 1] -> (28, 28) uint8, white on black, MNIST-style. Raises InvalidImage when blank."""
     strong = ink > 0.5
@@ -148,6 +154,8 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     if extent < max(MIN_INK_EXTENT * max(ink.shape), 2):
         raise InvalidImage("There is only a speck of ink. Draw a whole digit.")
+    if extent < MIN_EXTENT_IN_STROKES * _stroke_width(strong[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]):
+        raise InvalidImage("That is only a dot of ink, not a digit. Draw the whole digit.")
     return np.round(_centre_by_mass(_fit_in_box(ink)) * 255).astype(np.uint8)
 
 

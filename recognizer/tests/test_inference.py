@@ -18,6 +18,7 @@ from recognizer.tests.drawings import canvas_png
 def fresh_process(monkeypatch):
     """Start each test as a new web process would: nothing loaded yet."""
     monkeypatch.setattr(inference, "_current", None)
+    monkeypatch.setattr(inference, "_broken", None)
 
 
 @pytest.fixture
@@ -76,6 +77,18 @@ def test_it_keeps_serving_the_last_good_network_when_new_weights_break(
     model_version_activate(version=random_version)
     random_version.weights_path.write_bytes(b"damaged after activation")
     assert inference.get_predictor().version_id == active_model_version.pk
+
+
+def test_a_broken_version_is_not_retried_on_every_request(
+    fresh_process, active_model_version, random_version, caplog
+):
+    inference.get_predictor()
+    model_version_activate(version=random_version)
+    random_version.weights_path.unlink()
+    with caplog.at_level(logging.ERROR, logger="recognizer.inference"):
+        served = [inference.get_predictor().version_id for _ in range(5)]
+    assert served == [active_model_version.pk] * 5
+    assert sum("Cannot load" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_with_nothing_loadable_it_says_no_model_is_active(fresh_process, active_model_version):

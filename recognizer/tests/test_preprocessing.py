@@ -124,6 +124,19 @@ def test_faint_noise_is_not_a_digit():
         prepare(encode(Image.fromarray(noise)))
 
 
+@pytest.mark.parametrize("size, width", [((280, 280), 20), ((600, 600), 40), ((200, 200), 10)])
+def test_a_single_tap_of_the_pen_is_not_a_digit(size, width):
+    image = draw(path=[(0.5, 0.5), (0.52, 0.5)], width=width, size=size)  # a dot as wide as the pen
+    with pytest.raises(InvalidImage, match="dot of ink"):
+        prepare(encode(image))
+
+
+def test_a_bold_mnist_digit_is_not_mistaken_for_a_dot(mnist_dir):
+    images = np.fromfile(mnist_dir / "MNIST/raw/t10k-images-idx3-ubyte", dtype=np.uint8, offset=16)
+    boldest = max(images.reshape(-1, 28, 28)[:2000], key=lambda d: (d > 128).sum())
+    assert_mnist_like(prepare(encode(Image.fromarray(255 - boldest))))
+
+
 def test_a_single_speck_is_not_a_digit():
     image = draw(path=[(0.5, 0.5), (0.5, 0.5)], width=4, size=(600, 600))
     with pytest.raises(InvalidImage, match="speck"):
