@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.canvas_set import load_mnist_test, render_canvas_sample
+from bench.robustness import code_state
 from recognizer.ml.checkpoints import file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -403,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"predict_p50_ms_at_1_client": TARGET_P50_MS,
                     "throughput_ratio_at_8_clients": TARGET_THROUGHPUT_RATIO},
         "rows": rows, "ratios": found, "checks": checks,
-        "machine": {**machine, "load_average_after": os.getloadavg()},
+        "machine": {**machine, "load_average_after": os.getloadavg()}, "code": code_state(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "predict_latency.json"

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from bench.canvas_set import ENCODINGS, CanvasSample, iter_robustness_set, load_
 from recognizer.ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 MAX_PIXELS = 4096 * 4096   # the site's default MAX_IMAGE_PIXELS
 TARGET_OVERALL = 0.99
 TARGET_PER_ENCODING = 0.985
@@ -220,6 +222,16 @@ def machine_info() -> dict:
     }
 
 
+def code_state() -> dict:
+    """The commit measured and any uncommitted changes to files the benchmarks exercise."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "uncommitted": git("status", "--porcelain", "--", "recognizer", "mnistsite", "bench").splitlines()}
+
+
 def report(tallies: dict[str, Tally]) -> tuple[dict, bool]:
     total = sum(t.n for t in tallies.values())
     overall = sum(t.correct for t in tallies.values()) / total
@@ -290,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, "-m", "bench.robustness", *(argv or sys.argv[1:])]),
         "seed": args.seed, "count_per_encoding": args.count, "encodings": list(ENCODINGS),
         "checkpoint": {"path": str(args.checkpoint), "sha256": file_sha256(args.checkpoint), "metadata": metadata},
-        **summary, "seconds": seconds, "machine": machine_info(),
+        **summary, "seconds": seconds, "machine": machine_info(), "code": code_state(),
         "sheets": [str(samples_png), str(failures_png)],
     }
     json_path = args.out / "robustness.json"

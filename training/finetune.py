@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from recognizer.ml.network import DigitNet
@@ -50,7 +51,7 @@ class DigitArrays(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         index %= len(self.digits)
-        return self.transform(torch.from_numpy(self.digits[index])[None]), self.labels[index]
+        return self.transform(Image.fromarray(self.digits[index], mode="L")), self.labels[index]
 
 
 def training_mix(user: DigitArrays, replay: Dataset, config: FineTuneConfig) -> ConcatDataset:

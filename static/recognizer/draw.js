@@ -5,12 +5,17 @@
  * The canvas background stays transparent: the server reads the alpha channel as ink.
  * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
  * newest one is shown, while superseded requests are aborted.
+ *
+ * samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on #recognizer:
+ * "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed; detail.digit is
+ * the predicted digit, or null when no prediction is shown).
  */
 (() => {
   "use strict";
 
   const root = document.getElementById("recognizer");
-  if (!root) return;
+  const { api } = window.mnistsite || {};
+  if (!root || !api) return;
 
   const LINE_WIDTH = 1 / 14;      // of the canvas side: about MNIST's stroke once the digit is scaled to 20 px
   const INK = "#111827";
@@ -41,6 +46,7 @@
   /* ---------- Drawing ---------- */
 
   const strokes = [];             // each stroke: [{x, y}, ...] in canvas units
+  let revision = 0;               // goes up with every change, so others can tell whether a snapshot is current
   let activeStroke = null;
   let activePointer = null;
   let frameRequested = false;
@@ -162,6 +168,7 @@
   /* Buttons, placeholder and result follow the drawing; an empty pad never calls the API. */
   function drawingChanged() {
     const empty = strokes.length === 0;
+    revision += 1;
     ui.placeholder.hidden = !empty;
     ui.strokeCount.textContent = empty ? "Empty" : `${strokes.length} stroke${strokes.length === 1 ? "" : "s"}`;
     ui.undo.setAttribute("aria-disabled", String(empty));
@@ -171,6 +178,7 @@
       cancelPrediction();
       showState("idle");
     }
+    root.dispatchEvent(new CustomEvent("pad:change", { detail: { empty } }));
   }
 
   /* ---------- Prediction ---------- */
@@ -217,21 +225,15 @@
     }
   }
 
-  /* POST the drawing; resolve to {ok, data} or {ok: false, error}, reject only when the network fails. */
+  /* POST the drawing; resolve to {ok, data} or {ok: false, error}, reject only when aborted. */
   async function requestPrediction(image, signal) {
-    const response = await fetch(root.dataset.predictUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ image }),
-      credentials: "same-origin",
-      signal,
+    const answer = await api.request(root.dataset.predictUrl, {
+      method: "POST", body: { image }, signal, networkError: NETWORK_ERROR,
     });
-    const data = await response.json().catch(() => null);
-    if (response.ok && data && Array.isArray(data.probabilities)) return { ok: true, data };
-    // The API explains refusals (4xx) and a missing model (503) in {"error": ...}; any other failure, such as
-    // a proxy's HTML 502, gets the generic message.
-    const explained = data && typeof data.error === "string" && (response.status < 500 || response.status === 503);
-    return { ok: false, error: explained ? data.error : NETWORK_ERROR };
+    if (answer.ok && !(answer.data && Array.isArray(answer.data.probabilities))) {
+      return { ok: false, error: NETWORK_ERROR };
+    }
+    return answer;
   }
 
   function setBusy(busy) {
@@ -248,6 +250,8 @@
     ui.body.hidden = state !== "result";
     ui.guess.hidden = state !== "result";
     ui.result.dataset.state = state;
+    const digit = state === "result" ? Number(ui.digit.textContent) : null;
+    root.dispatchEvent(new CustomEvent("pad:state", { detail: { state, digit } }));
   }
 
   function showPrediction(data) {
@@ -330,6 +334,34 @@
       action();
     };
   }
+
+  /* ---------- For samples.js and training.js ---------- */
+
+  window.mnistsite.pad = {
+    isEmpty: () => strokes.length === 0,
+    /* The drawing as a PNG data URL with its revision, or null while empty or mid-stroke. */
+    snapshot() {
+      if (activeStroke || !strokes.length) return null;
+      if (frameRequested) redraw();
+      return { image: canvas.toDataURL("image/png"), revision };
+    },
+    /* Clear the pad quietly, unless it changed since that snapshot (the person is drawing the next one). */
+    clearIfUnchanged(snapshotRevision) {
+      if (activeStroke || snapshotRevision !== revision) return false;
+      strokes.length = 0;
+      drawingChanged();
+      redraw();
+      return true;
+    },
+    predict: predictNow,
+    modelVersion: () => model.version,
+    setModel(version, accuracy) {
+      model.version = version;
+      model.accuracy = typeof accuracy === "number" ? accuracy : null;
+      showModel();
+    },
+    announce,
+  };
 
   canvas.addEventListener("pointerdown", onPointerDown);
   canvas.addEventListener("pointermove", onPointerMove);

@@ -36,11 +36,11 @@ def test_max_batches_stops_an_epoch_early():
 
 @pytest.mark.slow
 def test_a_short_real_training_run_learns(mnist_dir):
-    train = loader(mnist_dataset(mnist_dir, train=True, augment=True, limit=3000), batch_size=64, shuffle=True)
+    train = loader(mnist_dataset(mnist_dir, train=True, augment=True, limit=2000), batch_size=64, shuffle=True)
     test = loader(mnist_dataset(mnist_dir, train=False, limit=1000), batch_size=500, shuffle=False)
     model = DigitNet()
     epochs = []
     history = fit(model, train, FitConfig(epochs=2, seed=0), on_epoch=epochs.append)
     assert [record["epoch"] for record in epochs] == [1, 2]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert evaluate(model, test)["accuracy"] > 0.85  # chance is 0.10
+    assert evaluate(model, test)["accuracy"] > 0.8  # chance is 0.10

@@ -1,0 +1,290 @@
+/*
+ * Labelled samples: save the drawing on the pad with a digit (buttons 0–9 or the digit keys), then see this
+ * session's samples as a strip of thumbnails, newest first, with counts per digit.
+ *
+ * The list mirrors GET /api/samples (loaded once, then kept up to date from each answer), so counts are always
+ * worked out from it. Anything that fails leaves the drawing and the list as they were and says why.
+ * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer.
+ */
+(() => {
+  "use strict";
+
+  const root = document.getElementById("recognizer");
+  const { api, pad } = window.mnistsite || {};
+  if (!root || !api || !pad) return;
+
+  const OK_MESSAGE_MS = 4000;     // "Saved as 7" fades after this long; errors stay until the next action
+  const $ = (id) => document.getElementById(id);
+  const url = root.dataset.samplesUrl;
+  const ui = {
+    extras: $("pad-extras"), labels: Array.from($("label-buttons").children), status: $("save-status"),
+    total: $("samples-total"), counts: Array.from($("sample-counts").children), strip: $("sample-strip"),
+    empty: $("samples-empty"), actions: $("sample-actions"), undo: $("undo-save-button"),
+    clearAll: $("clear-samples-button"),
+  };
+
+  let samples = [];               // newest first, as the API answers
+  let loaded = false;
+  let saving = false;
+  let padEmpty = pad.isEmpty();
+  let suggested = null;
+  let statusTimer = null;
+
+  /* ---------- Saving ---------- */
+
+  async function save(label) {
+    if (saving) return;
+    const shot = pad.snapshot();
+    if (!shot) {
+      showStatus("Draw a digit first, then pick its label.", "error");
+      return;
+    }
+    saving = true;
+    updateLabels();
+    showStatus(`Saving as ${label}…`, "busy");
+    const answer = await api.request(url, { method: "POST", body: { image: shot.image, label } });
+    saving = false;
+    if (answer.ok && answer.data && typeof answer.data.id === "number") {
+      samples.unshift(answer.data);
+      ui.strip.prepend(thumbnail(answer.data));
+      ui.strip.scrollLeft = 0;
+      pad.clearIfUnchanged(shot.revision);   // ready for the next drawing
+      showStatus(`Saved as ${label}`, "ok");
+      pad.announce(`Saved as ${label}. ${samples.length} sample${samples.length === 1 ? "" : "s"} saved.`);
+      listChanged();
+    } else {
+      showStatus(answer.error || api.NETWORK_ERROR, "error");
+    }
+    updateLabels();
+  }
+
+  function updateLabels() {
+    const disabled = padEmpty || saving;
+    ui.labels.forEach((button) => {
+      const digit = Number(button.dataset.label);
+      button.setAttribute("aria-disabled", String(disabled));
+      const isSuggested = !padEmpty && digit === suggested;
+      button.classList.toggle("is-suggested", isSuggested);
+      if (isSuggested) button.setAttribute("aria-describedby", "label-suggested");
+      else button.removeAttribute("aria-describedby");
+    });
+  }
+
+  function showStatus(text, kind) {
+    clearTimeout(statusTimer);
+    ui.status.textContent = text;
+    ui.status.dataset.kind = kind;
+    if (kind === "ok") {
+      statusTimer = setTimeout(() => { ui.status.textContent = ""; ui.status.dataset.kind = ""; }, OK_MESSAGE_MS);
+    }
+  }
+
+  /* ---------- The strip, counts and total ---------- */
+
+  function thumbnail(sample) {
+    const item = document.createElement("li");
+    item.className = "thumb";
+    item.dataset.id = String(sample.id);
+    item.dataset.label = String(sample.label);
+    const right = sample.predicted === sample.label;
+    const known = typeof sample.predicted === "number";
+    item.classList.add(!known ? "thumb--unknown" : right ? "thumb--right" : "thumb--wrong");
+
+    const said = !known ? "it was not read by a model" : right ? "the model read it right"
+      : `the model said ${sample.predicted}`;
+    const picture = document.createElement("img");
+    picture.className = "thumb__image";
+    picture.src = sample.image_url;
+    picture.alt = `Sample ${sample.id}, labelled ${sample.label}; ${said}`;
+    picture.width = 64;
+    picture.height = 64;
+    picture.loading = "lazy";
+    picture.decoding = "async";
+
+    // Shown compactly; the picture's alt text says the same in full.
+    const caption = document.createElement("p");
+    caption.className = "thumb__caption";
+    caption.setAttribute("aria-hidden", "true");
+    caption.title = `Labelled ${sample.label}; ${said}`;
+    const label = document.createElement("span");
+    label.className = "thumb__label";
+    label.textContent = String(sample.label);
+    const verdict = document.createElement("span");
+    verdict.className = "thumb__verdict";
+    verdict.textContent = !known ? "not read" : right ? "✓ right" : `✗ said ${sample.predicted}`;
+    caption.append(label, verdict);
+
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "thumb__delete";
+    remove.setAttribute("aria-label", `Delete sample ${sample.id} (label ${sample.label})`);
+    remove.title = "Delete this sample";
+    remove.textContent = "×";
+    remove.addEventListener("click", () => deleteSample(sample.id));
+
+    item.append(picture, caption, remove);
+    return item;
+  }
+
+  function listChanged() {
+    render();
+    root.dispatchEvent(new CustomEvent("samples:change", { detail: { total: samples.length } }));
+  }
+
+  function render() {
+    const total = samples.length;
+    const counts = Array(10).fill(0);
+    samples.forEach((sample) => { counts[sample.label] += 1; });
+    ui.counts.forEach((item, digit) => {
+      item.querySelector(".counts__n").textContent = String(counts[digit]);
+      item.classList.toggle("is-zero", counts[digit] === 0);
+      item.setAttribute("aria-label", `${digit}: ${counts[digit]}`);
+    });
+    ui.total.textContent = total ? `${total} saved` : "None yet";
+    ui.empty.hidden = total > 0;
+    ui.strip.hidden = total === 0;
+    ui.undo.setAttribute("aria-disabled", String(total === 0));
+    ui.clearAll.setAttribute("aria-disabled", String(total === 0));
+  }
+
+  function forget(ids) {
+    const gone = new Set(ids);
+    samples = samples.filter((sample) => !gone.has(sample.id));
+    ids.forEach((id) => { const item = itemFor(id); if (item) item.remove(); });
+    listChanged();
+  }
+
+  const itemFor = (id) => ui.strip.querySelector(`.thumb[data-id="${id}"]`);
+
+  /* ---------- Deleting ---------- */
+
+  async function deleteSample(id, { undoing = false } = {}) {
+    const item = itemFor(id);
+    if (!item || item.classList.contains("is-busy")) return;
+    const sample = samples.find((s) => s.id === id);
+    const hadFocus = item.contains(document.activeElement);
+    item.classList.add("is-busy");
+    const answer = await api.request(`${url}/${id}`, { method: "DELETE" });
+    item.classList.remove("is-busy");
+    // 404: it is already gone (another tab, or staff); the strip should agree.
+    if (!answer.ok && answer.status !== 404) {
+      showStatus(answer.error, "error");
+      return;
+    }
+    const next = item.nextElementSibling || item.previousElementSibling;
+    forget([id]);
+    if (hadFocus) (next ? next.querySelector(".thumb__delete") : ui.strip).focus();
+    const text = `${undoing ? "Undid the last save" : "Deleted a sample"} (label ${sample.label}).`;
+    showStatus(text, "ok");
+    pad.announce(text);
+  }
+
+  function undoLastSave() {
+    if (samples.length) deleteSample(samples[0].id, { undoing: true });
+  }
+
+  /* Clear all asks first, inline: the question and its two buttons exist only while it is asked. */
+  function askToClearAll() {
+    if (!samples.length || ui.actions.querySelector(".confirm")) return;
+    const box = document.createElement("div");
+    box.className = "confirm";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-labelledby", "clear-confirm-text");
+    const question = document.createElement("p");
+    question.className = "confirm__text";
+    question.id = "clear-confirm-text";
+    question.textContent = `Delete all ${samples.length} sample${samples.length === 1 ? "" : "s"}? This cannot be undone.`;
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "button button--small button--danger";
+    yes.textContent = "Delete all";
+    const no = document.createElement("button");
+    no.type = "button";
+    no.className = "button button--small";
+    no.textContent = "Cancel";
+    box.append(question, yes, no);
+
+    const close = () => {
+      box.remove();
+      ui.undo.hidden = false;
+      ui.clearAll.hidden = false;
+      ui.clearAll.focus();
+    };
+    no.addEventListener("click", close);
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();   // the pad's own Escape (clear the drawing) stays out of it
+        close();
+      }
+    });
+    yes.addEventListener("click", async () => {
+      yes.setAttribute("aria-disabled", "true");
+      const answer = await api.request(url, { method: "DELETE" });
+      if (!answer.ok) {
+        yes.removeAttribute("aria-disabled");
+        showStatus(answer.error, "error");
+        return;
+      }
+      forget(samples.map((sample) => sample.id));
+      close();
+      showStatus("Deleted all your samples.", "ok");
+      pad.announce("Deleted all your samples.");
+    });
+
+    ui.undo.hidden = true;
+    ui.clearAll.hidden = true;
+    ui.actions.append(box);
+    no.focus();
+  }
+
+  /* ---------- Loading, keyboard and buttons ---------- */
+
+  async function load() {
+    const answer = await api.request(url);
+    if (answer.ok && answer.data && Array.isArray(answer.data.samples)) {
+      samples = answer.data.samples;
+      ui.strip.replaceChildren(...samples.map(thumbnail));
+      loaded = true;
+      listChanged();
+    } else {
+      showStatus(`Your saved samples could not be loaded: ${answer.error || api.NETWORK_ERROR}`, "error");
+      root.dispatchEvent(new CustomEvent("samples:change", { detail: { total: null } }));
+    }
+  }
+
+  function onKeyDown(event) {
+    if (event.defaultPrevented || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (!/^[0-9]$/.test(event.key || "")) return;
+    if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+    event.preventDefault();
+    save(Number(event.key));
+  }
+
+  function onButton(action) {
+    return (event) => {
+      if (event.currentTarget.getAttribute("aria-disabled") === "true") return;
+      action();
+    };
+  }
+
+  ui.labels.forEach((button) => {
+    button.addEventListener("click", onButton(() => save(Number(button.dataset.label))));
+  });
+  ui.undo.addEventListener("click", onButton(undoLastSave));
+  ui.clearAll.addEventListener("click", onButton(askToClearAll));
+  root.addEventListener("pad:change", (event) => {
+    padEmpty = event.detail.empty;
+    if (padEmpty) suggested = null;
+    updateLabels();
+  });
+  root.addEventListener("pad:state", (event) => {
+    suggested = event.detail.digit;
+    updateLabels();
+  });
+  document.addEventListener("keydown", onKeyDown);
+
+  ui.extras.hidden = false;
+  updateLabels();
+  render();
+  load().finally(() => { root.dataset.samplesReady = String(loaded); });
+})();
