@@ -8,7 +8,7 @@ Each sample takes one MNIST test digit and
    height is drawn (MNIST's own strokes are 8-20 %, median 12.5 %), and the stroke is grown or shrunk
    towards it by turning the upscaled digit's 0.5 contour into a signed distance field and shifting it,
    which is grey-level dilation/erosion with a disk proportional to the scale, done in O(pixels). Growth
-   is capped at 1 MNIST px per side and thinning at 20 % of the stroke per side, so loops stay open and
+   is capped at 1 MNIST px per side and thinning at 20 % of the stroke per side, so most loops stay open and
    thin strokes do not break;
 3. turns that into an anti-aliased ink/alpha mask with a 1 px soft edge, like a canvas brush;
 4. places it at a random position that keeps every pixel of ink at least 3 px inside the canvas;

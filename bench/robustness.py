@@ -5,7 +5,8 @@
 Every sample goes through exactly what /api/predict does (prepare_digit -> to_model_input -> DigitNet), with
 the network run in batches. Prints a table and PASS/FAIL against the targets (>= 99 % overall, no encoding
 below 98.5 %), writes bench/results/robustness.json, a contact sheet of rendered canvases next to what the
-network saw, and a sheet of the failures. Exits 0 whatever the accuracy (it is a report, not a gate); 2 when the checkpoint cannot be loaded.
+network saw, and a sheet of the failures. Exits 0 whatever the accuracy (it is a report, not a gate); 2 when
+the checkpoint cannot be loaded.
 """
 
 import argparse

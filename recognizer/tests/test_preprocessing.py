@@ -5,7 +5,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from recognizer.ml.preprocessing import (
@@ -192,3 +192,20 @@ def test_the_model_input_is_normalised_like_training():
 
 def test_the_preprocessed_digit_round_trips_through_png():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(REFERENCE)))), REFERENCE)
+
+
+def test_a_stray_dot_far_from_the_digit_is_ignored():
+    image = draw()
+    ImageDraw.Draw(image).ellipse((262, 262, 268, 268), fill=(0, 0, 0, 255))  # a slip of the pen in a corner
+    assert similarity(prepare(encode(image)), REFERENCE) > 0.99
+
+
+def test_separate_strokes_of_one_digit_are_kept():
+    # A "5" whose top bar was drawn as a separate stroke that does not touch the rest.
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(image)
+    pen.line([(110, 40), (200, 40)], fill=(0, 0, 0, 255), width=14)
+    pen.line([(110, 62), (105, 130), (170, 140), (185, 190), (150, 240), (95, 225)], fill=(0, 0, 0, 255), width=14)
+    digit = prepare(encode(image))
+    top = np.nonzero(digit.any(1))[0][0]
+    assert (digit[top: top + 2] > 128).any(0).sum() >= 6  # the bar is still on top, wide

@@ -194,10 +194,10 @@
     const change = document.createElement("span");
     change.className = `delta ${points > 0 ? "delta--up" : points < 0 ? "delta--down" : ""}`;
     change.textContent = points === 0 ? "no change" : `${points > 0 ? "+" : "−"}${Math.abs(points)} pts`;
-    value.append(
-      span("outcome__before", percent(before, digits)), span("outcome__arrow", " → "),
-      span("outcome__after", percent(after, digits)), " ", change,
-    );
+    const values = span("outcome__values", "");
+    values.append(span("outcome__before", percent(before, digits)), span("outcome__arrow", " → "),
+                  span("outcome__after", percent(after, digits)));
+    value.append(values, " ", change);
     row.append(term, value);
     return row;
   }
@@ -260,7 +260,7 @@
       svg("line", { x1: m.left, x2: width - m.right, y1: y, y2: y }, grid);
       if (!history.length) continue;
       svg("text", { x: m.left - 8, y, class: "chart__tick chart__tick--accuracy", "text-anchor": "end",
-                    "dominant-baseline": "middle" }, grid, `${Math.round((1 - i * acc.step) * 100)}%`);
+                    "dominant-baseline": "middle" }, grid, `${Math.round((1 - i * acc.step) * 100)}\u00a0%`);
       svg("text", { x: width - m.right + 8, y, class: "chart__tick chart__tick--loss",
                     "dominant-baseline": "middle" }, grid, String(Number((loss.high - i * loss.step).toFixed(3))));
     }

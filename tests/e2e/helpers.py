@@ -1,0 +1,110 @@
+"""What the browser tests share: strokes, real mouse and touch input, waiting for the page, the strict CSP."""
+
+from playwright.sync_api import Page, expect
+
+# Strokes in fractions of the pad's side.
+ONE = [[(0.5, 0.18), (0.5, 0.82)]]
+SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.42, 0.85)]]
+SEVEN_TWO_STROKES = [[(0.25, 0.2), (0.75, 0.2)], [(0.75, 0.2), (0.42, 0.85)]]
+DOT = [[(0.5, 0.5)]]
+
+# What the later security work will send: no inline script or style anywhere.
+STRICT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+              "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+INKED_PIXELS = """() => {
+  const canvas = document.getElementById("pad-canvas");
+  const alpha = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let count = 0;
+  for (let i = 3; i < alpha.length; i += 4) if (alpha[i]) count += 1;
+  return count;
+}"""
+
+
+# Mouse and touch coordinates are the viewport's: a label button below the fold may have scrolled the pad away.
+BRING_PAD_INTO_VIEW = """canvas => {
+  const box = canvas.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > innerHeight) canvas.scrollIntoView({ block: "center" });
+}"""
+
+
+def draw_with_mouse(page: Page, strokes) -> None:
+    page.locator("#pad-canvas").evaluate(BRING_PAD_INTO_VIEW)
+    box = page.locator("#pad-canvas").bounding_box()
+    for stroke in strokes:
+        xs, ys = [box["x"] + x * box["width"] for x, _ in stroke], [box["y"] + y * box["height"] for _, y in stroke]
+        page.mouse.move(xs[0], ys[0])
+        page.mouse.down()
+        for x, y in zip(xs[1:], ys[1:]):
+            page.mouse.move(x, y, steps=12)
+        page.mouse.up()
+
+
+def draw_with_finger(page: Page, strokes, steps: int = 12) -> None:
+    page.locator("#pad-canvas").evaluate(BRING_PAD_INTO_VIEW)
+    cdp = page.context.new_cdp_session(page)
+    box = page.locator("#pad-canvas").bounding_box()
+
+    def touch(kind: str, x: float, y: float) -> None:
+        point = {"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"], "radiusX": 4, "radiusY": 4}
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
+
+    for stroke in strokes:
+        touch("touchStart", *stroke[0])
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+            for i in range(1, steps + 1):
+                touch("touchMove", x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def expect_idle(page: Page) -> None:
+    expect(page.locator("#result-idle")).to_be_visible()
+    expect(page.locator("#result-body")).to_be_hidden()
+    page.wait_for_function(f"({INKED_PIXELS})() === 0")
+
+
+def expect_prediction(page: Page, digit: int) -> None:
+    expect(page.locator("#result-digit")).to_have_text(str(digit))
+    expect(page.locator("#result-body")).to_be_visible()
+
+
+def open_drawing_page(page: Page, url: str) -> Page:
+    page.goto(url)
+    expect(page.locator("#recognizer")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def open_page_with_samples(page: Page, url: str) -> Page:
+    """The drawing page once the session's samples and its latest training run have loaded."""
+    open_drawing_page(page, url)
+    expect(page.locator("#recognizer")).to_have_attribute("data-samples-ready", "true")
+    expect(page.locator("#recognizer")).to_have_attribute("data-train-ready", "true")
+    return page
+
+
+def enforce_strict_csp(page: Page, url: str) -> list[str]:
+    """Serve the page at ``url`` with STRICT_CSP; return the list that collects violations and script errors."""
+    problems: list[str] = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+
+    def add_csp(route) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+    page.route(url, add_csp)
+    return problems
+
+
+def thumbnails(page: Page):
+    return page.locator("#sample-strip > li")
+
+
+def save_drawing(page: Page, strokes, label: int) -> None:
+    """Draw, wait for the prediction, then click the label's button and wait for the new thumbnail."""
+    before = thumbnails(page).count()
+    draw_with_mouse(page, strokes)
+    expect(page.locator("#result-body")).to_be_visible()
+    page.get_by_role("button", name=f"Save as {label}", exact=True).click()
+    expect(thumbnails(page)).to_have_count(before + 1)
+    expect(thumbnails(page).first).to_have_attribute("data-label", str(label))

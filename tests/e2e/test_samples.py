@@ -1,0 +1,201 @@
+"""Labelled samples on the drawing page: save with a button or a digit key, see, delete, undo and clear them.
+
+Every sample goes through the real samples API into the test database and media folder, and the checks look at
+both the page and the rows.
+"""
+
+import base64
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from recognizer.models import Sample
+from recognizer.tests.drawings import canvas_png
+
+from .helpers import (
+    INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
+    expect_prediction, open_page_with_samples, save_drawing, thumbnails,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def count_of(page: Page, digit: int):
+    return page.locator(f'#sample-counts [data-digit="{digit}"] .counts__n')
+
+
+def label_button(page: Page, digit: int):
+    return page.get_by_role("button", name=f"Save as {digit}", exact=True)
+
+
+def strip_labels(page: Page) -> list[str]:
+    return thumbnails(page).evaluate_all("items => items.map(item => item.dataset.label)")
+
+
+def test_saved_samples_appear_newest_first_can_be_deleted_and_survive_a_reload(
+        page: Page, live_server, active_model_version):
+    problems = enforce_strict_csp(page, live_server.url + "/")
+    open_page_with_samples(page, live_server.url + "/")
+    expect(page.locator("#samples-empty")).to_be_visible()
+    expect(page.locator("#samples-total")).to_have_text("None yet")
+
+    draw_with_mouse(page, ONE)
+    expect_prediction(page, 1)
+    expect(label_button(page, 1)).to_have_class(re.compile(r"\bis-suggested\b"))   # the model's guess, pre-selected
+    expect(page.locator(".label-button.is-suggested")).to_have_count(1)
+    label_button(page, 1).click()
+
+    expect(page.locator("#save-status")).to_have_text("Saved as 1")
+    expect(thumbnails(page)).to_have_count(1)
+    expect_idle(page)   # the pad is ready for the next drawing
+    expect(count_of(page, 1)).to_have_text("1")
+    expect(page.locator("#samples-total")).to_have_text("1 saved")
+    expect(page.locator("#samples-empty")).to_be_hidden()
+
+    save_drawing(page, SEVEN, 7)
+    assert strip_labels(page) == ["7", "1"]
+    seven = Sample.objects.get(label=7)
+    newest = thumbnails(page).first
+    expect(newest.get_by_role("img")).to_have_attribute("alt", f"Sample {seven.pk}, labelled 7; the model read it right")
+    expect(newest).to_contain_text("✓ right")
+    newest.get_by_role("img").scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=newest.get_by_role("img").element_handle())
+
+    page.get_by_role("button", name=f"Delete sample {seven.pk} (label 7)").click()
+    expect(thumbnails(page)).to_have_count(1)
+    expect(count_of(page, 7)).to_have_text("0")
+    expect(page.locator("#samples-total")).to_have_text("1 saved")
+    assert list(Sample.objects.values_list("label", flat=True)) == [1]
+
+    open_page_with_samples(page, live_server.url + "/")
+    assert strip_labels(page) == ["1"]
+    expect(count_of(page, 1)).to_have_text("1")
+    assert problems == []
+
+
+def test_a_digit_key_saves_the_drawing_with_that_label(samples_page: Page):
+    page = samples_page
+    expect(page.locator(".label-button[aria-disabled=true]")).to_have_count(10)   # nothing to save yet
+    page.keyboard.press("3")
+    expect(page.locator("#save-status")).to_contain_text("Draw a digit first")
+    assert Sample.objects.count() == 0
+
+    draw_with_mouse(page, SEVEN)
+    expect_prediction(page, 7)
+    expect(page.locator(".label-button[aria-disabled=false]")).to_have_count(10)
+    page.keyboard.press("7")
+
+    expect(thumbnails(page)).to_have_count(1)
+    expect(thumbnails(page).first).to_have_attribute("data-label", "7")
+    expect_idle(page)
+    sample = Sample.objects.get()
+    assert (sample.label, sample.predicted) == (7, 7)
+
+
+def test_a_mark_shows_when_the_model_read_a_sample_differently(samples_page: Page):
+    page = samples_page
+    draw_with_mouse(page, SEVEN)
+    expect_prediction(page, 7)
+    label_button(page, 1).click()   # a 7, labelled 1
+
+    wrong = thumbnails(page).first
+    expect(wrong).to_have_class(re.compile(r"\bthumb--wrong\b"))
+    expect(wrong).to_contain_text("✗ said 7")
+    expect(wrong.get_by_role("img")).to_have_attribute("alt", re.compile(r"labelled 1; the model said 7$"))
+    expect(count_of(page, 1)).to_have_text("1")
+    sample = Sample.objects.get()
+    assert (sample.label, sample.predicted) == (1, 7)
+
+
+def test_undo_last_save_deletes_only_the_newest_sample(samples_page: Page):
+    page = samples_page
+    save_drawing(page, ONE, 1)
+    save_drawing(page, SEVEN, 7)
+
+    page.get_by_role("button", name="Undo last save").click()
+
+    expect(thumbnails(page)).to_have_count(1)
+    assert strip_labels(page) == ["1"]
+    expect(page.locator("#save-status")).to_contain_text("Undid the last save (label 7)")
+    assert list(Sample.objects.values_list("label", flat=True)) == [1]
+
+
+def test_clear_all_asks_first_and_then_deletes_every_sample(samples_page: Page):
+    page = samples_page
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    save_drawing(page, ONE, 1)
+    save_drawing(page, SEVEN, 7)
+    clear_all = page.get_by_role("button", name="Clear all")
+
+    clear_all.click()
+    expect(page.get_by_text("Delete all 2 samples? This cannot be undone.")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("button", name="Delete all")).to_have_count(0)
+    clear_all.click()
+    page.keyboard.press("Escape")   # also says no
+    expect(page.get_by_role("button", name="Delete all")).to_have_count(0)
+    expect(thumbnails(page)).to_have_count(2)
+    assert Sample.objects.count() == 2
+
+    clear_all.click()
+    page.get_by_role("button", name="Delete all").click()
+
+    expect(thumbnails(page)).to_have_count(0)
+    expect(page.locator("#samples-empty")).to_be_visible()
+    expect(page.locator("#samples-total")).to_have_text("None yet")
+    expect(page.locator(".counts__item.is-zero")).to_have_count(10)
+    assert Sample.objects.count() == 0
+    assert dialogs == []   # asked inline, not with a browser dialog
+
+
+def test_a_refused_save_keeps_the_drawing_and_says_why(samples_page: Page, settings):
+    page = samples_page
+    settings.MAX_SAMPLES_PER_SESSION = 1
+    save_drawing(page, ONE, 1)
+    draw_with_mouse(page, SEVEN)
+    expect_prediction(page, 7)
+
+    label_button(page, 7).click()   # 429: the session is full
+    expect(page.locator("#save-status")).to_contain_text("already keeps 1 samples")
+    expect(page.locator("#save-status")).to_have_attribute("data-kind", "error")
+
+    settings.MAX_SAMPLES_PER_SESSION = 1000
+    page.context.clear_cookies(name="csrftoken")
+    label_button(page, 7).click()   # 403: no CSRF token
+    expect(page.locator("#save-status")).to_contain_text("CSRF token")
+
+    expect(thumbnails(page)).to_have_count(1)
+    assert page.evaluate(INKED_PIXELS) > 0   # the drawing is still there to try again
+    expect(page.locator("#result-body")).to_be_visible()
+    assert Sample.objects.count() == 1
+
+
+def test_on_a_phone_a_finger_saves_and_the_strip_scrolls_inside_the_card(browser, live_server, active_model_version):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+                                  device_scale_factor=2)
+    page = open_page_with_samples(context.new_page(), live_server.url)
+    draw_with_finger(page, SEVEN)
+    expect_prediction(page, 7)
+    page.on("console", lambda m: print("DBG", m.text))
+    page.evaluate("""() => { for (const t of ["pointerdown", "pointerup", "click", "touchstart", "touchend"]) document.addEventListener(t, e => console.log(t, e.target.id || e.target.className || e.target.tagName, e.clientX, e.clientY, e.target.getAttribute && e.target.getAttribute("aria-disabled")), true); }""")
+    label_button(page, 7).tap()
+    expect(thumbnails(page)).to_have_count(1)
+
+    token = next(cookie["value"] for cookie in context.cookies() if cookie["name"] == "csrftoken")
+    image = "data:image/png;base64," + base64.b64encode(canvas_png()).decode()
+    for _ in range(7):   # more of the same session's samples, quickly
+        answer = page.request.post(live_server.url + "/api/samples", headers={"X-CSRFToken": token},
+                                   data={"image": image, "label": 7})
+        assert answer.status == 201, answer.text()
+    open_page_with_samples(page, live_server.url)
+
+    expect(thumbnails(page)).to_have_count(8)
+    expect(count_of(page, 7)).to_have_text("8")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    strip = page.locator("#sample-strip")
+    assert strip.evaluate("strip => strip.scrollWidth > strip.clientWidth")   # it scrolls sideways by itself
+    card, box = page.locator(".pad").bounding_box(), strip.bounding_box()
+    assert card["x"] < box["x"] and box["x"] + box["width"] < card["x"] + card["width"]
+    context.close()
