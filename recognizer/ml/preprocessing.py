@@ -32,6 +32,7 @@ CENTRE_OF_MASS = 14.0   # where MNIST's centre of mass sits (row, column), measu
 MIN_CONTRAST = 0.08     # ink that differs from the background by less than this is no ink at all
 MIN_INK_EXTENT = 0.03   # ink spanning under 3 % of the image's longer side is a speck, not a digit
 MIN_EXTENT_IN_STROKES = 1.5  # a digit is longer than 1.5 pen widths; a tap or a dab of the pen is not
+DOT_CHECK_EXTENT = 0.4  # ink spanning more of the image than this is no dot: skip measuring the pen
 SPECK_AREA = 0.03       # a separate blob with under 3 % of the ink...
 SPECK_EXTENT = 0.2      # ...and under 20 % of the digit's size is a stray dot, not part of the digit
 
@@ -103,11 +104,14 @@ def ink_map(image: Image.Image) -> np.ndarray:
     """
     image = _reduce(ImageOps.exif_transpose(image) if image.format == "JPEG" else image)
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-        alpha = rgba[..., 3]
-        if np.median(_border(alpha)) < 0.5:  # transparent background: the alpha channel carries the ink
-            return _stretch(alpha, float(np.percentile(_border(alpha), 95)))
-        colour = rgba[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])  # flatten onto white
+        if image.mode != "RGBA":
+            image = image.convert("RGBA")
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+        alpha_border = _border(alpha)
+        if np.median(alpha_border) < 0.5:  # transparent background: the alpha channel carries the ink
+            return _stretch(alpha, float(np.percentile(alpha_border, 95)))
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        colour = rgb * alpha[..., None] + (1.0 - alpha[..., None])  # flatten onto white
     elif image.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:  # 16-bit and float greyscale
         grey = np.asarray(image, dtype=np.float32)
         grey = (grey - grey.min()) / max(float(grey.max() - grey.min()), 1e-6)
@@ -173,7 +177,8 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     if extent < max(MIN_INK_EXTENT * max(ink.shape), 2):
         raise InvalidImage("There is only a speck of ink. Draw a whole digit.")
-    if extent < MIN_EXTENT_IN_STROKES * _stroke_width(strong[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]):
+    if extent < DOT_CHECK_EXTENT * max(ink.shape) and extent < MIN_EXTENT_IN_STROKES * _stroke_width(
+            strong[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]):
         raise InvalidImage("That is only a dot of ink, not a digit. Draw the whole digit.")
     return np.round(_centre_by_mass(_fit_in_box(_without_specks(ink))) * 255).astype(np.uint8)
 
