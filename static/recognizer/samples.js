@@ -49,8 +49,8 @@
       ui.strip.prepend(thumbnail(answer.data));
       ui.strip.scrollLeft = 0;
       pad.clearIfUnchanged(shot.revision);   // ready for the next drawing
-      showStatus(`Saved as ${label}`, "ok");
-      pad.announce(`Saved as ${label}. ${samples.length} sample${samples.length === 1 ? "" : "s"} saved.`);
+      showStatus(`Saved as ${label}`, "ok",
+                 `Saved as ${label}. ${samples.length} sample${samples.length === 1 ? "" : "s"} saved.`);
       listChanged();
     } else {
       showStatus(answer.error || api.NETWORK_ERROR, "error");
@@ -70,10 +70,12 @@
     });
   }
 
-  function showStatus(text, kind) {
+  /* Shown under the label buttons; said (unless it is only "Saving…") through the page's announcer. */
+  function showStatus(text, kind, spoken = text) {
     clearTimeout(statusTimer);
     ui.status.textContent = text;
     ui.status.dataset.kind = kind;
+    if (kind !== "busy") pad.announce(spoken);
     if (kind === "ok") {
       statusTimer = setTimeout(() => { ui.status.textContent = ""; ui.status.dataset.kind = ""; }, OK_MESSAGE_MS);
     }
@@ -161,7 +163,7 @@
   async function deleteSample(id, { undoing = false } = {}) {
     const item = itemFor(id);
     if (!item || item.classList.contains("is-busy")) return;
-    const sample = samples.find((s) => s.id === id);
+    const label = item.dataset.label;
     const hadFocus = item.contains(document.activeElement);
     item.classList.add("is-busy");
     const answer = await api.request(`${url}/${id}`, { method: "DELETE" });
@@ -173,10 +175,9 @@
     }
     const next = item.nextElementSibling || item.previousElementSibling;
     forget([id]);
-    if (hadFocus) (next ? next.querySelector(".thumb__delete") : ui.strip).focus();
-    const text = `${undoing ? "Undid the last save" : "Deleted a sample"} (label ${sample.label}).`;
+    if (hadFocus) (next ? next.querySelector(".thumb__delete") : document.getElementById("pad-canvas")).focus();
+    const text = `${undoing ? "Undid the last save" : "Deleted a sample"} (label ${label}).`;
     showStatus(text, "ok");
-    pad.announce(text);
   }
 
   function undoLastSave() {
@@ -218,6 +219,7 @@
       }
     });
     yes.addEventListener("click", async () => {
+      if (yes.getAttribute("aria-disabled") === "true") return;
       yes.setAttribute("aria-disabled", "true");
       const answer = await api.request(url, { method: "DELETE" });
       if (!answer.ok) {
@@ -228,7 +230,6 @@
       forget(samples.map((sample) => sample.id));
       close();
       showStatus("Deleted all your samples.", "ok");
-      pad.announce("Deleted all your samples.");
     });
 
     ui.undo.hidden = true;

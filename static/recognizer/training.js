@@ -64,10 +64,9 @@
     if (answer.ok && answer.data && typeof answer.data.job === "number") {
       run = { id: answer.data.job, status: "queued", progress: 0, history: [], metrics: {} };
       showRun();
-      pad.announce(`Training run ${run.id} started.`);
       poll();
     } else {
-      showOutcome("error", `Training could not start: ${answer.error}`);
+      showOutcome("error", "Training could not start:", { detail: answer.error });
       if (answer.status === 409) refresh();   // a run is open: maybe this session's, from another tab
     }
     updateButton();
@@ -101,7 +100,8 @@
     clearTimeout(busyTimer);
     const answer = await api.request(url);
     if (!answer.ok || !answer.data) {
-      if (initial) showOutcome("error", `The training status could not be loaded: ${answer.error}`);
+      if (initial) showOutcome("error", "The training status could not be loaded:", { detail: answer.error });
+      else if (busyElsewhere) busyTimer = setTimeout(refresh, BUSY_POLL_MS);
       return;
     }
     const latest = answer.data.run;
@@ -123,7 +123,11 @@
     ui.run.textContent = `Run ${run.id}`;
     ui.progress.value = run.progress;
     ui.percent.textContent = `${Math.round(run.progress * 100)}\u00a0%`;
-    ui.stage.textContent = stage(run);
+    const now = stage(run);
+    if (now !== ui.stage.textContent) {
+      ui.stage.textContent = now;
+      if (isOpen(run)) pad.announce(now);   // each step once; the outcome is announced when it comes
+    }
     ui.card.dataset.status = run.status;
     drawChart();
   }
@@ -149,29 +153,35 @@
     if (run.status === "succeeded") {
       const activeNow = live || pad.modelVersion() === run.model_version;
       showOutcome("ok", activeNow ? `New model v${run.model_version} is now active`
-                                  : `Run ${run.id} made model v${run.model_version}`, metrics,
-                  `Learnt from ${plural(run.samples, "sample")}, starting from model v${run.parent_version}.`);
+                                  : `Run ${run.id} made model v${run.model_version}`, {
+        metrics, note: `Learnt from ${plural(run.samples, "sample")}, starting from model v${run.parent_version}.`,
+      });
       if (live) {
         const after = metrics.after || {};
         pad.setModel(run.model_version, after.mnist_accuracy);
         if (!pad.isEmpty()) pad.predict();   // the drawing on the pad, read again by the new version
       }
     } else if (run.status === "rejected") {
-      showOutcome("warn", `The new model was not used: ${metrics.gate || "it did not pass the quality check."}`,
-                  metrics, `Model v${run.parent_version} stays active.`);
+      showOutcome("warn", "The new model was not used:", {
+        detail: metrics.gate || "it did not pass the quality check.", metrics,
+        note: `Model v${run.parent_version} stays active.`,
+      });
     } else {
-      showOutcome("error", `Training failed: ${run.error || "the trainer gave no reason."}`, null,
-                  "The active model was not changed.");
+      showOutcome("error", "Training failed:", {
+        detail: run.error || "the trainer gave no reason.", note: "The active model was not changed.",
+      });
     }
     if (live) pad.announce(ui.outcomeTitle.textContent);
   }
 
   /* ---------- Outcome: before and after ---------- */
 
-  function showOutcome(kind, title, metrics = null, note = "") {
+  /* The title in bold, then the server's explanation (detail) in plain text; before/after rows when measured. */
+  function showOutcome(kind, title, { detail = "", metrics = null, note = "" } = {}) {
     ui.outcome.hidden = false;
     ui.outcome.dataset.kind = kind;
-    ui.outcomeTitle.textContent = title;
+    ui.outcomeTitle.replaceChildren(span("outcome__headline", title));
+    if (detail) ui.outcomeTitle.append(" ", span("outcome__detail", detail));
     ui.outcomeNote.textContent = note;
     ui.outcomeNote.hidden = !note;
     const before = (metrics && metrics.before) || {};

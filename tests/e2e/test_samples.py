@@ -14,7 +14,7 @@ from recognizer.models import Sample
 from recognizer.tests.drawings import canvas_png
 
 from .helpers import (
-    INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
+    DOT, INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
     expect_prediction, open_page_with_samples, save_drawing, thumbnails,
 )
 
@@ -152,6 +152,12 @@ def test_clear_all_asks_first_and_then_deletes_every_sample(samples_page: Page):
 
 def test_a_refused_save_keeps_the_drawing_and_says_why(samples_page: Page, settings):
     page = samples_page
+    draw_with_mouse(page, DOT)
+    label_button(page, 1).click()   # 400: not a digit
+    expect(page.locator("#save-status")).to_contain_text("only a dot of ink")
+    assert page.evaluate(INKED_PIXELS) > 0
+    page.keyboard.press("Escape")
+
     settings.MAX_SAMPLES_PER_SESSION = 1
     save_drawing(page, ONE, 1)
     draw_with_mouse(page, SEVEN)

@@ -41,7 +41,9 @@ OUTCOME_TITLES = {
 
 @pytest.fixture
 def quick_training(settings):
-    settings.FINE_TUNE = {"epochs": 2, "min_replay": 1000}
+    # At the default learning rate (3e-3) this short run costs the model 0.6 points on these 1000 MNIST images and
+    # the gate (at most 0.5) rejects it; a gentler rate keeps the outcome a success, as the main test needs.
+    settings.FINE_TUNE = {"epochs": 2, "min_replay": 1000, "learning_rate": 1e-4}
     settings.FINE_TUNE_EVAL_LIMIT = 1000
 
 
@@ -101,7 +103,7 @@ def test_training_shows_progress_and_a_chart_then_the_new_version_takes_over(
 
     expect(page.locator("#train-reason")).to_have_text(re.compile(r"^Training… \(run \d+\)$"))
     expect(train_button(page)).to_have_attribute("aria-disabled", "true")
-    train_button(page).click()   # disabled: no second run
+    train_button(page).click(force=True)   # disabled (Playwright would wait until it is not): no second run
     page.wait_for_function(PROGRESS_BETWEEN, timeout=90_000)
     expect(page.locator("#train-stage")).to_have_text(re.compile(r"^(Training epoch \d|Measuring|Checking)"))
     page.wait_for_function(EPOCH_POINTS, arg=1, timeout=90_000)
