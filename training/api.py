@@ -19,6 +19,7 @@ def run_json(run: TrainingRun) -> dict:
         "metrics": run.metrics,
         "model_version": run.result_id,
         "parent_version": run.parent_id,
+        "epochs": run.params.get("epochs"),
         "samples": run.samples.count(),
         "error": run.error or None,
         "created": run.created.isoformat(),

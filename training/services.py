@@ -143,6 +143,8 @@ def _train_and_gate(run: TrainingRun) -> None:
     config = FineTuneConfig(**run.params)
     progress = _Progress(run)
     digits, labels = _load_digits(list(run.samples.order_by("id")))
+    if not digits:
+        raise NoUsableSamples("Every sample of this run was deleted before it started; nothing was trained.")
     parent_network, _ = load_checkpoint(run.parent.weights_path)
     user_eval = DigitArrays(digits, labels, augment=False)
     mnist_test = mnist_dataset(settings.MNIST_DATA_DIR, train=False, limit=settings.FINE_TUNE_EVAL_LIMIT)

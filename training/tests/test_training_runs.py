@@ -137,3 +137,14 @@ def test_runs_are_private_to_their_session(client, settings):
     run_id = client.post("/api/train").json()["job"]
     assert Client().get(f"/api/train/{run_id}").status_code == 404
     assert client.get("/api/train").json()["run"]["id"] == run_id
+
+
+def test_a_run_whose_samples_were_all_deleted_fails_clearly(client, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    save_samples(client, 1, 7)
+    run_id = client.post("/api/train").json()["job"]
+    client.delete("/api/samples")
+    with pytest.raises(Exception):
+        training_run_execute(run_id=run_id)
+    status = client.get(f"/api/train/{run_id}").json()
+    assert status["status"] == "failed" and "deleted before it started" in status["error"]
