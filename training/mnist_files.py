@@ -6,7 +6,6 @@ into place only after their checksum matches, so a half-written or wrong file is
 """
 
 import gzip
-import hashlib
 import os
 import shutil
 import socket
@@ -15,6 +14,8 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from recognizer.ml.checkpoints import file_sha256
 
 MNIST_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -35,20 +36,12 @@ def raw_dir(root: Path) -> Path:
     return Path(root) / "MNIST" / "raw"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def missing_or_corrupt(root: Path) -> list[str]:
     """Names of the IDX files that are absent or whose checksum does not match."""
     folder = raw_dir(root)
     return [
         name for name, expected in MNIST_SHA256.items()
-        if not (folder / name).is_file() or sha256_of(folder / name) != expected
+        if not (folder / name).is_file() or file_sha256(folder / name) != expected
     ]
 
 
@@ -63,7 +56,7 @@ def _install_verified(source: Path, target: Path, expected: str) -> bool:
     try:
         with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
             shutil.copyfileobj(src, out)
-        if sha256_of(tmp) != expected:
+        if file_sha256(tmp) != expected:
             return False
         os.replace(tmp, target)
         return True

@@ -3,9 +3,10 @@ import shutil
 import pytest
 from django.core.management import call_command
 
+from recognizer.ml.checkpoints import file_sha256
 from training import mnist_files
 from training.data import mnist_dataset
-from training.mnist_files import MNIST_SHA256, MnistFetchError, fetch_mnist, missing_or_corrupt, raw_dir, sha256_of
+from training.mnist_files import MNIST_SHA256, MnistFetchError, fetch_mnist, missing_or_corrupt, raw_dir
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_it_detects_and_replaces_a_corrupted_file(copied_mnist):
     rewritten = fetch_mnist(copied_mnist)
 
     assert rewritten == ["t10k-labels-idx1-ubyte"]
-    assert sha256_of(damaged) == MNIST_SHA256["t10k-labels-idx1-ubyte"]
+    assert file_sha256(damaged) == MNIST_SHA256["t10k-labels-idx1-ubyte"]
     assert sorted(p.name for p in raw_dir(copied_mnist).iterdir()) == sorted(MNIST_SHA256)
 
 

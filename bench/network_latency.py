@@ -1,0 +1,73 @@
+"""How long one DigitNet forward pass takes on the CPU: batch of 1, one thread and all threads.
+
+Target (the foundation issue): at most 1 ms for one image on one CPU thread. Floor in the same run: a single
+28x28 -> 10 linear layer, so the ratio says how much the network costs beyond PyTorch's call overhead.
+
+    .venv/bin/python -m bench.network_latency [--repeats 2000] [--checkpoint recognizer/weights/base.pt]
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from recognizer.ml.checkpoints import load_checkpoint
+
+TARGET_MS = 1.0
+RESULTS = Path(__file__).resolve().parent / "results" / "network_latency.json"
+
+
+def timings_ms(model: torch.nn.Module, batch: torch.Tensor, repeats: int) -> list[float]:
+    samples = []
+    with torch.inference_mode():
+        for _ in range(50):  # warm-up: oneDNN builds its kernels on the first calls
+            model(batch)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(batch)
+            samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": statistics.median(ordered), "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
+            "mean_ms": statistics.fmean(ordered)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--checkpoint", type=Path, default=Path("recognizer/weights/base.pt"))
+    args = parser.parse_args()
+    network, _ = load_checkpoint(args.checkpoint)
+    floor = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10)).eval()
+    image = torch.randn(1, 1, 28, 28)
+    rows = []
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        for name, model in (("linear floor", floor), ("DigitNet", network)):
+            rows.append({"model": name, "threads": threads, **summary(timings_ms(model, image, args.repeats))})
+    print(f"{'model':<14}{'threads':>8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+    for row in rows:
+        print(f"{row['model']:<14}{row['threads']:>8}{row['p50_ms']:>10.3f}{row['p99_ms']:>10.3f}{row['mean_ms']:>10.3f}")
+    one_thread = next(r for r in rows if r["model"] == "DigitNet" and r["threads"] == 1)
+    floor_one = next(r for r in rows if r["model"] == "linear floor" and r["threads"] == 1)
+    passed = one_thread["p50_ms"] <= TARGET_MS
+    print(f"DigitNet / floor at 1 thread: {one_thread['p50_ms'] / floor_one['p50_ms']:.1f}x")
+    print(f"target p50 <= {TARGET_MS} ms on one thread: {'PASS' if passed else 'FAIL'} ({one_thread['p50_ms']:.3f} ms)")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({"rows": rows, "target_ms": TARGET_MS, "passed": passed, "repeats": args.repeats,
+                                   "torch": str(torch.__version__), "machine": platform.platform(),
+                                   "cpus": os.cpu_count(), "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                                  indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
