@@ -104,6 +104,8 @@ def ink_map(image: Image.Image) -> np.ndarray:
     """
     image = _reduce(ImageOps.exif_transpose(image) if image.format == "JPEG" else image)
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info:
+        if image.mode == "La":  # premultiplied: Pillow only converts it via LA
+            image = image.convert("LA")
         if image.mode != "RGBA":
             image = image.convert("RGBA")
         alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0

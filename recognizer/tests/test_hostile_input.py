@@ -1,0 +1,103 @@
+"""Property-based tests: whatever bytes or images arrive, the answer is a digit or a documented refusal."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings, strategies as st
+from PIL import Image
+
+from recognizer.ml.preprocessing import InvalidImage, ink_map, prepare_digit, to_mnist
+
+MODES = ["1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "I", "I;16", "F", "CMYK", "YCbCr", "HSV", "LAB"]
+FORMATS = {"PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}, "GIF": {"L", "P", "1"},
+           "BMP": {"1", "L", "P", "RGB"}, "JPEG": {"L", "RGB", "CMYK"}, "WEBP": {"RGB", "RGBA"}}
+DOCUMENTED_STATUSES = {200, 400, 413, 415}
+
+
+@st.composite
+def small_images(draw) -> bytes:
+    """Any small image in any mode the format can hold, with random pixels or random strokes."""
+    fmt = draw(st.sampled_from(sorted(FORMATS)))
+    mode = draw(st.sampled_from(sorted(FORMATS[fmt])))
+    width, height = draw(st.integers(1, 64)), draw(st.integers(1, 64))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    noise = Image.fromarray(rng.integers(0, 256, (height, width, 4), dtype=np.uint8), "RGBA")
+    image = noise if draw(st.booleans()) else Image.new("RGBA", (width, height), tuple(rng.integers(0, 256, 4).tolist()))
+    buffer = io.BytesIO()
+    image.convert(mode).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def check(data: bytes) -> None:
+    try:
+        digit = prepare_digit(data, max_pixels=4096 * 4096)
+    except InvalidImage as exc:
+        assert str(exc)  # a refusal always says why
+        return
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_are_a_digit_or_a_refusal(data):
+    check(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(small_images())
+def test_any_small_image_in_any_mode_is_a_digit_or_a_refusal(data):
+    check(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_images(), st.integers(0, 200), st.binary(max_size=64))
+def test_damaged_images_are_a_digit_or_a_refusal(data, cut, junk):
+    check(data[: max(len(data) - cut, 0)] + junk)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_decoded_image_in_any_pillow_mode_reads_as_a_digit(mode):
+    image = Image.new("RGB", (64, 64), "white")
+    image.paste((0, 0, 0), (28, 8, 36, 56))  # a bar: a "1"
+    try:
+        converted = image.convert(mode)
+    except ValueError:
+        pytest.skip(f"Pillow cannot convert RGB to {mode}")
+    digit = to_mnist(ink_map(converted))
+    rows, cols = np.nonzero(digit > 128)
+    assert np.ptp(rows) + 1 >= 18 and np.ptp(cols) + 1 <= 6
+
+
+DATA_URL_PARTS = st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda mime, payload: f"data:{mime};base64,{payload}",
+              st.sampled_from(["image/png", "image/jpeg", "text/plain", "", "image/x;charset=utf-8"]),
+              st.one_of(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n ",
+                                max_size=300), st.binary(max_size=200).map(lambda b: base64.b64encode(b).decode()))),
+    small_images().map(lambda data: "data:image/png;base64," + base64.b64encode(data).decode()),
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(DATA_URL_PARTS)
+def test_any_data_url_gets_a_documented_answer(active_model_version, value):
+    response = Client().post("/api/predict", json.dumps({"image": value}), content_type="application/json")
+    assert response.status_code in DOCUMENTED_STATUSES
+    assert ("digit" in response.json()) if response.status_code == 200 else isinstance(response.json()["error"], str)
+
+
+@pytest.mark.django_db
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=1024), st.sampled_from(["application/json", "image/png", "application/octet-stream",
+                                                   "multipart/form-data; boundary=xyz", "text/plain", "",
+                                                   "application/x-www-form-urlencoded", "multipart/form-data"]))
+def test_any_request_body_gets_a_documented_answer(active_model_version, body, content_type):
+    response = Client().generic("POST", "/api/predict", body, content_type=content_type)
+    assert response.status_code in DOCUMENTED_STATUSES
+    assert response["Content-Type"] == "application/json"
