@@ -95,3 +95,13 @@ def test_with_nothing_loadable_it_says_no_model_is_active(fresh_process, active_
     ModelVersion.objects.update(is_active=False)
     with pytest.raises(NoActiveModel):
         inference.get_predictor()
+
+
+def test_the_served_network_answers_like_the_stored_one(fresh_process, active_model_version):
+    from recognizer.ml.checkpoints import load_checkpoint
+
+    stored, _ = load_checkpoint(active_model_version.weights_path)
+    digits = torch.stack([to_model_input(prepare_digit(canvas_png(width=w), max_pixels=10**7))[0] for w in (8, 16, 30)])
+    with torch.inference_mode():
+        expected = torch.softmax(stored(digits), dim=1)
+    assert torch.allclose(inference.get_predictor().probabilities(digits), expected, atol=1e-5)

@@ -190,6 +190,13 @@ def test_the_model_input_is_normalised_like_training():
     assert tensor.max().item() == pytest.approx((1 - MNIST_MEAN) / MNIST_STD, abs=1e-5)
 
 
+def test_inference_normalises_exactly_as_training_does():
+    from recognizer.ml.preprocessing import mnist_transform
+
+    expected = mnist_transform(augment=False)(Image.fromarray(REFERENCE, mode="L")).unsqueeze(0)
+    assert torch.allclose(to_model_input(REFERENCE), expected, atol=1e-6)
+
+
 def test_the_preprocessed_digit_round_trips_through_png():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(REFERENCE)))), REFERENCE)
 
