@@ -14,7 +14,6 @@ def index(request: HttpRequest) -> HttpResponse:
     """The drawing page: canvas, live prediction and what the network saw."""
     return render(request, "recognizer/index.html", {
         "model_version": ModelVersion.objects.filter(is_active=True).first(),
-        "max_upload_mb": round(settings.MAX_UPLOAD_BYTES / 2**20, 1),
     })
 
 

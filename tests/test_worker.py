@@ -1,6 +1,5 @@
 """The real background worker: a separate `manage.py training_worker` process against the test database."""
 
-import io
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from recognizer.models import ModelVersion
-from recognizer.tests.drawings import canvas_png
+from recognizer.tests.drawings import as_upload, canvas_png
 from training.models import TrainingRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +43,8 @@ def worker(*args: str) -> subprocess.Popen:
 
 def start_job(client: Client) -> int:
     for i in range(4):
-        drawing = io.BytesIO(canvas_png(width=12 + 2 * i))
-        drawing.name = "drawing.png"
-        assert client.post("/api/samples", {"file": drawing, "label": "7"}).status_code == 201
+        response = client.post("/api/samples", {"file": as_upload(canvas_png(width=12 + 2 * i)), "label": "7"})
+        assert response.status_code == 201
     response = client.post("/api/train")
     assert response.status_code == 202, response.content
     return response.json()["job"]

@@ -18,7 +18,7 @@ from recognizer.ml.network import ARCHITECTURE, DigitNet, parameter_count
 
 from .data import loader, mnist_dataset
 from .loop import BatchCallback, EpochCallback, FitConfig, evaluate, fit
-from .mnist_files import data_checksums
+from .mnist_files import MNIST_SHA256
 
 
 def library_versions() -> dict[str, str]:
@@ -59,7 +59,7 @@ def train_base_model(
         "seed": config.seed,
         "fit_config": asdict(config),
         "training_examples": len(train_set),
-        "data_sha256": data_checksums(),
+        "data_sha256": dict(MNIST_SHA256),
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
         "per_class_accuracy": test["per_class_accuracy"],

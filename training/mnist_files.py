@@ -45,10 +45,6 @@ def missing_or_corrupt(root: Path) -> list[str]:
     ]
 
 
-def data_checksums() -> dict[str, str]:
-    return dict(MNIST_SHA256)
-
-
 def _install_verified(source: Path, target: Path, expected: str) -> bool:
     """Copy ``source`` next to ``target``, check it, and rename it into place; False when it doesn't match."""
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")

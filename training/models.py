@@ -37,8 +37,3 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Training run {self.pk} ({self.status})"
-
-    @property
-    def is_open(self) -> bool:
-        """Queued or running: not finished yet."""
-        return self.status in self.OPEN

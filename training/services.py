@@ -162,7 +162,6 @@ def _train_and_gate(run: TrainingRun) -> None:
               mnist_dataset(settings.MNIST_DATA_DIR, train=True, augment=True), config,
               on_batch=lambda i, n, loss, acc: progress.stage("train", (len(history) + (i + 1) / n) / config.epochs),
               on_epoch=on_epoch)
-    candidate.eval()
     after = _measure(candidate, user_eval, mnist_test)
     progress.stage("after", 1.0, force=True)
     decision = gate(parent_mnist=before["mnist_accuracy"], candidate_mnist=after["mnist_accuracy"],

@@ -40,3 +40,10 @@ def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
 def canvas_png(**kwargs) -> bytes:
     """What a browser canvas's toDataURL() posts: dark ink on a fully transparent background."""
     return encode(draw(**kwargs))
+
+
+def as_upload(data: bytes, name: str = "drawing.png") -> io.BytesIO:
+    """Bytes the Django test client posts as a file field (it needs a name)."""
+    handle = io.BytesIO(data)
+    handle.name = name
+    return handle

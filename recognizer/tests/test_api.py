@@ -9,7 +9,7 @@ from django.test import Client
 from PIL import Image
 
 from recognizer.models import ModelVersion
-from recognizer.tests.drawings import canvas_png, draw, encode
+from recognizer.tests.drawings import as_upload, canvas_png, draw, encode
 from recognizer.tests.test_preprocessing import png_claiming
 
 URL = "/api/predict"
@@ -27,13 +27,7 @@ def client(active_model_version):
 
 
 def upload(data: bytes, name: str = "digit.png") -> dict:
-    return {"file": _named(data, name)}
-
-
-def _named(data: bytes, name: str) -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.name = name
-    return handle
+    return {"file": as_upload(data, name)}
 
 
 def assert_error(response, status: int, *fragments: str) -> None:
@@ -150,7 +144,7 @@ def test_bad_json_is_refused(client, body):
 
 
 def test_a_file_and_a_data_url_together_are_refused(client):
-    assert_error(client.post(URL, {"file": _named(SEVEN, "a.png"), "image": data_url(SEVEN)}), 400, "once")
+    assert_error(client.post(URL, {"file": as_upload(SEVEN, "a.png"), "image": data_url(SEVEN)}), 400, "once")
 
 
 def test_an_unknown_content_type_is_refused(client):

@@ -9,17 +9,15 @@ from django.core.management import call_command
 from django.test import Client
 
 from recognizer.models import Sample
-from recognizer.tests.drawings import canvas_png
+from recognizer.tests.drawings import as_upload, canvas_png
 
 URL = "/api/samples"
 SEVEN = canvas_png()
 ONE = canvas_png(path=[(0.5, 0.0), (0.5, 1.0)], width=16)
 
 
-def named(data: bytes, name: str = "my digit.png") -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.name = name
-    return handle
+def named(data: bytes) -> io.BytesIO:
+    return as_upload(data, "my digit.png")  # user text that must not reach the stored file names
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Fine-tune jobs through the API and the services, with real training on real MNIST (kept small and fast)."""
 
-import io
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from recognizer.models import ModelVersion, Sample
-from recognizer.tests.drawings import canvas_png
+from recognizer.tests.drawings import as_upload, canvas_png
 from training.models import TrainingRun
 from training.services import training_run_execute, training_runs_fail_stale
 
@@ -32,15 +31,9 @@ def save_samples(client: Client, count: int, label: int, **drawing) -> None:
     for i in range(count):
         shift = (i % 5) * 0.02
         box = (0.25 + shift, 0.15 + shift, 0.7 + shift, 0.8 + shift)
-        response = client.post("/api/samples", {"file": as_file(canvas_png(box=box, width=14 + i % 4, **drawing)),
+        response = client.post("/api/samples", {"file": as_upload(canvas_png(box=box, width=14 + i % 4, **drawing)),
                                                 "label": str(label)})
         assert response.status_code == 201, response.content
-
-
-def as_file(data: bytes) -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.name = "drawing.png"
-    return handle
 
 
 def start(client: Client, django_capture_on_commit_callbacks):
@@ -77,7 +70,7 @@ def test_a_job_trains_gates_and_activates_a_new_version(client, active_model_ver
     assert new.weights_path.exists()
     run = TrainingRun.objects.get(pk=job["job"])
     assert set(run.samples.all()) == set(Sample.objects.all())
-    prediction = client.post("/api/predict", {"file": as_file(canvas_png(path=FLAG_ONE))}).json()
+    prediction = client.post("/api/predict", {"file": as_upload(canvas_png(path=FLAG_ONE))}).json()
     assert prediction["model_version"] == new.pk  # the page's predictions use the new version at once
 
 
