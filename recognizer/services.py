@@ -99,12 +99,12 @@ def prediction_make(*, image_bytes: bytes) -> Prediction:
 
 def _predict(digit_image: np.ndarray) -> Prediction:
     predictor = get_predictor()
-    probabilities = predictor.probabilities(to_model_input(digit_image))[0]
-    best = int(probabilities.argmax())
+    probabilities = predictor.probabilities(to_model_input(digit_image))[0].tolist()
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
     return Prediction(
         digit=best,
-        confidence=float(probabilities[best]),
-        probabilities=[round(float(p), 6) for p in probabilities],
+        confidence=probabilities[best],
+        probabilities=[round(p, 6) for p in probabilities],
         model_version=predictor.version_id,
         preprocessed=digit_image,
     )
