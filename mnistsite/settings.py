@@ -46,6 +46,12 @@ def env_float(name: str, default: float) -> float:
     return _env_number(name, default, float, "a number")
 
 
+def env_budget(name: str, default: str):
+    from recognizer.ratelimit import Budget  # plain code: importing it loads no Django models
+
+    return _env_number(name, Budget.parse(default), Budget.parse, 'a budget such as "300/30" (requests/seconds)')
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
@@ -169,6 +175,16 @@ MAX_SAMPLES_PER_SESSION = env_int("MAX_SAMPLES_PER_SESSION", 1000)
 # Serve MEDIA_URL from MEDIA_ROOT through Django (file names are unguessable); turn off when a web server or
 # object storage serves the media instead.
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+# Requests one client address may make: "requests/seconds" (429 with Retry-After beyond). Live prediction
+# while drawing sends at most 5 a second. Behind a reverse proxy set NUM_PROXIES so the client's address is
+# read from X-Forwarded-For. Counts are per web process unless RATE_LIMIT_CACHE names a shared cache.
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+RATE_LIMITS = {
+    "predict": env_budget("RATE_LIMIT_PREDICT", "300/30"),
+    "samples": env_budget("RATE_LIMIT_SAMPLES", "60/60"),
+}
+RATE_LIMIT_CACHE = env_str("RATE_LIMIT_CACHE", "default")
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 # Threads each web process gives one prediction; one thread a request keeps many requests in parallel.
 INFERENCE_THREADS = env_int("INFERENCE_THREADS", 1)
 

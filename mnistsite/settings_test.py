@@ -18,3 +18,5 @@ STATIC_ROOT = _scratch / "static"
 STATIC_ROOT.mkdir()
 WHITENOISE_USE_FINDERS = True  # serve static files straight from the source folders, no collectstatic
 WHITENOISE_AUTOREFRESH = True
+# Most tests send many requests from one address; tests/…/test_ratelimit.py turns the budgets back on.
+RATE_LIMIT_ENABLED = False

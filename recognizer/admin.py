@@ -106,13 +106,35 @@ class SampleAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "is_active", "accuracy", "parent", "samples_used", "architecture", "created"]
+    list_display = ["__str__", "is_active", "weights", "accuracy", "parent", "samples_used", "architecture", "created",
+                    "activated"]
     list_filter = ["is_active", "architecture"]
     list_select_related = ["parent"]
-    readonly_fields = ["parent", "weights_name", "weights_sha256", "architecture", "metrics", "is_active", "created",
-                       "samples_used"]
+    readonly_fields = ["parent", "weights", "weights_name", "weights_sha256", "architecture", "metrics", "is_active",
+                       "created", "activated", "samples_used"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
+
+    @admin.display(description="weights file")
+    def weights(self, version: ModelVersion) -> str:
+        problem = version.weights_problem()
+        return f"✗ {problem}" if problem else "✓ stored and unchanged"
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        self._warn_if_the_active_version_is_broken(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        self._warn_if_the_active_version_is_broken(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _warn_if_the_active_version_is_broken(self, request: HttpRequest) -> None:
+        active = ModelVersion.objects.filter(is_active=True).first()
+        problem = active.weights_problem() if active else None
+        if request.method == "GET" and problem:
+            self.message_user(request, f"The active model {active} cannot be loaded: {problem}. Web processes keep "
+                              "serving the network they already hold, and newly started ones the newest loadable "
+                              "version. Activate a working version.", messages.ERROR)
 
     @admin.display(description="MNIST test accuracy")
     def accuracy(self, version: ModelVersion) -> str:

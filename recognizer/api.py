@@ -13,6 +13,7 @@ from .exceptions import NoActiveModel, SampleLimitReached
 from .forms import DrawingForm, RequestRefused, drawing_form_from_request, sample_form_from_request
 from .ml.preprocessing import InvalidImage, encode_png
 from .models import Sample
+from .ratelimit import seconds_to_wait
 from .services import (
     Prediction, prediction_make, sample_counts, sample_create, sample_delete, samples_clear, samples_for_session,
 )
@@ -41,6 +42,23 @@ def allow(*methods: str) -> Callable:
     return decorator
 
 
+def rate_limited(scope: str, what: str) -> Callable:
+    """Answer a client past its budget for ``scope`` (settings.RATE_LIMITS) with 429 and Retry-After, before
+    reading the request body. GET, HEAD and DELETE are never counted."""
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            wait = seconds_to_wait(request, scope) if request.method == "POST" else None
+            if wait is not None:
+                response = error(f"Too many {what} from your address in a short time. Wait {wait} s, then try "
+                                 "again.", 429, request=request)
+                response["Retry-After"] = str(wait)
+                return response
+            return view(request, *args, **kwargs)
+        return wrapper
+    return decorator
+
+
 def prediction_json(prediction: Prediction) -> dict:
     return {
         "digit": prediction.digit,
@@ -58,6 +76,7 @@ def _invalid(form: DrawingForm, request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token
 @allow("POST")
+@rate_limited("predict", "predictions")
 def predict(request: HttpRequest) -> JsonResponse:
     try:
         form = drawing_form_from_request(request)
@@ -102,6 +121,7 @@ def session_key_for(request: HttpRequest) -> str:
 
 
 @allow("GET", "POST", "DELETE")
+@rate_limited("samples", "saved drawings")
 def samples(request: HttpRequest) -> JsonResponse | HttpResponse:
     """GET: this session's samples, newest first, with counts per label. POST: keep one. DELETE: clear all."""
     if request.method == "POST":

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import torch
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .exceptions import NoActiveModel
-from .ml.checkpoints import CheckpointError, load_checkpoint
+from .ml.checkpoints import CheckpointError
 from .ml.network import DigitNet
 from .models import ModelVersion
 
@@ -46,6 +46,16 @@ RETRY_BROKEN_SECONDS = 10.0
 def configure_for_web() -> None:
     """Give each prediction INFERENCE_THREADS threads: web workers serve many requests side by side."""
     torch.set_num_threads(settings.INFERENCE_THREADS)
+
+
+def warm_up() -> None:
+    """Load the active model now (a web worker starting up); log, never raise, when there is none to load."""
+    try:
+        predictor = get_predictor()
+    except (NoActiveModel, DatabaseError) as exc:
+        logger.error("No model loaded at start-up: %s", exc)
+        return
+    logger.info("Web worker ready with model v%s", predictor.version_id)
 
 
 def _active_version_id() -> int | None:
@@ -91,14 +101,31 @@ def _recently_broken(version_id: int) -> bool:
 
 
 def _load(version_id: int) -> None:
-    """Load a version into ``_current`` (call under ``_lock``); remember the failure if it cannot be loaded."""
+    """Load a version into ``_current`` (call under ``_lock``). When it cannot be loaded, remember that, and
+    keep the network already in memory; a process that has none yet falls back to the newest loadable one."""
     global _current, _broken
     version = ModelVersion.objects.get(pk=version_id)
     try:
-        network, _ = load_checkpoint(version.weights_path)
+        network = version.load_network()
     except CheckpointError as exc:
-        logger.error("Cannot load active model %s: %s", version, exc)
+        logger.error("Cannot load the active model %s: %s", version, exc)
         _broken = (version_id, time.monotonic())
+        if _current is None:
+            _current = _fallback(broken=version)
         return
     _current, _broken = Predictor(version_id=version.pk, network=_for_serving(network)), None
     logger.info("Loaded model %s for predictions", version)
+
+
+def _fallback(*, broken: ModelVersion) -> Predictor | None:
+    """The newest version that has been active before (so it passed the gate or staff chose it) and loads.
+    Never an untrained network: with none, predictions answer 503."""
+    for version in ModelVersion.objects.exclude(pk=broken.pk).filter(activated__isnull=False).order_by("-created"):
+        try:
+            network = version.load_network()
+        except CheckpointError:
+            continue
+        logger.warning("Serving %s, the newest loadable version, instead of the active %s until staff activate "
+                       "a working version", version, broken)
+        return Predictor(version_id=version.pk, network=_for_serving(network))
+    return None

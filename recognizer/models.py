@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
+from .ml.network import DigitNet
+
 
 class ModelVersion(models.Model):
     """One stored set of DigitNet weights. Exactly one version is active; predictions use it."""
@@ -19,6 +22,7 @@ class ModelVersion(models.Model):
     notes = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=False, db_index=True)
     created = models.DateTimeField(auto_now_add=True)
+    activated = models.DateTimeField(null=True, blank=True, help_text="when this version last became active")
 
     class Meta:
         ordering = ["-id"]
@@ -33,6 +37,23 @@ class ModelVersion(models.Model):
     def weights_path(self) -> Path:
         """Where this version's checkpoint lives (MODEL_DIR is configurable, so only the name is stored)."""
         return Path(settings.MODEL_DIR) / self.weights_name
+
+    def weights_problem(self) -> str | None:
+        """What is wrong with this version's weights file (missing, changed since stored), or None."""
+        path = self.weights_path
+        if not path.exists():
+            return f"weights file {path.name} is missing"
+        if file_sha256(path) != self.weights_sha256:
+            return f"weights file {path.name} has changed since it was stored (checksum)"
+        return None
+
+    def load_network(self) -> DigitNet:
+        """This version's network, once its weights file is checked; raises CheckpointError saying why not."""
+        problem = self.weights_problem()
+        if problem:
+            raise CheckpointError(problem)
+        network, _ = load_checkpoint(self.weights_path)
+        return network
 
     @property
     def mnist_accuracy(self) -> float | None:

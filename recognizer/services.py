@@ -15,11 +15,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 from PIL import Image
 
 from .exceptions import InvalidModelVersion, NoActiveModel, SampleLimitReached
 from .inference import get_predictor
-from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
+from .ml.checkpoints import CheckpointError, file_sha256
 from .ml.network import ARCHITECTURE
 from .ml.preprocessing import decode_image, encode_png, ink_map, prepare_digit, to_mnist, to_model_input
 from .models import ModelVersion, Sample
@@ -50,7 +51,7 @@ def model_version_register_base() -> ModelVersion | None:
                "confusion_matrix": card.get("confusion_matrix")}
     version = ModelVersion.objects.create(
         weights_name=weights_name, weights_sha256=sha256, architecture=card.get("architecture", ARCHITECTURE),
-        metrics=metrics, notes="shipped base model", is_active=True,
+        metrics=metrics, notes="shipped base model", is_active=True, activated=timezone.now(),
     )
     logger.info("Registered the shipped base model as %s", version)
     return version
@@ -58,13 +59,8 @@ def model_version_register_base() -> ModelVersion | None:
 
 def model_version_check_weights(*, version: ModelVersion) -> None:
     """Raise InvalidModelVersion unless the version's weights file exists, matches its checksum and loads."""
-    path = version.weights_path
-    if not path.exists():
-        raise InvalidModelVersion(f"{version}: weights file {path.name} is missing")
-    if file_sha256(path) != version.weights_sha256:
-        raise InvalidModelVersion(f"{version}: weights file {path.name} has changed since it was stored (checksum)")
     try:
-        load_checkpoint(path)
+        version.load_network()
     except CheckpointError as exc:
         raise InvalidModelVersion(f"{version}: {exc}") from exc
 
@@ -75,9 +71,8 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         ModelVersion.objects.filter(is_active=True).exclude(pk=locked.pk).update(is_active=False)
-        if not locked.is_active:
-            locked.is_active = True
-            locked.save(update_fields=["is_active"])
+        locked.is_active, locked.activated = True, timezone.now()
+        locked.save(update_fields=["is_active", "activated"])
     version.refresh_from_db()
     logger.info("Activated model %s", version)
     return version

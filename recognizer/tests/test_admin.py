@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from recognizer.ml.checkpoints import file_sha256
 from recognizer.models import ModelVersion, Sample
+from recognizer.services import model_version_activate
 
 SAMPLES_URL = "/admin/recognizer/sample/"
 VERSIONS_URL = "/admin/recognizer/modelversion/"
@@ -140,3 +141,13 @@ def test_the_active_version_cannot_be_deleted(admin_client, active_model_version
     assert ModelVersion.objects.filter(pk=active_model_version.pk, is_active=True).exists()
     act(admin_client, VERSIONS_URL, "delete_selected", [stored_version], post="yes")
     assert list(ModelVersion.objects.all()) == [active_model_version]
+
+
+def test_the_admin_shows_when_the_active_versions_weights_are_broken(admin_client, stored_version):
+    model_version_activate(version=stored_version)
+    assert "✗" not in admin_client.get(VERSIONS_URL).content.decode()
+    stored_version.weights_path.unlink()
+    for url in (VERSIONS_URL, f"{VERSIONS_URL}{stored_version.pk}/change/"):
+        page = admin_client.get(url).content.decode()
+        assert f"The active model {stored_version} cannot be loaded: weights file other.pt is missing" in page
+        assert "✗ weights file other.pt is missing" in page

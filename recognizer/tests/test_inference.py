@@ -11,7 +11,7 @@ from recognizer.ml.checkpoints import file_sha256
 from recognizer.ml.preprocessing import prepare_digit, to_model_input
 from recognizer.models import ModelVersion
 from recognizer.services import model_version_activate
-from recognizer.tests.drawings import canvas_png
+from recognizer.tests.drawings import as_upload, canvas_png
 
 
 @pytest.fixture
@@ -105,3 +105,38 @@ def test_the_served_network_answers_like_the_stored_one(fresh_process, active_mo
     with torch.inference_mode():
         expected = torch.softmax(stored(digits), dim=1)
     assert torch.allclose(inference.get_predictor().probabilities(digits), expected, atol=1e-5)
+
+
+def _stored_copy(name: str, source: ModelVersion) -> ModelVersion:
+    (settings.MODEL_DIR / name).write_bytes(source.weights_path.read_bytes())
+    return ModelVersion.objects.create(weights_name=name, weights_sha256=source.weights_sha256,
+                                       architecture=source.architecture, notes=name)
+
+
+def test_at_start_up_a_broken_active_version_falls_back_to_the_newest_loadable_one(
+    fresh_process, active_model_version, random_version, caplog
+):
+    model_version_activate(version=random_version)   # was active once: the gate or staff vouched for it
+    _stored_copy("never-active.pt", active_model_version)   # newer, but never activated (a rejected candidate)
+    broken = model_version_activate(version=_stored_copy("broken.pt", active_model_version))
+    broken.weights_path.write_bytes(b"damaged while the site was down")
+    with caplog.at_level(logging.WARNING, logger="recognizer.inference"):
+        served = inference.get_predictor()
+    assert served.version_id == random_version.pk
+    assert f"Serving {random_version}, the newest loadable version, instead of the active {broken}" in caplog.text
+    assert ModelVersion.objects.get(is_active=True) == broken  # staff decide; the site only reports it
+
+
+def test_at_start_up_with_no_loadable_version_predictions_answer_503(
+    fresh_process, active_model_version, random_version, client
+):
+    model_version_activate(version=random_version)
+    random_version.weights_path.unlink()
+    base_weights = active_model_version.weights_path.read_bytes()
+    active_model_version.weights_path.write_bytes(b"also damaged")
+    try:
+        response = client.post("/api/predict", {"file": as_upload(canvas_png())})
+    finally:
+        active_model_version.weights_path.write_bytes(base_weights)
+    assert response.status_code == 503  # never an untrained network
+    assert "cannot be loaded" in response.json()["error"]

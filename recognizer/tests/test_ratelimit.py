@@ -1,0 +1,107 @@
+"""Per-client budgets on predictions and saved drawings: 429 with Retry-After, nothing stored beyond them."""
+
+import time
+
+import pytest
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+
+from mnistsite.settings import env_budget
+from recognizer.models import Sample
+from recognizer.ratelimit import Budget
+from recognizer.tests.drawings import as_upload, canvas_png
+
+SEVEN = canvas_png()
+
+
+@pytest.fixture
+def budgets(settings, active_model_version):
+    caches[settings.RATE_LIMIT_CACHE].clear()
+    settings.RATE_LIMIT_ENABLED = True
+    settings.RATE_LIMITS = {"predict": Budget(5, 60), "samples": Budget(3, 60)}
+    return settings
+
+
+def predict(client: Client, data: bytes = SEVEN, **extra):
+    return client.post("/api/predict", {"file": as_upload(data)}, **extra)
+
+
+def test_predictions_past_the_budget_get_429_with_retry_after(budgets):
+    client = Client()
+    assert [predict(client).status_code for _ in range(5)] == [200] * 5
+    refused = predict(client)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert f"Wait {refused['Retry-After']} s" in refused.json()["error"]
+
+
+def test_refused_requests_count_too_and_are_refused_before_the_body_is_read(budgets):
+    client = Client()
+    assert [predict(client, b"not an image").status_code for _ in range(5)] == [400] * 5
+    assert predict(client, b"not an image").status_code == 429  # a flood of junk is throttled like any other
+
+
+def test_each_client_address_has_its_own_budget(budgets):
+    first, second = Client(REMOTE_ADDR="10.0.0.1"), Client(REMOTE_ADDR="10.0.0.2")
+    for _ in range(5):
+        predict(first)
+    assert predict(first).status_code == 429
+    assert predict(second).status_code == 200
+
+
+def test_saving_past_the_budget_gets_429_and_stores_nothing_more(budgets):
+    client = Client()
+    saved = [client.post("/api/samples", {"file": as_upload(SEVEN), "label": "7"}).status_code for _ in range(4)]
+    assert saved == [201, 201, 201, 429]
+    assert Sample.objects.count() == 3
+    listing = client.get("/api/samples")  # reading, like deleting, is never counted
+    assert listing.status_code == 200 and listing.json()["total"] == 3
+
+
+def test_predictions_and_saves_have_separate_budgets(budgets):
+    client = Client()
+    for _ in range(5):
+        predict(client)
+    assert predict(client).status_code == 429
+    assert client.post("/api/samples", {"file": as_upload(SEVEN), "label": "7"}).status_code == 201
+
+
+def test_the_budget_renews_after_the_window(budgets):
+    budgets.RATE_LIMITS = {**budgets.RATE_LIMITS, "predict": Budget(2, 1)}
+    client = Client()
+    predict(client), predict(client)
+    refused = predict(client)
+    assert refused.status_code == 429 and refused["Retry-After"] == "1"
+    time.sleep(1.05)
+    assert predict(client).status_code == 200
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_budget(budgets):
+    client = Client(REMOTE_ADDR="10.0.0.9")
+    codes = [predict(client, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").status_code for i in range(6)]
+    assert codes == [200] * 5 + [429]  # no trusted proxy: the header is the client's own claim
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(budgets):
+    budgets.NUM_PROXIES = 1
+    proxy = Client(REMOTE_ADDR="10.0.0.254")
+    for _ in range(5):
+        predict(proxy, HTTP_X_FORWARDED_FOR="forged, 198.51.100.7")
+    assert predict(proxy, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 429
+    assert predict(proxy, HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 200
+
+
+def test_budgets_can_be_turned_off(budgets):
+    budgets.RATE_LIMIT_ENABLED = False
+    client = Client()
+    assert {predict(client).status_code for _ in range(8)} == {200}
+
+
+def test_a_budget_is_read_from_the_environment_and_nonsense_is_refused(monkeypatch):
+    monkeypatch.setenv("SOME_BUDGET", "120/60")
+    assert env_budget("SOME_BUDGET", "1/1") == Budget(120, 60)
+    for nonsense in ("lots", "0/60", "10/0", "10/-1"):
+        monkeypatch.setenv("SOME_BUDGET", nonsense)
+        with pytest.raises(ImproperlyConfigured, match="SOME_BUDGET"):
+            env_budget("SOME_BUDGET", "1/1")

@@ -1,0 +1,64 @@
+"""Start-up under gunicorn with the production config when the active model's weights are broken."""
+
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from recognizer.tests.drawings import canvas_png
+from tests.test_deploy import PYTHON, ROOT, free_port, manage, production_env, wait_for
+
+pytestmark = pytest.mark.slow
+
+# A second version (a copy of the base) becomes active; then its file is damaged while the site is down.
+BREAK_THE_ACTIVE_VERSION = """
+import shutil
+from django.conf import settings
+from recognizer.models import ModelVersion
+from recognizer.services import model_version_activate
+base = ModelVersion.objects.get()
+shutil.copyfile(base.weights_path, settings.MODEL_DIR / "second.pt")
+second = ModelVersion.objects.create(weights_name="second.pt", weights_sha256=base.weights_sha256,
+                                     architecture=base.architecture, notes="second")
+model_version_activate(version=second)
+second.weights_path.write_bytes(b"damaged while the site was down")
+"""
+
+
+def predict(base: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(), headers={"Content-Type": "image/png"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_worker_starting_with_broken_active_weights_serves_the_newest_loadable_version(tmp_path):
+    env = production_env(tmp_path)
+    for command in (["migrate", "--noinput"], ["shell", "-c", BREAK_THE_ACTIVE_VERSION]):
+        result = manage(*command, env=env)
+        assert result.returncode == 0, result.stderr
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    with open(log, "w") as log_file:
+        server = subprocess.Popen(
+            [str(Path(PYTHON).parent / "gunicorn"), "mnistsite.wsgi:application", "--config", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/api/health")
+        status, answer = predict(base)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    output = log.read_text()
+    # Reported at start-up, before any request: post_worker_init loads the model.
+    assert "Cannot load the active model v2 (second): weights file second.pt has changed" in output
+    assert "Serving v1 (shipped base model), the newest loadable version, instead of the active v2" in output
+    assert output.index("Serving v1") < output.index("Web worker ready with model v1")
+    assert status == 200 and answer["model_version"] == 1 and answer["digit"] == 7
