@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "recognizer.middleware.ContentSecurityPolicyMiddleware",
+    "recognizer.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "mnistsite.urls"
@@ -126,13 +127,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# How long a request waits for another process's lock before giving up with a 503 (DatabaseBusyMiddleware).
+DATABASE_LOCK_TIMEOUT = env_float("DATABASE_LOCK_TIMEOUT", 20.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web workers and the training worker share one file: wait for a lock instead of failing at once,
-    # and let readers go on while one process writes.
+    # Web workers and the training worker share one file: wait for a lock instead of failing at once, take
+    # the write lock when a transaction begins (no deadlocks upgrading a read lock), and let readers go on
+    # while one process writes.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE",
+        {"timeout": DATABASE_LOCK_TIMEOUT, "transaction_mode": "IMMEDIATE",
          "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={int(DATABASE_LOCK_TIMEOUT * 1000)}"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -4,6 +4,7 @@ import threading
 import pytest
 import torch
 from django.conf import settings
+from django.db import connection
 
 from recognizer import inference
 from recognizer.exceptions import NoActiveModel
@@ -59,6 +60,7 @@ def test_concurrent_requests_during_a_switch_all_get_a_working_predictor(
     def predict() -> None:
         barrier.wait()
         results.append(inference.get_predictor().version_id)
+        connection.close()  # each thread's own connection; an open one would block dropping the test database
 
     with caplog.at_level(logging.INFO, logger="recognizer.inference"):
         threads = [threading.Thread(target=predict) for _ in range(8)]

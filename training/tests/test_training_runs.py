@@ -1,9 +1,11 @@
 """Fine-tune jobs through the API and the services, with real training on real MNIST (kept small and fast)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -141,3 +143,25 @@ def test_a_run_whose_samples_were_all_deleted_fails_clearly(client, settings):
         training_run_execute(run_id=run_id)
     status = client.get(f"/api/train/{run_id}").json()
     assert status["status"] == "failed" and "deleted before it started" in status["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_train_requests_queue_exactly_one_run(active_model_version, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # nothing runs
+    clients = [Client() for _ in range(6)]
+    for client in clients:
+        save_samples(client, 1, 7)
+    statuses, start_line = [], threading.Barrier(len(clients))
+
+    def train(client: Client) -> None:
+        start_line.wait()
+        statuses.append(client.post("/api/train").status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=train, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [202] + [409] * 5  # the active version's row lock serialises the check
+    assert TrainingRun.objects.count() == 1
