@@ -1,0 +1,48 @@
+"""CSRF on every state-changing endpoint, and only prediction (which changes nothing) exempt from it."""
+
+import pytest
+from django.test import Client
+from django.urls import get_resolver
+
+from recognizer.models import Sample
+from recognizer.tests.drawings import as_upload, canvas_png
+from training.models import TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+def callbacks(resolver=None):
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from callbacks(pattern)
+        else:
+            yield pattern.callback
+
+
+def test_only_prediction_is_exempt_from_csrf():
+    exempt = {f"{view.__module__}.{view.__name__}" for view in callbacks() if getattr(view, "csrf_exempt", False)}
+    assert exempt == {"recognizer.api.predict"}
+
+
+@pytest.fixture
+def browser(active_model_version, settings):
+    """A browser session with one stored sample, whose requests carry no CSRF token from here on."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    client = Client(enforce_csrf_checks=True)
+    client.get("/")
+    token = client.cookies["csrftoken"].value
+    saved = client.post("/api/samples", {"file": as_upload(canvas_png()), "label": "7"}, HTTP_X_CSRFTOKEN=token)
+    assert saved.status_code == 201
+    return client, saved.json()["id"]
+
+
+@pytest.mark.parametrize("method, url", [
+    ("post", "/api/samples"), ("delete", "/api/samples"), ("delete", "/api/samples/{id}"), ("post", "/api/train"),
+])
+def test_state_changing_requests_without_the_token_are_refused_and_change_nothing(browser, method, url):
+    client, sample_id = browser
+    data = {"file": as_upload(canvas_png()), "label": "7"} if method == "post" else None
+    response = getattr(client, method)(url.format(id=sample_id), data)
+    assert response.status_code == 403 and "CSRF" in response.json()["error"]
+    assert list(Sample.objects.values_list("pk", flat=True)) == [sample_id]
+    assert not TrainingRun.objects.exists()
