@@ -21,6 +21,9 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
 preload_app = False
+# gunicorn 27's runtime control socket sits at one fixed path per user, so two sites (or a test beside the
+# real one) would collide there; nothing here uses gunicornc.
+control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:

@@ -11,6 +11,7 @@ normalise through ``mnist_transform`` so the two can never drift apart.
 
 import io
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,7 +19,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 from torch import Tensor
 from torch.nn import functional as F
-from torchvision.transforms import v2
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -227,9 +230,13 @@ class StrokeWidthJitter(torch.nn.Module):
         return ((1 - strength) * batch + strength * morphed).squeeze(0)
 
 
-def mnist_transform(*, augment: bool) -> v2.Compose:
+def mnist_transform(*, augment: bool) -> "v2.Compose":
     """28x28 PIL image (or, without augmentation, a (1, 28, 28) uint8 tensor) -> (1, 28, 28) normalised float
     tensor, optionally augmented."""
+    # Imported here: torchvision's transforms pull in all of torchvision.models, ~3 s of CPU that a web
+    # worker, which never trains, would otherwise pay at every start and every replacement.
+    from torchvision.transforms import v2
+
     steps: list[torch.nn.Module] = []
     if augment:
         # On a PIL image the affine warp runs in PIL, not in a torch matrix product that waits on the
