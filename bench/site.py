@@ -1,0 +1,392 @@
+"""The throwaway site the server benchmarks run against, and the client they measure it with.
+
+A temp folder holds the SQLite database, ``MODEL_DIR`` and ``MEDIA_ROOT``; ``DEBUG`` is off and the secret key
+random. gunicorn (gthread) serves it on 127.0.0.1 at a free port; ``manage.py training_worker`` can run beside
+it. Each server runs in its own session, so a Ctrl-C in the terminal reaches only the benchmark, which stops
+them by PID. gunicorn runs from the repository root, so a ``gunicorn.conf.py`` there is read too; the flags
+given here override it.
+
+The per-client rate limit is switched off (``RATE_LIMIT_ENABLED=false``): every benchmark client comes from
+127.0.0.1, and throttling it would measure the limiter, not the site.
+"""
+
+import contextlib
+import http.client
+import os
+import platform
+import secrets
+import shutil
+import signal
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import numpy as np
+
+from bench.canvas_set import load_mnist_test, render_canvas_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+CANVAS_DIGIT = 0  # MNIST test image #0, a 7
+BOUNDARY = "----mnistsite-bench-boundary"
+ACCESS_LOG_FORMAT = "%(s)s %(D)s %(U)s"  # status, request time in microseconds, path
+
+ACTIVATE = """
+import os, shutil
+from pathlib import Path
+from django.conf import settings
+from recognizer.ml.checkpoints import file_sha256
+from recognizer.ml.network import ARCHITECTURE
+from recognizer.models import ModelVersion
+from recognizer.services import model_version_activate
+source = Path(os.environ["BENCH_CHECKPOINT"])
+sha = file_sha256(source)
+version = ModelVersion.objects.filter(weights_sha256=sha).first()
+if version is None:
+    name = f"bench-{sha[:12]}.pt"
+    settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, settings.MODEL_DIR / name)
+    version = ModelVersion.objects.create(weights_name=name, weights_sha256=sha, architecture=ARCHITECTURE,
+                                          notes="benchmark checkpoint")
+model_version_activate(version=version)
+print(f"active model: {version} sha256 {sha}")
+"""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    body: bytes
+    headers: dict
+
+
+@dataclass(frozen=True)
+class Site:
+    port: int
+    tmp: Path
+    env: dict
+    gunicorn: subprocess.Popen
+
+
+HEALTH = Endpoint("health (trivial)", "GET", "/api/health", b"", {})
+
+
+# --- request bodies ----------------------------------------------------------------------------------------
+
+def canvas_png() -> tuple[bytes, int]:
+    """A 280x280 transparent RGBA canvas with one MNIST test digit drawn on it, and the digit's label."""
+    images, labels = load_mnist_test()
+    data = render_canvas_sample(images[CANVAS_DIGIT], "canvas-rgba-png", np.random.default_rng(0), size=(280, 280))
+    return data, int(labels[CANVAS_DIGIT])
+
+
+def multipart_body(png: bytes, fields: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """A multipart/form-data body with ``fields`` and the PNG as field ``file``; and its content type."""
+    parts = [f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode()
+             for name, value in (fields or {}).items()]
+    parts.append((f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"canvas.png\"\r\n"
+                  f"Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def predict_multipart(png: bytes) -> Endpoint:
+    body, content_type = multipart_body(png)
+    return Endpoint("predict multipart", "POST", "/api/predict", body, {"Content-Type": content_type})
+
+
+def machine_info() -> dict:
+    return {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+            "note": "the client threads and the gunicorn workers share these cores"}
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM: unwind through the finally blocks that stop the servers
+
+
+def unwind_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+# --- the throwaway site ------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def site_environment(tmp: Path, checkpoint: Path, extra: dict[str, str] | None = None) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "MODEL_DIR": str(tmp / "models"),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_ENABLED": "false",  # one IP sends everything; see the module docstring
+        "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+        "BENCH_CHECKPOINT": str(checkpoint.resolve()),
+        **(extra or {}),
+    }
+
+
+def manage_shell(env: dict, code: str) -> str:
+    """Run ``code`` in ``manage.py shell`` against the site's settings; return what it printed."""
+    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-v", "0", "-c", code], cwd=ROOT,
+                          env=env, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def prepare_site(env: dict) -> str:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,
+                   check=True)
+    return manage_shell(env, ACTIVATE)
+
+
+def start_gunicorn(env: dict, tmp: Path, port: int, workers: int, threads: int,
+                   timeout: int | None = None) -> subprocess.Popen:
+    """gunicorn's own log and the workers' stderr (Django's log) go to ``tmp/gunicorn.log``."""
+    command = [sys.executable, "-m", "gunicorn", "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+               "--access-logfile", str(tmp / "access.log"), "--access-logformat", ACCESS_LOG_FORMAT,
+               "--error-logfile", str(tmp / "gunicorn.log"), "--capture-output",
+               "--no-control-socket"]  # else every gunicorn here would share ~/.gunicorn/gunicorn.ctl
+    if timeout is not None:
+        command += ["--timeout", str(timeout)]
+    # Its own session: a Ctrl-C in this terminal reaches only us, and we stop it in order.
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_training_worker(env: dict, tmp: Path) -> subprocess.Popen:
+    """``manage.py training_worker`` (django-tasks-db's db_worker) on the site's database; log in tmp."""
+    log = open(tmp / "training_worker.log", "ab")  # noqa: SIM115 - the child keeps the descriptor
+    try:
+        return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "training_worker", "--interval", "0.5"],
+                                cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+def stop_process(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM (gunicorn stops its workers gracefully; db_worker finishes or abandons its task), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # its own process group, made by start_new_session
+        process.wait(timeout=5)
+
+
+def wait_until_healthy(process: subprocess.Popen, port: int, tmp: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = (tmp / "gunicorn.log").read_text() if (tmp / "gunicorn.log").exists() else ""
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log[-3000:]}")
+        try:
+            status, _ = request_once(port, HEALTH)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer /api/health within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def running_site(checkpoint: Path, workers: int, threads: int, *, timeout: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> Iterator[Site]:
+    """A migrated throwaway site served by gunicorn, ``checkpoint`` active. Always stopped and removed."""
+    tmp = Path(tempfile.mkdtemp(prefix="mnistsite-bench-"))
+    process = None
+    try:
+        env = site_environment(tmp, checkpoint, extra_env)
+        print(prepare_site(env))
+        port = free_port()
+        process = start_gunicorn(env, tmp, port, workers, threads, timeout)
+        print(f"gunicorn pid {process.pid} on 127.0.0.1:{port}: {workers} workers x {threads} threads")
+        wait_until_healthy(process, port, tmp)
+        yield Site(port, tmp, env, process)
+    finally:
+        if process is not None:
+            stop_process(process)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- the client --------------------------------------------------------------------------------------------
+
+def request_once(port: int, endpoint: Endpoint) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(endpoint.method, endpoint.path, body=endpoint.body or None, headers=endpoint.headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+class Session:
+    """A browser session: one keep-alive connection carrying its cookies and the CSRF token Django set.
+
+    gunicorn closes a connection idle for its keepalive (2 s by default); like a browser, the session opens a
+    new one rather than send on a connection the server may be closing."""
+
+    IDLE_REOPEN_S = 1.0
+
+    def __init__(self, port: int, timeout: float = 30.0) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.cookies: dict[str, str] = {}
+        self.last_used = 0.0
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> tuple[int, bytes]:
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if "csrftoken" in self.cookies and method not in {"GET", "HEAD"}:
+            headers["X-CSRFToken"] = self.cookies["csrftoken"]
+        if time.monotonic() - self.last_used > self.IDLE_REOPEN_S:
+            self.conn.close()  # http.client opens a new connection on the next request
+        try:
+            self.conn.request(method, path, body=body or None, headers=headers)
+            response = self.conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            raise
+        finally:
+            self.last_used = time.monotonic()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar = SimpleCookie()
+            jar.load(header)
+            self.cookies.update({name: morsel.value for name, morsel in jar.items()})
+        return response.status, data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def run_clients(port: int, endpoint: Endpoint, clients: int, seconds: float, max_requests: int,
+                stop: threading.Event | None = None) -> dict:
+    """``clients`` threads, each with one keep-alive connection, until ``seconds`` pass, ``max_requests`` have
+    been sent or ``stop`` is set. Errors: non-200 answers and connection errors; 5xx are also counted apart."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    statuses: list[Counter] = [Counter() for _ in range(clients)]
+    budget = iter(range(max_requests))  # next() on a shared iterator is atomic under the GIL
+    start_line = threading.Barrier(clients + 1)
+    deadline = [0.0]
+    stop = stop or threading.Event()
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        start_line.wait()
+        try:
+            while time.perf_counter() < deadline[0] and not stop.is_set() and next(budget, None) is not None:
+                began = time.perf_counter()
+                try:
+                    conn.request(endpoint.method, endpoint.path, body=endpoint.body or None, headers=endpoint.headers)
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                except (OSError, http.client.HTTPException):
+                    status = None
+                    conn.close()  # reconnects on the next request
+                latencies[k].append(time.perf_counter() - began)
+                statuses[k][str(status) if status else "error"] += 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start_line.wait()
+    for thread in threads:
+        thread.join(timeout=seconds + 30)
+    wall = time.perf_counter() - began
+    every = np.array([x for per_client in latencies for x in per_client]) * 1000
+    counts = sum(statuses, Counter())
+    return {"endpoint": endpoint.name, "clients": clients, "requests": int(every.size),
+            "errors": int(every.size) - counts["200"], "server_errors": sum(n for s, n in counts.items() if s[0] == "5"),
+            "statuses": dict(sorted(counts.items())), "seconds": round(wall, 3),
+            "throughput_rps": every.size / wall, **summarise(every, "client_")}
+
+
+def summarise(ms: np.ndarray, prefix: str) -> dict:
+    if ms.size == 0:
+        return {f"{prefix}{k}": None for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")}
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return {f"{prefix}p50_ms": float(p50), f"{prefix}p90_ms": float(p90), f"{prefix}p99_ms": float(p99),
+            f"{prefix}mean_ms": float(ms.mean()), f"{prefix}max_ms": float(ms.max())}
+
+
+def server_times(access_log: Path, offset: int, path: str | None = None) -> tuple[dict, int]:
+    """Server-side request times (ms) of the access-log lines written since ``offset`` (only ``path``'s, when
+    given); and the new offset."""
+    with open(access_log, "rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+        end = handle.tell()
+    rows = [line.split() for line in lines]
+    ms = np.array([int(parts[1]) / 1000 for parts in rows
+                   if len(parts) >= 2 and (path is None or (len(parts) >= 3 and parts[2].rstrip("/") == path))])
+    return summarise(ms, "server_"), end
+
+
+def warm_up(port: int, endpoints: list[Endpoint], workers: int, threads: int) -> None:
+    """Enough parallel requests that every worker has loaded the model and every thread has run once."""
+    for endpoint in endpoints:
+        run_clients(port, endpoint, clients=min(8, workers * threads), seconds=2.0, max_requests=40 * workers)
+
+
+# --- processes ---------------------------------------------------------------------------------------------
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (gunicorn's master: its workers)."""
+    try:
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(x) for x in (task / "children").read_text().split()]
+        return sorted(set(found))
+    except OSError:
+        return []
+
+
+def process_memory(pid: int) -> dict | None:
+    """VmRSS, VmHWM (peak resident), RssAnon (private heap) and RssFile (mapped files such as libtorch, shared
+    with other processes) of ``pid`` in MiB from /proc/<pid>/status; None once it has gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    try:
+        return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM", "RssAnon", "RssFile")}
+    except (KeyError, ValueError, IndexError):
+        return None  # a zombie has no memory lines
+
+
+def write_result(out_dir: Path, name: str, result: dict) -> Path:
+    """Write a benchmark's JSON result to out_dir/name and say where."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+    return path
