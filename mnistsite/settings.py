@@ -183,13 +183,13 @@ MAX_SAMPLES_PER_SESSION = env_int("MAX_SAMPLES_PER_SESSION", 1000)
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
 # Requests one client address may make: "requests/seconds" (429 with Retry-After beyond). Live prediction
 # while drawing sends at most 5 a second. Behind a reverse proxy set NUM_PROXIES so the client's address is
-# read from X-Forwarded-For. Counts are per web process unless RATE_LIMIT_CACHE names a shared cache.
+# read from X-Forwarded-For. Counts are kept in RATE_LIMIT_STORE, shared by every web process.
 RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 RATE_LIMITS = {
-    "predict": env_budget("RATE_LIMIT_PREDICT", "300/30"),
-    "samples": env_budget("RATE_LIMIT_SAMPLES", "60/60"),
+    "predict": env_budget("RATE_LIMIT_PREDICT", "1200/60"),
+    "samples": env_budget("RATE_LIMIT_SAMPLES", "120/60"),
 }
-RATE_LIMIT_CACHE = env_str("RATE_LIMIT_CACHE", "default")
+RATE_LIMIT_STORE = env_path("RATE_LIMIT_STORE", BASE_DIR / "var" / "ratelimit.sqlite3")
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 # Threads each web process gives one prediction; one thread a request keeps many requests in parallel.
 INFERENCE_THREADS = env_int("INFERENCE_THREADS", 1)

@@ -20,3 +20,4 @@ WHITENOISE_USE_FINDERS = True  # serve static files straight from the source fol
 WHITENOISE_AUTOREFRESH = True
 # Most tests send many requests from one address; tests/…/test_ratelimit.py turns the budgets back on.
 RATE_LIMIT_ENABLED = False
+RATE_LIMIT_STORE = _scratch / "ratelimit.sqlite3"

@@ -1,5 +1,6 @@
 """The settings module serves production as is: DEBUG off, gunicorn, static files, env configuration."""
 
+import contextlib
 import json
 import os
 import re
@@ -8,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,30 +78,41 @@ def wait_for(url: str, timeout: float = 60) -> None:
     raise TimeoutError(url)
 
 
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *options: str, log: Path | None = None) -> Iterator[str]:
+    """gunicorn with the production config (gunicorn.conf.py) on a free loopback port, until the block ends;
+    yields the site's base URL once it answers. Its output goes to ``log`` when given."""
+    port = free_port()
+    output = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "gunicorn"), "mnistsite.wsgi:application", "--config", "gunicorn.conf.py",
+         "--bind", f"127.0.0.1:{port}", *options],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/api/health")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if log:
+            output.close()
+
+
 @pytest.mark.slow
 def test_gunicorn_serves_the_site_with_debug_off(tmp_path):
     env = production_env(tmp_path)
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         result = manage(*command, env=env)
         assert result.returncode == 0, result.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/api/health")
+    with gunicorn(env, "--workers", "1", "--threads", "2") as base:
         page = urllib.request.urlopen(f"{base}/").read().decode()
         stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page).group(1)
         assert urllib.request.urlopen(base + stylesheet).status == 200  # whitenoise, DEBUG off
         request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(), headers={"Content-Type": "image/png"})
         answer = json.loads(urllib.request.urlopen(request).read())
         assert answer["digit"] == 7 and answer["model_version"] == 1
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.django_db
@@ -109,3 +123,23 @@ def test_pages_carry_the_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.slow
+def test_the_rate_limit_is_shared_by_every_gunicorn_worker(tmp_path):
+    env = {**production_env(tmp_path), "RATE_LIMIT_PREDICT": "6/60", "RATE_LIMIT_STORE": str(tmp_path / "rl.sqlite3")}
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with gunicorn(env, "--workers", "2", "--threads", "2") as base:
+        if time.time() % 60 > 45:  # start well inside a budget window
+            time.sleep(61 - time.time() % 60)
+        answers = []
+        for _ in range(10):  # a new connection each time: the two workers take turns accepting them
+            request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(),
+                                             headers={"Content-Type": "image/png"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    answers.append((response.status, None, json.loads(response.read())))
+            except urllib.error.HTTPError as refused:
+                answers.append((refused.code, refused.headers["Retry-After"], json.loads(refused.read())))
+    assert [status for status, _, _ in answers] == [200] * 6 + [429] * 4
+    assert all(1 <= int(wait) <= 60 and "Wait" in body["error"] for status, wait, body in answers if status == 429)

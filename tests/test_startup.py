@@ -1,15 +1,13 @@
 """Start-up under gunicorn with the production config when the active model's weights are broken."""
 
 import json
-import subprocess
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from recognizer.tests.drawings import canvas_png
-from tests.test_deploy import PYTHON, ROOT, free_port, manage, production_env, wait_for
+from tests.test_deploy import gunicorn, manage, production_env
 
 pytestmark = pytest.mark.slow
 
@@ -42,20 +40,9 @@ def test_a_worker_starting_with_broken_active_weights_serves_the_newest_loadable
     for command in (["migrate", "--noinput"], ["shell", "-c", BREAK_THE_ACTIVE_VERSION]):
         result = manage(*command, env=env)
         assert result.returncode == 0, result.stderr
-    port, log = free_port(), tmp_path / "gunicorn.log"
-    with open(log, "w") as log_file:
-        server = subprocess.Popen(
-            [str(Path(PYTHON).parent / "gunicorn"), "mnistsite.wsgi:application", "--config", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/api/health")
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(env, "--workers", "1", log=log) as base:
         status, answer = predict(base)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     output = log.read_text()
     # Reported at start-up, before any request: post_worker_init loads the model.
     assert "Cannot load the active model v2 (second): weights file second.pt has changed" in output

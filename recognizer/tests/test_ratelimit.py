@@ -3,13 +3,12 @@
 import time
 
 import pytest
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from mnistsite.settings import env_budget
 from recognizer.models import Sample
-from recognizer.ratelimit import Budget
+from recognizer.ratelimit import Budget, WindowCounts
 from recognizer.tests.drawings import as_upload, canvas_png
 
 SEVEN = canvas_png()
@@ -23,9 +22,9 @@ def at_the_start_of_a_window(seconds: int) -> None:
 
 
 @pytest.fixture
-def budgets(settings, active_model_version):
+def budgets(settings, active_model_version, tmp_path):
     at_the_start_of_a_window(60)
-    caches[settings.RATE_LIMIT_CACHE].clear()
+    settings.RATE_LIMIT_STORE = tmp_path / "ratelimit.sqlite3"
     settings.RATE_LIMIT_ENABLED = True
     settings.RATE_LIMITS = {"predict": Budget(5, 60), "samples": Budget(3, 60)}
     return settings
@@ -114,3 +113,26 @@ def test_a_budget_is_read_from_the_environment_and_nonsense_is_refused(monkeypat
         monkeypatch.setenv("SOME_BUDGET", nonsense)
         with pytest.raises(ImproperlyConfigured, match="SOME_BUDGET"):
             env_budget("SOME_BUDGET", "1/1")
+
+
+def test_every_process_counts_into_one_store(tmp_path):
+    store = tmp_path / "ratelimit.sqlite3"
+    worker_a, worker_b = WindowCounts(store), WindowCounts(store)  # two connections, as two web processes hold
+    expires = time.time() + 60
+    assert [worker_a.hit("predict:10.0.0.1:60:1", expires), worker_b.hit("predict:10.0.0.1:60:1", expires),
+            worker_a.hit("predict:10.0.0.1:60:1", expires)] == [1, 2, 3]
+    assert worker_b.hit("predict:10.0.0.2:60:1", expires) == 1
+
+
+def test_ended_windows_are_forgotten(tmp_path):
+    counts = WindowCounts(tmp_path / "ratelimit.sqlite3")
+    counts.hit("old", time.time() - 1)
+    counts.hit("new", time.time() + 60)  # a new window clears the ended ones
+    assert counts.hit("old", time.time() + 60) == 1
+
+
+def test_a_broken_store_lets_requests_through_rather_than_failing_them(budgets, tmp_path, caplog):
+    budgets.RATE_LIMIT_STORE = tmp_path / "not-a-database"
+    budgets.RATE_LIMIT_STORE.write_bytes(b"this is not SQLite " * 100)
+    assert predict(Client()).status_code == 200
+    assert "Rate limit store" in caplog.text
