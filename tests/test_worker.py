@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django_tasks_db.models import DBTaskResult
 
 from recognizer.models import ModelVersion
 from recognizer.tests.drawings import as_upload, canvas_png
@@ -77,6 +78,8 @@ def test_a_worker_killed_mid_run_fails_the_run_and_the_next_run_works(database_q
     run = TrainingRun.objects.get(pk=run_id)
     assert run.status == "failed" and "stopped unexpectedly" in run.error, output
     assert ModelVersion.objects.get(is_active=True) == active_model_version
+    queued = DBTaskResult.objects.get(args_kwargs__kwargs__run_id=run_id)  # the queue's record is closed too
+    assert queued.status == "FAILED" and queued.exception_class_path == "training.exceptions.WorkerStopped"
 
     next_run = start_job(client)
     again = worker("--batch")

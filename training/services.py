@@ -20,13 +20,14 @@ from recognizer.models import ModelVersion, Sample
 from recognizer.services import model_version_activate
 
 from .data import mnist_dataset
-from .exceptions import NoUsableSamples, SampleUnreadable, TrainingAlreadyOpen
+from .exceptions import NoUsableSamples, SampleUnreadable, TrainingAlreadyOpen, WorkerStopped
 from .finetune import DigitArrays, FineTuneConfig, accuracy_on, fine_tune, gate
 from .models import TrainingRun
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 # Share of the progress bar for each stage: evaluate the parent, train, evaluate the candidate.
+FINE_TUNE_TASK_PATH = "training.tasks.fine_tune_run"  # tasks.py imports this module, so named, not imported
 STAGES = {"before": (0.0, 0.1), "train": (0.1, 0.85), "after": (0.85, 1.0)}
 
 
@@ -40,15 +41,25 @@ def training_runs_fail_stale(*, stale_after: float | None = None) -> int:
     """Mark runs whose worker stopped giving signs of life as failed; return how many."""
     seconds = settings.TRAINING_STALE_SECONDS if stale_after is None else stale_after
     cutoff = timezone.now() - timedelta(seconds=seconds)
-    stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat__lt=cutoff)
-    count = stale.update(
-        status=TrainingRun.Status.FAILED, finished=timezone.now(),
-        error=f"The training worker stopped unexpectedly (no sign of life for {seconds:.0f} s). "
-              "The active model was not changed; start a new run.",
-    )
+    stale = set(TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat__lt=cutoff)
+                .values_list("pk", flat=True))
+    message = (f"The training worker stopped unexpectedly (no sign of life for {seconds:.0f} s). "
+               "The active model was not changed; start a new run.")
+    count = TrainingRun.objects.filter(pk__in=stale, status=TrainingRun.Status.RUNNING).update(
+        status=TrainingRun.Status.FAILED, finished=timezone.now(), error=message)
     if count:
         logger.warning("Marked %d stale training run(s) as failed", count)
+        _task_results_fail(stale, message)
     return count
+
+
+def _task_results_fail(run_ids: set[int], message: str) -> None:
+    """Close the job queue's own records of those runs: a killed worker leaves them 'running' for ever."""
+    from django_tasks_db.models import DBTaskResult
+
+    for result in DBTaskResult.objects.running().filter(task_path=FINE_TUNE_TASK_PATH):
+        if result.args_kwargs.get("kwargs", {}).get("run_id") in run_ids:
+            result.set_failed(WorkerStopped(message))
 
 
 def training_run_create(*, session_key: str, config: FineTuneConfig | None = None) -> TrainingRun:

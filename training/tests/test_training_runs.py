@@ -165,3 +165,10 @@ def test_simultaneous_train_requests_queue_exactly_one_run(active_model_version,
         thread.join(timeout=60)
     assert sorted(statuses) == [202] + [409] * 5  # the active version's row lock serialises the check
     assert TrainingRun.objects.count() == 1
+
+
+def test_the_task_path_named_in_services_is_the_fine_tune_tasks():
+    from training.services import FINE_TUNE_TASK_PATH
+    from training.tasks import fine_tune_run
+
+    assert fine_tune_run.module_path == FINE_TUNE_TASK_PATH
