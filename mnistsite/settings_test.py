@@ -1,11 +1,14 @@
 """Test settings: the real settings with throwaway media and model folders and fast password hashing."""
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
 from .settings import *  # noqa: F403
 
 _scratch = Path(tempfile.mkdtemp(prefix="mnistsite-test-"))
+atexit.register(shutil.rmtree, _scratch, ignore_errors=True)  # every run's media, models and database
 MEDIA_ROOT = _scratch / "media"
 MODEL_DIR = _scratch / "models"
 # A file, not memory, when SQLite: the real worker process in tests/test_worker.py must see the same database.
