@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from .api import error
 
 logger = logging.getLogger(__name__)
 DATABASE_BUSY = ("The site is very busy right now and could not reach its database, so nothing was saved or "
@@ -42,7 +44,7 @@ class DatabaseBusyMiddleware:
             return None
         logger.warning("Answered %s %s with 503: database error %s", request.method, request.path, exception)
         if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"error": DATABASE_BUSY}, status=503)
+            response = error(DATABASE_BUSY, 503)
         else:
             response = HttpResponse(DATABASE_BUSY, status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = "5"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from PIL import Image
 
 from recognizer.exceptions import NoActiveModel
-from recognizer.ml.checkpoints import load_checkpoint, save_checkpoint
+from recognizer.ml.checkpoints import save_checkpoint
 from recognizer.models import ModelVersion, Sample
 from recognizer.services import model_version_activate
 
@@ -26,8 +26,8 @@ from .models import TrainingRun
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
-# Share of the progress bar for each stage: evaluate the parent, train, evaluate the candidate.
 FINE_TUNE_TASK_PATH = "training.tasks.fine_tune_run"  # tasks.py imports this module, so named, not imported
+# Share of the progress bar for each stage: evaluate the parent, train, evaluate the candidate.
 STAGES = {"before": (0.0, 0.1), "train": (0.1, 0.85), "after": (0.85, 1.0)}
 
 
@@ -156,7 +156,7 @@ def _train_and_gate(run: TrainingRun) -> None:
     digits, labels = _load_digits(list(run.samples.order_by("id")))
     if not digits:
         raise NoUsableSamples("Every sample of this run was deleted before it started; nothing was trained.")
-    parent_network, _ = load_checkpoint(run.parent.weights_path)
+    parent_network = run.parent.load_network()  # checked against its stored checksum first
     user_eval = DigitArrays(digits, labels, augment=False)
     mnist_test = mnist_dataset(settings.MNIST_DATA_DIR, train=False, limit=settings.FINE_TUNE_EVAL_LIMIT)
     before = _measure(parent_network, user_eval, mnist_test)
