@@ -43,6 +43,27 @@ def tiny_checkpoint(tmp_path) -> Path:
 
 
 @pytest.fixture
+def store_version(db):
+    """Store a checkpoint file as a new, inactive ModelVersion (its weights copied into MODEL_DIR)."""
+    from recognizer.ml.checkpoints import file_sha256
+    from recognizer.models import ModelVersion
+
+    def store(name: str, source: Path, **fields):
+        target = settings.MODEL_DIR / name
+        target.write_bytes(source.read_bytes())
+        return ModelVersion.objects.create(weights_name=name, weights_sha256=file_sha256(target),
+                                           architecture="DigitNet-v1", **fields)
+
+    return store
+
+
+@pytest.fixture
+def tasks_not_run(settings):
+    """Queue background tasks without running them (the runs stay queued)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+
+@pytest.fixture
 def active_model_version(db):
     """The shipped base model, registered by migrate as the first active version."""
     from recognizer.models import ModelVersion

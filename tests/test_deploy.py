@@ -5,7 +5,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from bench.site import free_port
 from mnistsite.settings import env_bool, env_int
 from recognizer.tests.drawings import canvas_png
 
@@ -59,12 +59,6 @@ def test_the_local_secret_key_and_data_stay_out_of_git():
     ignored = subprocess.run(["git", "check-ignore", ".secret_key", "db.sqlite3", "data/x", "media/x", "var/x"],
                              cwd=ROOT, capture_output=True, text=True)
     assert ignored.stdout.split() == [".secret_key", "db.sqlite3", "data/x", "media/x", "var/x"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, timeout: float = 60) -> None:

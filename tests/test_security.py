@@ -25,9 +25,8 @@ def test_only_prediction_is_exempt_from_csrf():
 
 
 @pytest.fixture
-def browser(active_model_version, settings):
+def browser(active_model_version, tasks_not_run):
     """A browser session with one stored sample, whose requests carry no CSRF token from here on."""
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     client = Client(enforce_csrf_checks=True)
     client.get("/")
     token = client.cookies["csrftoken"].value

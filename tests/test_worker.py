@@ -30,16 +30,21 @@ def database_queue(settings):
     settings.FINE_TUNE_EVAL_LIMIT = 1000
 
 
-def worker(*args: str) -> subprocess.Popen:
+def worker_environment(**extra: str) -> dict[str, str]:
+    """The environment of a real `manage.py training_worker` process on the test database, media and models.
+    Fine-tune settings travel in each run's params; only the gate's evaluation size is read by the worker."""
     db = settings.DATABASES["default"]
     url = (f"sqlite:///{db['NAME']}" if connection.vendor == "sqlite" else os.environ["DATABASE_URL"].rsplit("/", 1)[0]
            + "/" + db["NAME"])
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": url,
-           "MODEL_DIR": str(settings.MODEL_DIR), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-           "TASKS_BACKEND": "django_tasks_db.DatabaseBackend", "FINE_TUNE_EPOCHS": "2", "FINE_TUNE_MIN_REPLAY": "1000",
-           "FINE_TUNE_EVAL_LIMIT": "1000", "TRAINING_RESTART_STALE_SECONDS": "3"}
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": url,
+            "MODEL_DIR": str(settings.MODEL_DIR), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "TASKS_BACKEND": "django_tasks_db.DatabaseBackend", "FINE_TUNE_EVAL_LIMIT": "1000", **extra}
+
+
+def worker(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "manage.py", "training_worker", "--interval", "0.2", *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=worker_environment(TRAINING_RESTART_STALE_SECONDS="3"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def start_job(client: Client) -> int:

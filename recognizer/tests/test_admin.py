@@ -3,11 +3,9 @@ import io
 import zipfile
 
 import pytest
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from recognizer.ml.checkpoints import file_sha256
 from recognizer.models import ModelVersion, Sample
 from recognizer.services import model_version_activate
 
@@ -115,10 +113,8 @@ def test_model_versions_are_listed_with_their_accuracy(admin_client, active_mode
 
 
 @pytest.fixture
-def stored_version(active_model_version, tiny_checkpoint):
-    (settings.MODEL_DIR / "other.pt").write_bytes(tiny_checkpoint.read_bytes())
-    return ModelVersion.objects.create(weights_name="other.pt", weights_sha256=file_sha256(tiny_checkpoint),
-                                       architecture="DigitNet-v1", parent=active_model_version)
+def stored_version(active_model_version, tiny_checkpoint, store_version):
+    return store_version("other.pt", tiny_checkpoint, parent=active_model_version)
 
 
 def test_the_activate_action_rolls_back_to_a_stored_version(admin_client, stored_version, active_model_version):

@@ -3,12 +3,10 @@ import threading
 
 import pytest
 import torch
-from django.conf import settings
 from django.db import connection
 
 from recognizer import inference
 from recognizer.exceptions import NoActiveModel
-from recognizer.ml.checkpoints import file_sha256
 from recognizer.ml.preprocessing import prepare_digit, to_model_input
 from recognizer.models import ModelVersion
 from recognizer.services import model_version_activate
@@ -23,11 +21,8 @@ def fresh_process(monkeypatch):
 
 
 @pytest.fixture
-def random_version(db, tiny_checkpoint):
-    target = settings.MODEL_DIR / "random.pt"
-    target.write_bytes(tiny_checkpoint.read_bytes())
-    return ModelVersion.objects.create(weights_name="random.pt", weights_sha256=file_sha256(target),
-                                       architecture="DigitNet-v1")
+def random_version(tiny_checkpoint, store_version):
+    return store_version("random.pt", tiny_checkpoint)
 
 
 def test_it_loads_the_active_version_once(fresh_process, active_model_version, caplog):
@@ -109,18 +104,13 @@ def test_the_served_network_answers_like_the_stored_one(fresh_process, active_mo
     assert torch.allclose(inference.get_predictor().probabilities(digits), expected, atol=1e-5)
 
 
-def _stored_copy(name: str, source: ModelVersion) -> ModelVersion:
-    (settings.MODEL_DIR / name).write_bytes(source.weights_path.read_bytes())
-    return ModelVersion.objects.create(weights_name=name, weights_sha256=source.weights_sha256,
-                                       architecture=source.architecture, notes=name)
-
-
 def test_at_start_up_a_broken_active_version_falls_back_to_the_newest_loadable_one(
-    fresh_process, active_model_version, random_version, caplog
+    fresh_process, active_model_version, random_version, store_version, caplog
 ):
+    base_weights = active_model_version.weights_path
     model_version_activate(version=random_version)   # was active once: the gate or staff vouched for it
-    _stored_copy("never-active.pt", active_model_version)   # newer, but never activated (a rejected candidate)
-    broken = model_version_activate(version=_stored_copy("broken.pt", active_model_version))
+    store_version("never-active.pt", base_weights)   # newer, but never activated (a rejected candidate)
+    broken = model_version_activate(version=store_version("broken.pt", base_weights, notes="broken.pt"))
     broken.weights_path.write_bytes(b"damaged while the site was down")
     with caplog.at_level(logging.WARNING, logger="recognizer.inference"):
         served = inference.get_predictor()

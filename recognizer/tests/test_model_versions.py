@@ -13,11 +13,8 @@ from recognizer.services import model_version_activate
 
 
 @pytest.fixture
-def second_version(db, tiny_checkpoint, active_model_version):
-    target = settings.MODEL_DIR / "second.pt"
-    target.write_bytes(tiny_checkpoint.read_bytes())
-    return ModelVersion.objects.create(weights_name="second.pt", weights_sha256=file_sha256(target),
-                                       architecture="DigitNet-v1", parent=active_model_version)
+def second_version(tiny_checkpoint, active_model_version, store_version):
+    return store_version("second.pt", tiny_checkpoint, parent=active_model_version)
 
 
 def test_the_shipped_base_is_the_first_active_version_after_migrate(active_model_version):

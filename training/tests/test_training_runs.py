@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from recognizer.models import ModelVersion, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
+from training.exceptions import NoUsableSamples, SampleUnreadable
 from training.models import TrainingRun
 from training.services import training_run_execute, training_runs_fail_stale
 
@@ -89,8 +90,7 @@ def test_a_poisoned_job_is_rejected_and_the_active_version_stays(client, active_
     assert not candidate.is_active and candidate.weights_path.exists()  # kept, inactive, for inspection
 
 
-def test_a_second_job_while_one_is_open_answers_409_and_says_which(client, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # nothing runs
+def test_a_second_job_while_one_is_open_answers_409_and_says_which(client, tasks_not_run):
     save_samples(client, 1, 7)
     first = client.post("/api/train").json()["job"]
     response = Client().post("/api/train")
@@ -98,15 +98,14 @@ def test_a_second_job_while_one_is_open_answers_409_and_says_which(client, setti
     assert f"Training run {first} is already queued" in response.json()["error"]
 
 
-def test_a_corrupt_sample_fails_the_run_with_a_readable_message(client, active_model_version, settings,
+def test_a_corrupt_sample_fails_the_run_with_a_readable_message(client, active_model_version, tasks_not_run,
                                                                 django_capture_on_commit_callbacks):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     save_samples(client, 2, 7)
     sample = Sample.objects.first()
     with default_storage.open(sample.digit.name, "wb") as handle:
         handle.write(b"this is not a png")
     run_id = client.post("/api/train").json()["job"]
-    with pytest.raises(Exception):
+    with pytest.raises(SampleUnreadable):
         training_run_execute(run_id=run_id)
     run = TrainingRun.objects.get(pk=run_id)
     assert run.status == "failed"
@@ -116,8 +115,7 @@ def test_a_corrupt_sample_fails_the_run_with_a_readable_message(client, active_m
     assert ModelVersion.objects.count() == 1
 
 
-def test_a_run_whose_worker_went_silent_is_marked_failed(client, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+def test_a_run_whose_worker_went_silent_is_marked_failed(client, tasks_not_run):
     save_samples(client, 1, 7)
     run_id = client.post("/api/train").json()["job"]
     TrainingRun.objects.filter(pk=run_id).update(status="running", heartbeat=timezone.now() - timedelta(minutes=5))
@@ -126,28 +124,25 @@ def test_a_run_whose_worker_went_silent_is_marked_failed(client, settings):
     assert training_runs_fail_stale() == 0
 
 
-def test_runs_are_private_to_their_session(client, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+def test_runs_are_private_to_their_session(client, tasks_not_run):
     save_samples(client, 1, 7)
     run_id = client.post("/api/train").json()["job"]
     assert Client().get(f"/api/train/{run_id}").status_code == 404
     assert client.get("/api/train").json()["run"]["id"] == run_id
 
 
-def test_a_run_whose_samples_were_all_deleted_fails_clearly(client, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+def test_a_run_whose_samples_were_all_deleted_fails_clearly(client, tasks_not_run):
     save_samples(client, 1, 7)
     run_id = client.post("/api/train").json()["job"]
     client.delete("/api/samples")
-    with pytest.raises(Exception):
+    with pytest.raises(NoUsableSamples):
         training_run_execute(run_id=run_id)
     status = client.get(f"/api/train/{run_id}").json()
     assert status["status"] == "failed" and "deleted before it started" in status["error"]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_train_requests_queue_exactly_one_run(active_model_version, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # nothing runs
+def test_simultaneous_train_requests_queue_exactly_one_run(active_model_version, tasks_not_run):
     clients = [Client() for _ in range(6)]
     for client in clients:
         save_samples(client, 1, 7)
