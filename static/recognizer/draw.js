@@ -41,7 +41,7 @@
     version: root.dataset.modelVersion ? Number(root.dataset.modelVersion) : null,
     accuracy: accuracyScript ? JSON.parse(accuracyScript.textContent) : null,
   };
-  const percent = (fraction, digits = 1) => `${(fraction * 100).toFixed(digits)}\u00a0%`;
+  const { percent, plural } = api;   // percent keeps trailing zeros here: "40.0 %"
 
   /* ---------- Drawing ---------- */
 
@@ -157,11 +157,15 @@
     if (strokes.length) predictNow();
   }
 
-  function clear() {
-    if (activeStroke || !strokes.length) return;
+  function reset() {
     strokes.length = 0;
     drawingChanged();
     redraw();
+  }
+
+  function clear() {
+    if (activeStroke || !strokes.length) return;
+    reset();
     announce("Drawing cleared.");
   }
 
@@ -170,7 +174,7 @@
     const empty = strokes.length === 0;
     revision += 1;
     ui.placeholder.hidden = !empty;
-    ui.strokeCount.textContent = empty ? "Empty" : `${strokes.length} stroke${strokes.length === 1 ? "" : "s"}`;
+    ui.strokeCount.textContent = empty ? "Empty" : plural(strokes.length, "stroke");
     ui.undo.setAttribute("aria-disabled", String(empty));
     ui.clear.setAttribute("aria-disabled", String(empty));
     ui.predict.setAttribute("aria-disabled", String(empty));
@@ -216,7 +220,7 @@
       if (answer.ok) showPrediction(answer.data);
       else showMessage(answer.error);
     } catch (error) {
-      if (error.name !== "AbortError" && mine === sequence) showMessage(NETWORK_ERROR);
+      if (error.name !== "AbortError") throw error;   // api.request rejects only when aborted: superseded
     } finally {
       if (mine === sequence) {
         inFlight = null;
@@ -244,14 +248,14 @@
 
   /* ---------- Result panel ---------- */
 
-  function showState(state) {
+  /* digit: the predicted digit while state is "result". */
+  function showState(state, digit = null) {
     ui.idle.hidden = state !== "idle";
     ui.message.hidden = state !== "message";
     ui.body.hidden = state !== "result";
     ui.guess.hidden = state !== "result";
     ui.result.dataset.state = state;
-    const digit = state === "result" ? Number(ui.digit.textContent) : null;
-    root.dispatchEvent(new CustomEvent("pad:state", { detail: { state, digit } }));
+    root.dispatchEvent(new CustomEvent("pad:state", { detail: { state, digit: state === "result" ? digit : null } }));
   }
 
   function showPrediction(data) {
@@ -275,7 +279,7 @@
       model.accuracy = null;
       showModel();
     }
-    showState("result");
+    showState("result", digit);
     if (!activeStroke) announce(`Looks like a ${digit} (${Math.round(confidence * 100)}\u00a0% sure).`);
   }
 
@@ -308,8 +312,8 @@
 
   function onKeyDown(event) {
     if (event.defaultPrevented || event.isComposing || event.altKey) return;
+    if (api.isTyping(event)) return;
     const target = event.target;
-    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
     const key = (event.key || "").toLowerCase();
     const command = event.ctrlKey || event.metaKey;
     let action = null;
@@ -328,13 +332,6 @@
     }
   }
 
-  function onButton(action) {
-    return (event) => {
-      if (event.currentTarget.getAttribute("aria-disabled") === "true") return;
-      action();
-    };
-  }
-
   /* ---------- For samples.js and training.js ---------- */
 
   window.mnistsite.pad = {
@@ -348,9 +345,7 @@
     /* Clear the pad quietly, unless it changed since that snapshot (the person is drawing the next one). */
     clearIfUnchanged(snapshotRevision) {
       if (activeStroke || snapshotRevision !== revision) return false;
-      strokes.length = 0;
-      drawingChanged();
-      redraw();
+      reset();
       return true;
     },
     predict: predictNow,
@@ -369,9 +364,9 @@
   canvas.addEventListener("pointercancel", onPointerEnd);
   canvas.addEventListener("lostpointercapture", onPointerEnd);
   canvas.addEventListener("contextmenu", (event) => event.preventDefault());
-  ui.undo.addEventListener("click", onButton(undo));
-  ui.clear.addEventListener("click", onButton(clear));
-  ui.predict.addEventListener("click", onButton(predictNow));
+  ui.undo.addEventListener("click", api.onButton(undo));
+  ui.clear.addEventListener("click", api.onButton(clear));
+  ui.predict.addEventListener("click", api.onButton(predictNow));
   document.addEventListener("keydown", onKeyDown);
   new ResizeObserver(fitCanvas).observe(canvas);
   watchPixelRatio();

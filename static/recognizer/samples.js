@@ -50,7 +50,7 @@
       ui.strip.scrollLeft = 0;
       pad.clearIfUnchanged(shot.revision);   // ready for the next drawing
       showStatus(`Saved as ${label}`, "ok",
-                 `Saved as ${label}. ${samples.length} sample${samples.length === 1 ? "" : "s"} saved.`);
+                 `Saved as ${label}. ${api.plural(samples.length, "sample")} saved.`);
       listChanged();
     } else {
       showStatus(answer.error || api.NETWORK_ERROR, "error");
@@ -194,7 +194,7 @@
     const question = document.createElement("p");
     question.className = "confirm__text";
     question.id = "clear-confirm-text";
-    question.textContent = `Delete all ${samples.length} sample${samples.length === 1 ? "" : "s"}? This cannot be undone.`;
+    question.textContent = `Delete all ${api.plural(samples.length, "sample")}? This cannot be undone.`;
     const yes = document.createElement("button");
     yes.type = "button";
     yes.className = "button button--small button--danger";
@@ -256,23 +256,16 @@
   function onKeyDown(event) {
     if (event.defaultPrevented || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     if (!/^[0-9]$/.test(event.key || "")) return;
-    if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+    if (api.isTyping(event)) return;
     event.preventDefault();
     save(Number(event.key));
   }
 
-  function onButton(action) {
-    return (event) => {
-      if (event.currentTarget.getAttribute("aria-disabled") === "true") return;
-      action();
-    };
-  }
-
   ui.labels.forEach((button) => {
-    button.addEventListener("click", onButton(() => save(Number(button.dataset.label))));
+    button.addEventListener("click", api.onButton(() => save(Number(button.dataset.label))));
   });
-  ui.undo.addEventListener("click", onButton(undoLastSave));
-  ui.clearAll.addEventListener("click", onButton(askToClearAll));
+  ui.undo.addEventListener("click", api.onButton(undoLastSave));
+  ui.clearAll.addEventListener("click", api.onButton(askToClearAll));
   root.addEventListener("pad:change", (event) => {
     padEmpty = event.detail.empty;
     if (padEmpty) suggested = null;

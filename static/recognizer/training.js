@@ -36,7 +36,7 @@
   let busyTimer = null;
 
   const isOpen = (r) => Boolean(r) && (r.status === "queued" || r.status === "running");
-  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const { plural } = api;
   const totalEpochs = (r) => r.epochs || (r.params && r.params.epochs) || null;   // when the API says
 
   /* ---------- The button and why it is disabled ---------- */
@@ -220,10 +220,7 @@
   }
 
   /* Samples: "40 %", "42.9 %"; MNIST always with two decimals: "99.64 %". */
-  function percent(fraction, digits) {
-    const text = (fraction * 100).toFixed(digits);
-    return `${digits === 1 ? String(Number(text)) : text}\u00a0%`;
-  }
+  const percent = (fraction, digits) => api.percent(fraction, digits, { trim: digits === 1 });
 
   /* ---------- Chart: loss and accuracy per epoch, in SVG ---------- */
 
@@ -314,9 +311,7 @@
 
   /* ---------- Wiring ---------- */
 
-  ui.button.addEventListener("click", () => {
-    if (ui.button.getAttribute("aria-disabled") !== "true") start();
-  });
+  ui.button.addEventListener("click", api.onButton(start));
   root.addEventListener("samples:change", (event) => {
     samplesTotal = event.detail.total;
     updateButton();
