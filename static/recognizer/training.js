@@ -85,8 +85,10 @@
       if (isOpen(run)) pollTimer = setTimeout(poll, POLL_MS);
       else finished({ live: true });
     } else if (answer.status === 404) {
-      run = null;
+      run = null;   // the card goes back to how it looks with no run: the steps, no "Run N"
       ui.live.hidden = true;
+      ui.run.hidden = true;
+      ui.steps.hidden = false;
       showOutcome("error", answer.error);
     } else {
       ui.stage.textContent = "Lost contact with the server — retrying…";
