@@ -35,17 +35,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from bench.canvas_set import load_mnist_test, render_canvas_sample
-from bench.robustness import code_state
 from bench.site import (
-    Endpoint, Session, canvas_png, children, machine_info, multipart_body, predict_multipart, request_once,
-    running_site, start_training_worker, stop_process, unwind_on_sigterm, write_result,
+    DEFAULT_CHECKPOINT, MULTIPART_TYPE, RESULTS, Endpoint, Session, canvas_png, checkpoint_found, children, code_state,
+    drawing_pool, machine_info, predict_multipart, request_once, running_site, scan_log, start_training_worker,
+    stop_process, unwind_on_sigterm, write_result,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
-CHECKPOINT = Path("recognizer/weights/base.pt")
 RESTART_STALE_SECONDS = 3
 OPEN = {"queued", "running"}  # a training run's states before it ends
 TRAINING_ENV = {"FINE_TUNE_EPOCHS": "2", "FINE_TUNE_MIN_REPLAY": "1000", "FINE_TUNE_EVAL_LIMIT": "1000",
@@ -217,11 +212,6 @@ def role(kill: WorkerKill, pid: int | None) -> str:
     return {kill.victim: "killed", kill.replacement: "replacement", None: "unknown"}.get(pid, "survivor")
 
 
-def log_problems(log: Path) -> list[str]:
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    return [line for line in lines if any(word in line for word in ("ERROR", "CRITICAL", "Traceback", "Error"))]
-
-
 def worker_kill_report(kill: WorkerKill, master: int, log: Path) -> dict:
     phases = {name: Counter() for name in ("before kill", "kill to replacement", "after replacement")}
     for answer in kill.answers:
@@ -241,7 +231,7 @@ def worker_kill_report(kill: WorkerKill, master: int, log: Path) -> dict:
                       "started_ms_after_kill": round((a.started - kill.killed) * 1000, 1),
                       "ended_ms_after_kill": round((a.ended - kill.killed) * 1000, 1), "problem": a.problem}
                      for a in kill.answers if not a.ok],
-        "gunicorn_log_problems": log_problems(log),
+        "gunicorn_log_problems": scan_log(log)["notable"],
     }
 
 
@@ -295,13 +285,10 @@ def active_version(port: int, png: bytes) -> int:
 
 
 def save_drawings(session: Session, count: int = 4) -> None:
-    images, labels = load_mnist_test()
-    rng = np.random.default_rng(0)
+    """The first ``count`` MNIST test digits on 280x280 canvases, saved with their labels."""
     call(session, "GET", "/", 200)  # the csrftoken cookie
-    for i in range(count):
-        png = render_canvas_sample(images[i], "canvas-rgba-png", rng, size=(280, 280))
-        body, content_type = multipart_body(png, {"label": str(int(labels[i]))})
-        call(session, "POST", "/api/samples", 201, body, {"Content-Type": content_type})
+    for body, _ in drawing_pool(count, 0, size=(280, 280), shuffle=False):
+        call(session, "POST", "/api/samples", 201, body, {"Content-Type": MULTIPART_TYPE})
 
 
 def gate_summary(metrics: dict) -> dict:
@@ -360,7 +347,7 @@ def run_training_worker(args: argparse.Namespace) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("drill", choices=["web-worker", "training-worker"])
-    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--clients", type=int, default=6, help="web-worker: client threads (default 6)")
     parser.add_argument("--before", type=float, default=2.0, help="web-worker: seconds of load before the kill")
     parser.add_argument("--after", type=float, default=5.0, help="web-worker: least seconds of load after it")
@@ -370,6 +357,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not checkpoint_found(args.checkpoint):
+        return 2
     unwind_on_sigterm()
     began = time.monotonic()
     found = run_web_worker(args) if args.drill == "web-worker" else run_training_worker(args)

@@ -26,7 +26,6 @@ import http.client
 import itertools
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -36,22 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.canvas_set import load_mnist_test, render_canvas_sample
-from bench.robustness import code_state
 from bench.site import (
-    HEALTH, ROOT, Endpoint, Session, canvas_png, children, machine_info, manage_shell, multipart_body,
-    predict_multipart, process_memory, request_once, run_clients, running_site, server_times, start_training_worker,
-    stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
+    DEFAULT_CHECKPOINT, HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, canvas_png,
+    checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row,
+    predict_multipart, process_memory, ratios_to_health, request_once, running_site, sanity_check, scan_logs,
+    start_training_worker, stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
 )
 from recognizer.ml.checkpoints import file_sha256
 
-RESULTS = Path(__file__).resolve().parent / "results"
 WEB_WORKER_LIMIT_MIB = 1e9 / 2**20  # 1 GB = 953.7 MiB
 FINISHED = {"succeeded", "rejected", "failed"}
-LOG_PATTERNS = {"database is locked": "database is locked", "traceback": "Traceback", "error": r"\bERROR\b",
-                "critical": "CRITICAL", "worker timeout": "WORKER TIMEOUT", "worker boot": "Booting worker",
-                "internal server error": "Internal Server Error", "database busy (503)": "with 503: database",
-                "refused (4xx warning)": r"Refused \w+ "}
 
 VERIFY = """
 import json, os
@@ -121,38 +114,23 @@ class MemorySampler(threading.Thread):
 
 def predict_under_load(site, endpoints: list[tuple[Endpoint, float]], args, memory: MemorySampler) -> list[dict]:
     rows = []
-    offset = (site.tmp / "access.log").stat().st_size
+    offset = site.access_log.stat().st_size
     for clients in args.clients:
         memory.phase = f"predict x{clients}"
         for endpoint, seconds in endpoints:
-            row = run_clients(site.port, endpoint, clients, seconds, args.max_requests)
-            time.sleep(0.3)  # gunicorn writes the access line just after the response
-            server, offset = server_times(site.tmp / "access.log", offset)
-            rows.append({**row, **server})
+            row, offset = measure_row(site, endpoint, clients, seconds, args.max_requests, offset)
+            rows.append(row)
             print(f"  {endpoint.name} x{clients}: {row['requests']} requests, {row['errors']} errors", flush=True)
     return rows
 
 
 # --- phase 2: mixed load -----------------------------------------------------------------------------------
 
-def drawing_pool(count: int, seed: int) -> list[tuple[bytes, int]]:
-    """``count`` multipart sample bodies (content type aside): different MNIST test digits on canvases of random
-    size, as a browser posts them, each with its correct label."""
-    images, labels = load_mnist_test()
-    rng = np.random.default_rng(seed)
-    pool = []
-    for index in rng.permutation(len(images))[:count]:
-        png = render_canvas_sample(images[index], "canvas-rgba-png", rng)
-        pool.append((multipart_body(png, {"label": str(int(labels[index]))})[0], int(labels[index])))
-    return pool
-
-
 class Savers:
     """``sessions`` threads, each its own browser session, saving samples from the pool with a pause between."""
 
     def __init__(self, port: int, pool: list[tuple[bytes, int]], sessions: int, pause: float) -> None:
         self.port, self.pool, self.pause = port, pool, pause
-        self.content_type = multipart_body(b"")[1]
         self.results: list[dict] = []  # list.append is atomic under the GIL
         self.phase = "savers"
         self.halt = threading.Event()
@@ -185,7 +163,7 @@ class Savers:
     def _call(self, session: Session, method: str, path: str, body: bytes, label: int | None) -> tuple[dict, bytes]:
         began = time.perf_counter()
         try:
-            status, answer = session.request(method, path, body, {"Content-Type": self.content_type} if body else {})
+            status, answer = session.request(method, path, body, {"Content-Type": MULTIPART_TYPE} if body else {})
         except (OSError, http.client.HTTPException):
             status, answer = None, b""
         record = {"phase": self.phase, "path": path, "status": status, "label": label,
@@ -209,13 +187,13 @@ class Savers:
         return {r["id"]: r["label"] for r in self.results if r["status"] == 201 and "id" in r}
 
 
-def trainer_session(port: int, pool: list[tuple[bytes, int]], count: int, content_type: str) -> tuple[Session, dict]:
+def trainer_session(port: int, pool: list[tuple[bytes, int]], count: int) -> tuple[Session, dict]:
     """A session that keeps ``count`` samples, enough to fine-tune on."""
     trainer = Session(port)
     trainer.request("GET", "/")
     statuses = Counter()
     for body, _ in pool[:count]:
-        status, _ = trainer.request("POST", "/api/samples", body, {"Content-Type": content_type})
+        status, _ = trainer.request("POST", "/api/samples", body, {"Content-Type": MULTIPART_TYPE})
         statuses[str(status)] += 1
     return trainer, {"samples": count, "statuses": dict(statuses)}
 
@@ -259,17 +237,13 @@ def follow_training(trainer: Session, cap: float) -> dict:
 
 def predict_phase(site, endpoint: Endpoint, clients: int, seconds: float, args, offset: int,
                   stop: threading.Event | None = None) -> tuple[dict, int]:
-    row = run_clients(site.port, endpoint, clients, seconds, args.max_requests, stop=stop)
-    time.sleep(0.3)
-    server, offset = server_times(site.tmp / "access.log", offset, path="/api/predict")
-    return {**row, **server}, offset
+    return measure_row(site, endpoint, clients, seconds, args.max_requests, offset, path="/api/predict", stop=stop)
 
 
 def mixed_load(site, endpoint: Endpoint, pool: list[tuple[bytes, int]], args, memory: MemorySampler) -> dict:
-    content_type = multipart_body(b"")[1]
-    trainer, trainer_info = trainer_session(site.port, pool, args.train_samples, content_type)
+    trainer, trainer_info = trainer_session(site.port, pool, args.train_samples)
     savers = Savers(site.port, pool, args.sessions, args.save_pause)
-    offset = (site.tmp / "access.log").stat().st_size
+    offset = site.access_log.stat().st_size
     phases = {}
     memory.phase = "mixed: predict only"
     phases["predict only"], offset = predict_phase(site, endpoint, args.predictors, args.baseline_seconds, args, offset)
@@ -315,26 +289,7 @@ def verify_samples(site, acknowledged: dict[int, int]) -> dict:
     return found
 
 
-# --- logs --------------------------------------------------------------------------------------------------
-
-def scan_logs(tmp: Path) -> dict:
-    """Counts of what matters in gunicorn's log (with Django's) and the training worker's, and the lines."""
-    found = {}
-    for name in ("gunicorn.log", "training_worker.log"):
-        text = (tmp / name).read_text(errors="replace") if (tmp / name).exists() else ""
-        lines = text.splitlines()
-        counts = {key: sum(1 for line in lines if re.search(pattern, line)) for key, pattern in LOG_PATTERNS.items()}
-        notable = [line for line in lines if re.search(r"locked|Traceback|ERROR|CRITICAL|TIMEOUT|Error|rror:|503", line)]
-        found[name] = {"lines": len(lines), "counts": {k: v for k, v in counts.items() if v},
-                       "notable": notable[:30], "tail": lines[-15:]}
-    return found
-
-
 # --- report ------------------------------------------------------------------------------------------------
-
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
 
 def print_requests(title: str, rows: list[tuple[str, dict]]) -> None:
     print(f"\n{title}\n{'':<30} {'clients':>7} {'s':>5} {'requests':>8} {'errors':>6} {'5xx':>4} {'req/s':>8} "
@@ -344,22 +299,19 @@ def print_requests(title: str, rows: list[tuple[str, dict]]) -> None:
             print(f"{name:<30} (not measured)")
             continue
         print(f"{name:<30} {r['clients']:>7} {r['seconds']:>5.0f} {r['requests']:>8} {r['errors']:>6} "
-              f"{r['server_errors']:>4} {r['throughput_rps']:>8.1f} {_fmt(r['client_p50_ms'], '7.2f')} "
-              f"{_fmt(r['client_p90_ms'], '7.2f')} {_fmt(r['client_p99_ms'], '8.2f')} "
-              f"{_fmt(r['client_max_ms'], '8.1f')} | {_fmt(r['server_p50_ms'], '7.2f')} "
-              f"{_fmt(r['server_p99_ms'], '7.2f')}")
+              f"{r['server_errors']:>4} {r['throughput_rps']:>8.1f} {fmt(r['client_p50_ms'], '7.2f')} "
+              f"{fmt(r['client_p90_ms'], '7.2f')} {fmt(r['client_p99_ms'], '8.2f')} "
+              f"{fmt(r['client_max_ms'], '8.1f')} | {fmt(r['server_p50_ms'], '7.2f')} "
+              f"{fmt(r['server_p99_ms'], '7.2f')}")
 
 
 def predict_ratios(rows: list[dict], predict: str) -> list[dict]:
     found = []
-    for r in rows:
-        base = next((b for b in rows if b["endpoint"] == HEALTH.name and b["clients"] == r["clients"]), None)
-        if r["endpoint"] != predict or base is None or not base["requests"] or not r["requests"]:
+    for q in ratios_to_health(rows):
+        if q["endpoint"] != predict:
             continue
-        found.append({"clients": r["clients"], "throughput_ratio": r["throughput_rps"] / base["throughput_rps"],
-                      "p50_ratio": r["client_p50_ms"] / base["client_p50_ms"],
-                      "p99_ratio": r["client_p99_ms"] / base["client_p99_ms"]})
-        print(f"  predict vs health at {r['clients']} clients: throughput {found[-1]['throughput_ratio']:.1%}, "
+        found.append({key: q[key] for key in ("clients", "throughput_ratio", "p50_ratio", "p99_ratio")})
+        print(f"  predict vs health at {q['clients']} clients: throughput {found[-1]['throughput_ratio']:.1%}, "
               f"p50 x{found[-1]['p50_ratio']:.1f}, p99 x{found[-1]['p99_ratio']:.1f}")
     return found
 
@@ -369,10 +321,10 @@ def print_mixed(mixed: dict) -> None:
                    "in each phase)", list(mixed["phases"].items()))
     sv, tr, ve = mixed["savers"], mixed["training"], mixed["verification"]
     print(f"\nsample savers: {sv['sessions']} sessions, pause {sv['pause_s']} s: {sv['saves_attempted']} saves, "
-          f"statuses {sv['statuses']} (by phase {sv['statuses_by_phase']}); save p50 {_fmt(sv['save_p50_ms'], '.1f')} "
-          f"ms, p99 {_fmt(sv['save_p99_ms'], '.1f')} ms, max {_fmt(sv['save_max_ms'], '.1f')} ms")
-    print(f"fine-tune: job {tr.get('job')}, outcome {tr['outcome']}, {_fmt(tr.get('seconds'), '.1f')} s from queueing "
-          f"({_fmt(tr.get('seconds_to_start'), '.1f')} s queued), {tr.get('epochs')} epochs on {tr.get('samples')} "
+          f"statuses {sv['statuses']} (by phase {sv['statuses_by_phase']}); save p50 {fmt(sv['save_p50_ms'], '.1f')} "
+          f"ms, p99 {fmt(sv['save_p99_ms'], '.1f')} ms, max {fmt(sv['save_max_ms'], '.1f')} ms")
+    print(f"fine-tune: job {tr.get('job')}, outcome {tr['outcome']}, {fmt(tr.get('seconds'), '.1f')} s from queueing "
+          f"({fmt(tr.get('seconds_to_start'), '.1f')} s queued), {tr.get('epochs')} epochs on {tr.get('samples')} "
           f"samples, MNIST accuracy {tr.get('mnist_accuracy')}, gate: {tr.get('gate')}; polls {tr.get('polls')}"
           + (f"; error: {tr['error']}" if tr.get("error") else "")
           + (f"; answer: {tr['answer']} (the session lists {tr.get('session_samples')} samples)" if "answer" in tr
@@ -423,7 +375,7 @@ def judge(rows: list[dict], mixed: dict, processes: list[dict], predict: str, wo
     peak = max((max(p["max_rss_mib"], p["hwm_mib"]) for p in web), default=None)
     checks["web_worker_peak_mib"] = peak
     checks["web_worker_under_1gb"] = peak is not None and peak < WEB_WORKER_LIMIT_MIB
-    print(f"{verdict(checks['web_worker_under_1gb'])}: web worker resident memory peak {_fmt(peak, '.1f')} MiB "
+    print(f"{verdict(checks['web_worker_under_1gb'])}: web worker resident memory peak {fmt(peak, '.1f')} MiB "
           f"(limit 1 GB = {WEB_WORKER_LIMIT_MIB:.1f} MiB)")
     if len(web) > workers:
         print(f"NOTE: {len(web)} web worker processes seen for {workers} workers: gunicorn replaced some")
@@ -453,7 +405,7 @@ FULL = {"seconds": 60, "health_seconds": 10, "baseline_seconds": 20, "mixed_cap"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 s phases, a tiny fine-tune")
-    parser.add_argument("--checkpoint", type=Path, default=Path("recognizer/weights/base.pt"))
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=60, help="gunicorn's worker timeout (bin/run's)")
@@ -490,11 +442,7 @@ def measure(args: argparse.Namespace, env: dict[str, str], predict: Endpoint, la
         memory.watch(worker.pid, "training worker")
         print(f"training worker pid {worker.pid}")
         try:
-            status, answer = request_once(site.port, predict)
-            if status != 200:
-                log = (site.tmp / "gunicorn.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"/api/predict answered {status}: {answer[:300]!r}\n{log}")
-            print(f"sanity check: predicted {json.loads(answer)['digit']} (label {label})")
+            sanity_check(site, predict, label)
             memory.phase = "warm-up"
             warm_up(site.port, [HEALTH, predict], args.workers, args.threads)
             print("PREDICT UNDER LOAD", flush=True)
@@ -511,12 +459,10 @@ def measure(args: argparse.Namespace, env: dict[str, str], predict: Endpoint, la
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.checkpoint.exists():
-        print(f"no checkpoint at {args.checkpoint}; pass --checkpoint PATH", file=sys.stderr)
+    if not checkpoint_found(args.checkpoint):
         return 2
     unwind_on_sigterm()
-    env = {"RATE_LIMIT_ENABLED": "false", "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
-           "FINE_TUNE_EPOCHS": str(args.fine_tune_epochs), "FINE_TUNE_MIN_REPLAY": str(args.fine_tune_min_replay),
+    env = {"FINE_TUNE_EPOCHS": str(args.fine_tune_epochs), "FINE_TUNE_MIN_REPLAY": str(args.fine_tune_min_replay),
            "FINE_TUNE_EVAL_LIMIT": str(args.fine_tune_eval_limit)}
     png, label = canvas_png()
     predict = predict_multipart(png)
@@ -547,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         "gunicorn": {"workers": args.workers, "threads": args.threads, "timeout": args.timeout,
                      "worker_class": "gthread", "bind": "127.0.0.1",
                      "conf_file": {"path": str(conf), "sha256": file_sha256(conf)} if conf.exists() else None},
-        "settings": {"site_env": env, "clients": args.clients, "predict_seconds": args.seconds,
+        "settings": {"site_env": {**SITE_SETTINGS, **env}, "clients": args.clients, "predict_seconds": args.seconds,
                      "health_seconds": args.health_seconds, "max_requests": args.max_requests,
                      "sessions": args.sessions, "save_pause_s": args.save_pause, "predictors": args.predictors,
                      "train_samples": args.train_samples, "baseline_seconds": args.baseline_seconds,

@@ -7,7 +7,6 @@ Target (the foundation issue): at most 1 ms for one image on one CPU thread. Flo
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -16,10 +15,10 @@ from pathlib import Path
 
 import torch
 
+from bench.site import DEFAULT_CHECKPOINT, RESULTS, write_result
 from recognizer.ml.checkpoints import load_checkpoint
 
 TARGET_MS = 1.0
-RESULTS = Path(__file__).resolve().parent / "results" / "network_latency.json"
 
 
 def timings_ms(model: torch.nn.Module, batch: torch.Tensor, repeats: int) -> list[float]:
@@ -43,7 +42,7 @@ def summary(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2000)
-    parser.add_argument("--checkpoint", type=Path, default=Path("recognizer/weights/base.pt"))
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     args = parser.parse_args()
     network, _ = load_checkpoint(args.checkpoint)
     floor = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10)).eval()
@@ -61,12 +60,10 @@ def main() -> None:
     passed = one_thread["p50_ms"] <= TARGET_MS
     print(f"DigitNet / floor at 1 thread: {one_thread['p50_ms'] / floor_one['p50_ms']:.1f}x")
     print(f"target p50 <= {TARGET_MS} ms on one thread: {'PASS' if passed else 'FAIL'} ({one_thread['p50_ms']:.3f} ms)")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows, "target_ms": TARGET_MS, "passed": passed, "repeats": args.repeats,
-                                   "torch": str(torch.__version__), "machine": platform.platform(),
-                                   "cpus": os.cpu_count(), "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")},
-                                  indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_result(RESULTS, "network_latency.json",
+                 {"rows": rows, "target_ms": TARGET_MS, "passed": passed, "repeats": args.repeats,
+                  "torch": str(torch.__version__), "machine": platform.platform(), "cpus": os.cpu_count(),
+                  "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
 if __name__ == "__main__":

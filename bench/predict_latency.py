@@ -21,17 +21,15 @@ import datetime
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-from bench.robustness import code_state
 from bench.site import (
-    HEALTH, Endpoint, canvas_png, machine_info, predict_multipart, request_once, run_clients, running_site,
-    server_times, unwind_on_sigterm, warm_up, write_result,
+    DEFAULT_CHECKPOINT, HEALTH, RESULTS, Endpoint, Site, canvas_png, checkpoint_found, code_state, fmt, machine_info,
+    measure_row, predict_multipart, ratios_to_health, running_site, sanity_check, unwind_on_sigterm, warm_up,
+    write_result,
 )
 from recognizer.ml.checkpoints import file_sha256
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_P50_MS = 5.0
 TARGET_THROUGHPUT_RATIO = 0.5
 
@@ -47,48 +45,34 @@ def endpoints(png: bytes, *, data_url: bool) -> list[Endpoint]:
 
 # --- measuring ---------------------------------------------------------------------------------------------
 
-def measure(port: int, tmp: Path, endpoints_: list[Endpoint], args: argparse.Namespace) -> list[dict]:
+def measure(site: Site, endpoints_: list[Endpoint], args: argparse.Namespace) -> list[dict]:
     rows = []
-    offset = (tmp / "access.log").stat().st_size
+    offset = site.access_log.stat().st_size
     for clients in args.clients:
         for endpoint in endpoints_:
-            row = run_clients(port, endpoint, clients, args.seconds, args.max_requests)
-            time.sleep(0.3)  # gunicorn writes the access line just after the response
-            server, offset = server_times(tmp / "access.log", offset)
-            rows.append({**row, **server})
+            row, offset = measure_row(site, endpoint, clients, args.seconds, args.max_requests, offset)
+            rows.append(row)
             print(f"  measured {endpoint.name} x{clients}: {row['requests']} requests", flush=True)
     return rows
 
 
 # --- report ------------------------------------------------------------------------------------------------
 
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def print_table(rows: list[dict]) -> None:
     print(f"\n{'endpoint':<22} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} "
           f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'mean ms':>7} | {'srv p50':>7} {'srv p99':>7}")
     for r in rows:
         print(f"{r['endpoint']:<22} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['throughput_rps']:>8.1f} "
-              f"{_fmt(r['client_p50_ms'], '7.2f')} {_fmt(r['client_p90_ms'], '7.2f')} "
-              f"{_fmt(r['client_p99_ms'], '7.2f')} {_fmt(r['client_mean_ms'], '7.2f')} | "
-              f"{_fmt(r['server_p50_ms'], '7.2f')} {_fmt(r['server_p99_ms'], '7.2f')}")
+              f"{fmt(r['client_p50_ms'], '7.2f')} {fmt(r['client_p90_ms'], '7.2f')} "
+              f"{fmt(r['client_p99_ms'], '7.2f')} {fmt(r['client_mean_ms'], '7.2f')} | "
+              f"{fmt(r['server_p50_ms'], '7.2f')} {fmt(r['server_p99_ms'], '7.2f')}")
     print("(p50/p90/p99/mean: at the client, request sent to response read, loopback, keep-alive; "
           "srv: gunicorn's own request time, %(D)s)")
 
 
-def ratios(rows: list[dict], trivial: str) -> list[dict]:
-    found = []
-    for r in rows:
-        if r["endpoint"] == trivial:
-            continue
-        base = next(b for b in rows if b["endpoint"] == trivial and b["clients"] == r["clients"])
-        found.append({"endpoint": r["endpoint"], "clients": r["clients"],
-                      "p50_ratio": r["client_p50_ms"] / base["client_p50_ms"],
-                      "p99_ratio": r["client_p99_ms"] / base["client_p99_ms"],
-                      "throughput_ratio": r["throughput_rps"] / base["throughput_rps"]})
-    print(f"\n{'ratio vs ' + trivial:<40} {'clients':>7} {'p50 x':>7} {'p99 x':>7} {'throughput':>10}")
+def ratios(rows: list[dict]) -> list[dict]:
+    found = ratios_to_health(rows)
+    print(f"\n{'ratio vs ' + HEALTH.name:<40} {'clients':>7} {'p50 x':>7} {'p99 x':>7} {'throughput':>10}")
     for q in found:
         print(f"{q['endpoint']:<40} {q['clients']:>7} {q['p50_ratio']:>7.2f} {q['p99_ratio']:>7.2f} "
               f"{q['throughput_ratio']:>10.1%}")
@@ -108,9 +92,9 @@ def judge(rows: list[dict], found: list[dict], predict: str) -> dict:
     }
     verdict = lambda ok: "not measured" if ok is None else ("PASS" if ok else "FAIL")  # noqa: E731
     print(f"\ntarget predict p50 <= {TARGET_P50_MS:.0f} ms at 1 client: {verdict(checks['predict_p50_met'])} "
-          f"({_fmt(checks['predict_p50_ms_at_1_client'], '.2f')} ms)")
+          f"({fmt(checks['predict_p50_ms_at_1_client'], '.2f')} ms)")
     print(f"target predict throughput >= {TARGET_THROUGHPUT_RATIO:.0%} of the trivial view's at 8 clients: "
-          f"{verdict(checks['throughput_ratio_met'])} ({_fmt(checks['throughput_ratio_at_8_clients'], '.1%')})")
+          f"{verdict(checks['throughput_ratio_met'])} ({fmt(checks['throughput_ratio_at_8_clients'], '.1%')})")
     if errors:
         print(f"WARNING: {errors} requests failed (non-200 or connection error)")
     checks["pass"] = bool(checks["predict_p50_met"] and checks["throughput_ratio_met"] and not errors)
@@ -122,7 +106,7 @@ def judge(rows: list[dict], found: list[dict], predict: str) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("recognizer/weights/base.pt"))
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint and concurrency (default 10)")
@@ -135,20 +119,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def sanity_check(port: int, endpoint: Endpoint, label: int) -> dict:
-    status, body = request_once(port, endpoint)
-    answer = json.loads(body)
-    if status != 200:
-        raise RuntimeError(f"/api/predict answered {status}: {answer}")
-    print(f"sanity check: predicted {answer['digit']} (label {label}), confidence {answer['confidence']:.3f}, "
-          f"model version {answer['model_version']}")
-    return answer
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.checkpoint.exists():
-        print(f"no checkpoint at {args.checkpoint}; pass --checkpoint PATH", file=sys.stderr)
+    if not checkpoint_found(args.checkpoint):
         return 2
     unwind_on_sigterm()
     png, label = canvas_png()
@@ -157,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
           f"cores, shared by the clients and the server (load average {os.getloadavg()[0]:.2f} now).")
     machine = machine_info()
     with running_site(args.checkpoint, args.workers, args.threads) as site:
-        answer = sanity_check(site.port, endpoints_[1], label)
+        answer = sanity_check(site, endpoints_[1], label)
         warm_up(site.port, endpoints_, args.workers, args.threads)
-        rows = measure(site.port, site.tmp, endpoints_, args)
+        rows = measure(site, endpoints_, args)
 
     print_table(rows)
-    found = ratios(rows, endpoints_[0].name)
+    found = ratios(rows)
     checks = judge(rows, found, endpoints_[1].name)
     result = {
         "benchmark": "predict-latency", "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),

@@ -12,27 +12,20 @@ the checkpoint cannot be loaded.
 import argparse
 import datetime
 import io
-import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import PIL
-import scipy
 import torch
 from PIL import Image, ImageDraw
 
-from bench.canvas_set import ENCODINGS, CanvasSample, iter_robustness_set, load_mnist_test
+from bench.canvas_set import ENCODINGS, CanvasSample, iter_robustness_set
+from bench.site import DEFAULT_CHECKPOINT, RESULTS, code_state, machine_info, mnist_test, write_result
 from recognizer.ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 MAX_PIXELS = 4096 * 4096   # the site's default MAX_IMAGE_PIXELS
 TARGET_OVERALL = 0.99
 TARGET_PER_ENCODING = 0.985
@@ -131,8 +124,7 @@ class Evaluation:
             tally.original_correct = sum(right[i] for i in tally.indices)
             tally.lost = sum(right[i] for i in tally.failed)
 
-    def run(self, count: int, seed: int) -> None:
-        mnist = load_mnist_test()
+    def run(self, count: int, seed: int, mnist: tuple[np.ndarray, np.ndarray]) -> None:
         samples = iter_robustness_set(count, seed, mnist=mnist)
         while True:
             start = time.perf_counter()
@@ -213,26 +205,6 @@ def save_sheets(kept: list[Outcome], mnist_images: np.ndarray, directory: Path) 
 
 # --- report ----------------------------------------------------------------------------------------------
 
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
-        "python": platform.python_version(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "load_average": os.getloadavg(),
-        "versions": {"torch": torch.__version__, "numpy": np.__version__, "pillow": PIL.__version__,
-                     "scipy": scipy.__version__},
-    }
-
-
-def code_state() -> dict:
-    """The commit measured and any uncommitted changes to files the benchmarks exercise."""
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.rstrip() if done.returncode == 0 else ""
-
-    return {"commit": git("rev-parse", "HEAD"),
-            "uncommitted": git("status", "--porcelain", "--", "recognizer", "mnistsite", "bench").splitlines()}
-
-
 def report(tallies: dict[str, Tally]) -> tuple[dict, bool]:
     total = sum(t.n for t in tallies.values())
     overall = sum(t.correct for t in tallies.values()) / total
@@ -274,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="samples per encoding (default 500)")
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--checkpoint", type=Path, default=Path("recognizer/weights/base.pt"))
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and the sheets")
     args = parser.parse_args(argv)
@@ -285,11 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"cannot benchmark: {exc}", file=sys.stderr)
         return 2
-    print(f"checkpoint {args.checkpoint} (sha256 {file_sha256(args.checkpoint)[:12]}); "
+    sha256 = file_sha256(args.checkpoint)
+    print(f"checkpoint {args.checkpoint} (sha256 {sha256[:12]}); "
           f"{args.count} samples x {len(ENCODINGS)} encodings, seed {args.seed}")
     started = time.perf_counter()
     evaluation = Evaluation(network, keep=SHEET_PER_ENCODING)
-    evaluation.run(args.count, args.seed)
+    mnist = mnist_test()
+    evaluation.run(args.count, args.seed, mnist)
     tallies, kept, seconds = evaluation.tallies, evaluation.kept, evaluation.seconds
     seconds["total"] = time.perf_counter() - started
     summary, _ = report(tallies)
@@ -297,18 +271,17 @@ def main(argv: list[str] | None = None) -> int:
           f"network {seconds['network']:.1f})")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    samples_png, failures_png = save_sheets(kept, load_mnist_test()[0], args.out)
+    samples_png, failures_png = save_sheets(kept, mnist[0], args.out)
     result = {
         "benchmark": "canvas-robustness", "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
         "command": " ".join([Path(sys.executable).name, "-m", "bench.robustness", *(argv or sys.argv[1:])]),
         "seed": args.seed, "count_per_encoding": args.count, "encodings": list(ENCODINGS),
-        "checkpoint": {"path": str(args.checkpoint), "sha256": file_sha256(args.checkpoint), "metadata": metadata},
-        **summary, "seconds": seconds, "machine": machine_info(), "code": code_state(),
+        "checkpoint": {"path": str(args.checkpoint), "sha256": sha256, "metadata": metadata},
+        **summary, "seconds": seconds, "machine": machine_info(libraries=True), "code": code_state(),
         "sheets": [str(samples_png), str(failures_png)],
     }
-    json_path = args.out / "robustness.json"
-    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"wrote {json_path}, {samples_png}, {failures_png}")
+    write_result(args.out, "robustness.json", result)
+    print(f"wrote {samples_png}, {failures_png}")
     return 0
 
 

@@ -11,13 +11,15 @@ The per-client rate limit is switched off (``RATE_LIMIT_ENABLED=false``): every 
 """
 
 import contextlib
+import functools
 import http.client
+import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
-import json
 import socket
 import subprocess
 import sys
@@ -35,9 +37,20 @@ import numpy as np
 from bench.canvas_set import load_mnist_test, render_canvas_sample
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_CHECKPOINT = Path("recognizer/weights/base.pt")  # relative to the repository root, where benches run
 CANVAS_DIGIT = 0  # MNIST test image #0, a 7
 BOUNDARY = "----mnistsite-bench-boundary"
+MULTIPART_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 ACCESS_LOG_FORMAT = "%(s)s %(D)s %(U)s"  # status, request time in microseconds, path
+# Settings every benchmark site runs with (see the module docstring); benchmarks record them with their results.
+SITE_SETTINGS = {"RATE_LIMIT_ENABLED": "false", "TASKS_BACKEND": "django_tasks_db.DatabaseBackend"}
+# What scan_log counts in gunicorn's log (with Django's) and the training worker's, and the lines it keeps.
+LOG_PATTERNS = {"database is locked": "database is locked", "traceback": "Traceback", "error": r"\bERROR\b",
+                "critical": "CRITICAL", "worker timeout": "WORKER TIMEOUT", "worker boot": "Booting worker",
+                "internal server error": "Internal Server Error", "database busy (503)": "with 503: database",
+                "refused (4xx warning)": r"Refused \w+ "}
+NOTABLE_LINE = r"locked|Traceback|ERROR|CRITICAL|TIMEOUT|Error|rror:|503"
 
 ACTIVATE = """
 import os, shutil
@@ -77,15 +90,25 @@ class Site:
     env: dict
     gunicorn: subprocess.Popen
 
+    @property
+    def access_log(self) -> Path:
+        return self.tmp / "access.log"
+
 
 HEALTH = Endpoint("health (trivial)", "GET", "/api/health", b"", {})
 
 
 # --- request bodies ----------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST test images and labels, read once per process (callers must not modify them)."""
+    return load_mnist_test()
+
+
 def canvas_png() -> tuple[bytes, int]:
     """A 280x280 transparent RGBA canvas with one MNIST test digit drawn on it, and the digit's label."""
-    images, labels = load_mnist_test()
+    images, labels = mnist_test()
     data = render_canvas_sample(images[CANVAS_DIGIT], "canvas-rgba-png", np.random.default_rng(0), size=(280, 280))
     return data, int(labels[CANVAS_DIGIT])
 
@@ -96,7 +119,21 @@ def multipart_body(png: bytes, fields: dict[str, str] | None = None) -> tuple[by
              for name, value in (fields or {}).items()]
     parts.append((f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"canvas.png\"\r\n"
                   f"Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={BOUNDARY}"
+    return b"".join(parts), MULTIPART_TYPE
+
+
+def drawing_pool(count: int, seed: int, *, size: tuple[int, int] | None = None,
+                 shuffle: bool = True) -> list[tuple[bytes, int]]:
+    """``count`` multipart sample bodies (their content type is MULTIPART_TYPE), each with its correct label:
+    MNIST test digits (different ones at random, or the first ``count`` without ``shuffle``) on canvases of
+    random size (or ``size``), as a browser posts them."""
+    images, labels = mnist_test()
+    rng = np.random.default_rng(seed)
+    pool = []
+    for index in rng.permutation(len(images))[:count] if shuffle else range(count):
+        png = render_canvas_sample(images[index], "canvas-rgba-png", rng, size=size)
+        pool.append((multipart_body(png, {"label": str(int(labels[index]))})[0], int(labels[index])))
+    return pool
 
 
 def predict_multipart(png: bytes) -> Endpoint:
@@ -104,10 +141,49 @@ def predict_multipart(png: bytes) -> Endpoint:
     return Endpoint("predict multipart", "POST", "/api/predict", body, {"Content-Type": content_type})
 
 
-def machine_info() -> dict:
-    return {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
-            "note": "the client threads and the gunicorn workers share these cores"}
+# --- what was measured, and where ---------------------------------------------------------------------------
+
+def machine_info(*, libraries: bool = False) -> dict:
+    """The machine and Python measured on. With ``libraries`` (the in-process benchmarks) also the processor,
+    torch's thread count and the versions of torch, numpy, Pillow and SciPy, imported only then; without, a
+    note that the HTTP clients and the servers share the cores."""
+    info = {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
+    if not libraries:
+        return {**info, "note": "the client threads and the gunicorn workers share these cores"}
+    import PIL
+    import scipy
+    import torch
+    return {**info, "processor": platform.processor(), "torch_threads": torch.get_num_threads(),
+            "versions": {"torch": torch.__version__, "numpy": np.__version__, "pillow": PIL.__version__,
+                         "scipy": scipy.__version__}}
+
+
+def code_state() -> dict:
+    """The commit measured and any uncommitted changes to files the benchmarks exercise."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "uncommitted": git("status", "--porcelain", "--", "recognizer", "mnistsite", "bench").splitlines()}
+
+
+def checkpoint_found(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` exists; when not, say so on stderr."""
+    if checkpoint.exists():
+        return True
+    print(f"no checkpoint at {checkpoint}; pass --checkpoint PATH", file=sys.stderr)
+    return False
+
+
+def write_result(out_dir: Path, name: str, result: dict) -> Path:
+    """Write a benchmark's JSON result to out_dir/name and say where."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+    return path
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -137,8 +213,7 @@ def site_environment(tmp: Path, checkpoint: Path, extra: dict[str, str] | None =
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
-        "RATE_LIMIT_ENABLED": "false",  # one IP sends everything; see the module docstring
-        "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+        **SITE_SETTINGS,  # the rate limit off: one IP sends everything; see the module docstring
         "BENCH_CHECKPOINT": str(checkpoint.resolve()),
         **(extra or {}),
     }
@@ -228,6 +303,18 @@ def running_site(checkpoint: Path, workers: int, threads: int, *, timeout: int |
         if process is not None:
             stop_process(process)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sanity_check(site: Site, endpoint: Endpoint, label: int) -> dict:
+    """One prediction of the canvas before measuring: raises RuntimeError (with gunicorn's log) unless a 200."""
+    status, body = request_once(site.port, endpoint)
+    if status != 200:
+        log = (site.tmp / "gunicorn.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"/api/predict answered {status}: {body[:300]!r}\n{log}")
+    answer = json.loads(body)
+    print(f"sanity check: predicted {answer['digit']} (label {label}), confidence {answer['confidence']:.3f}, "
+          f"model version {answer['model_version']}")
+    return answer
 
 
 # --- the client --------------------------------------------------------------------------------------------
@@ -350,6 +437,36 @@ def server_times(access_log: Path, offset: int, path: str | None = None) -> tupl
     return summarise(ms, "server_"), end
 
 
+def measure_row(site: Site, endpoint: Endpoint, clients: int, seconds: float, max_requests: int, offset: int, *,
+                path: str | None = None, stop: threading.Event | None = None) -> tuple[dict, int]:
+    """run_clients, then the server's times from the access log past ``offset`` (only ``path``'s, when given):
+    the row, and the new offset."""
+    row = run_clients(site.port, endpoint, clients, seconds, max_requests, stop=stop)
+    time.sleep(0.3)  # gunicorn writes the access line just after the response
+    server, offset = server_times(site.access_log, offset, path)
+    return {**row, **server}, offset
+
+
+def ratios_to_health(rows: list[dict]) -> list[dict]:
+    """Each other endpoint's row against the health row at the same concurrency (both with requests): its
+    endpoint, clients, and p50, p99 and throughput as multiples of health's."""
+    found = []
+    for r in rows:
+        base = next((b for b in rows if b["endpoint"] == HEALTH.name and b["clients"] == r["clients"]), None)
+        if r["endpoint"] == HEALTH.name or base is None or not base["requests"] or not r["requests"]:
+            continue
+        found.append({"endpoint": r["endpoint"], "clients": r["clients"],
+                      "p50_ratio": r["client_p50_ms"] / base["client_p50_ms"],
+                      "p99_ratio": r["client_p99_ms"] / base["client_p99_ms"],
+                      "throughput_ratio": r["throughput_rps"] / base["throughput_rps"]})
+    return found
+
+
+def fmt(value, spec: str) -> str:
+    """``value`` formatted by ``spec``, or "-" for None (not measured)."""
+    return "-" if value is None else format(value, spec)
+
+
 def warm_up(port: int, endpoints: list[Endpoint], workers: int, threads: int) -> None:
     """Enough parallel requests that every worker has loaded the model and every thread has run once."""
     for endpoint in endpoints:
@@ -383,10 +500,17 @@ def process_memory(pid: int) -> dict | None:
         return None  # a zombie has no memory lines
 
 
-def write_result(out_dir: Path, name: str, result: dict) -> Path:
-    """Write a benchmark's JSON result to out_dir/name and say where."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / name
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"wrote {path}")
-    return path
+# --- logs --------------------------------------------------------------------------------------------------
+
+def scan_log(path: Path) -> dict:
+    """A log's line count, the LOG_PATTERNS found in it (counted), its first 30 notable lines and its last 15."""
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    counts = {key: sum(1 for line in lines if re.search(pattern, line)) for key, pattern in LOG_PATTERNS.items()}
+    notable = [line for line in lines if re.search(NOTABLE_LINE, line)]
+    return {"lines": len(lines), "counts": {k: v for k, v in counts.items() if v}, "notable": notable[:30],
+            "tail": lines[-15:]}
+
+
+def scan_logs(tmp: Path) -> dict:
+    """scan_log of gunicorn's log (with Django's) and the training worker's."""
+    return {name: scan_log(tmp / name) for name in ("gunicorn.log", "training_worker.log")}
