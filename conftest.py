@@ -45,14 +45,14 @@ def tiny_checkpoint(tmp_path) -> Path:
 @pytest.fixture
 def store_version(db):
     """Store a checkpoint file as a new, inactive ModelVersion (its weights copied into MODEL_DIR)."""
-    from recognizer.ml.checkpoints import file_sha256
+    from recognizer.ml.checkpoints import file_sha256, load_checkpoint
     from recognizer.models import ModelVersion
 
     def store(name: str, source: Path, **fields):
         target = settings.MODEL_DIR / name
         target.write_bytes(source.read_bytes())
         return ModelVersion.objects.create(weights_name=name, weights_sha256=file_sha256(target),
-                                           architecture="DigitNet-v1", **fields)
+                                           architecture=load_checkpoint(target)[0].architecture, **fields)
 
     return store
 

@@ -56,8 +56,7 @@ ACTIVATE = """
 import os, shutil
 from pathlib import Path
 from django.conf import settings
-from recognizer.ml.checkpoints import file_sha256
-from recognizer.ml.network import ARCHITECTURE
+from recognizer.ml.checkpoints import file_sha256, load_checkpoint
 from recognizer.models import ModelVersion
 from recognizer.services import model_version_activate
 source = Path(os.environ["BENCH_CHECKPOINT"])
@@ -67,8 +66,8 @@ if version is None:
     name = f"bench-{sha[:12]}.pt"
     settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, settings.MODEL_DIR / name)
-    version = ModelVersion.objects.create(weights_name=name, weights_sha256=sha, architecture=ARCHITECTURE,
-                                          notes="benchmark checkpoint")
+    version = ModelVersion.objects.create(weights_name=name, weights_sha256=sha, notes="benchmark checkpoint",
+                                          architecture=load_checkpoint(source)[0].architecture)
 model_version_activate(version=version)
 print(f"active model: {version} sha256 {sha}")
 """

@@ -20,8 +20,7 @@ from PIL import Image
 
 from .exceptions import InvalidModelVersion, NoActiveModel, SampleLimitReached
 from .inference import get_predictor
-from .ml.checkpoints import CheckpointError, file_sha256
-from .ml.network import ARCHITECTURE
+from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.preprocessing import decode_image, encode_png, ink_map, prepare_digit, to_mnist, to_model_input
 from .models import ModelVersion, Sample
 
@@ -31,15 +30,18 @@ logger = logging.getLogger(__name__)
 
 
 def model_version_register_base() -> ModelVersion | None:
-    """Register the shipped base checkpoint as the first, active version; do nothing when any version exists."""
-    if ModelVersion.objects.exists():
-        return None
+    """Register the shipped base checkpoint as a version unless it already is one (same SHA-256). On a new site
+    it becomes the active version; where versions exist (a site upgraded to a new base model) it is added
+    inactive, and staff activate it when they choose. Returns the new version, or None."""
     source = settings.BASE_MODEL_CHECKPOINT
     if not source.exists():
-        logger.warning("No shipped base model at %s: run `manage.py train_base` to make one.", source)
+        if not ModelVersion.objects.exists():
+            logger.warning("No shipped base model at %s: run `manage.py train_base` to make one.", source)
+        return None
+    sha256 = file_sha256(source)
+    if ModelVersion.objects.filter(weights_sha256=sha256).exists():
         return None
     card = json.loads(settings.BASE_MODEL_CARD.read_text()) if settings.BASE_MODEL_CARD.exists() else {}
-    sha256 = file_sha256(source)
     weights_name = f"base-{sha256[:12]}.pt"
     target = settings.MODEL_DIR / weights_name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,11 +51,13 @@ def model_version_register_base() -> ModelVersion | None:
         tmp.replace(target)
     metrics = {"mnist_test_accuracy": card.get("test_accuracy"), "per_class_accuracy": card.get("per_class_accuracy"),
                "confusion_matrix": card.get("confusion_matrix")}
+    first = not ModelVersion.objects.exists()
     version = ModelVersion.objects.create(
-        weights_name=weights_name, weights_sha256=sha256, architecture=card.get("architecture", ARCHITECTURE),
-        metrics=metrics, notes="shipped base model", is_active=True, activated=timezone.now(),
+        weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(target)[0].architecture,
+        metrics=metrics, notes="shipped base model", is_active=first, activated=timezone.now() if first else None,
     )
-    logger.info("Registered the shipped base model as %s", version)
+    logger.info("Registered the shipped base model as %s%s", version,
+                "" if first else " (inactive: activate it in the admin to use it)")
     return version
 
 

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from recognizer.ml.checkpoints import save_checkpoint
-from recognizer.ml.network import ARCHITECTURE, DigitNet, parameter_count
+from recognizer.ml.network import DigitNet, parameter_count
 
 from .data import loader, mnist_dataset
 from .loop import BatchCallback, EpochCallback, FitConfig, evaluate, fit
@@ -52,7 +52,7 @@ def train_base_model(
     training_seconds = time.perf_counter() - started
     test = evaluate(model, test_loader)
     card = {
-        "architecture": ARCHITECTURE,
+        "architecture": model.architecture,
         "parameters": parameter_count(model),
         "epochs": config.epochs,
         "batch_size": batch_size,

@@ -195,7 +195,7 @@ def _store_candidate(run: TrainingRun, network, after: dict) -> ModelVersion:
     sha256 = save_checkpoint(network, settings.MODEL_DIR / weights_name,
                              metadata={"training_run": run.pk, "parent_version": run.parent_id})
     return ModelVersion.objects.create(
-        parent=run.parent, weights_name=weights_name, weights_sha256=sha256, architecture=run.parent.architecture,
+        parent=run.parent, weights_name=weights_name, weights_sha256=sha256, architecture=network.architecture,
         notes=f"fine-tuned by training run {run.pk}",
         metrics={"mnist_test_accuracy": after["mnist_accuracy"], "mnist_test_count": after["mnist_count"],
                  "per_class_accuracy": after["per_class_accuracy"], "confusion_matrix": after["confusion_matrix"],

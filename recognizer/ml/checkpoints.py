@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .network import ARCHITECTURE, DigitNet
+from .network import DigitNet, UnknownArchitecture
 from .preprocessing import MNIST_MEAN, MNIST_STD
 
 
@@ -26,7 +26,7 @@ def save_checkpoint(model: DigitNet, path: Path, *, metadata: dict[str, Any] | N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "arch": ARCHITECTURE,
+        "arch": model.architecture,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "mean": MNIST_MEAN,
         "std": MNIST_STD,
@@ -54,13 +54,15 @@ def load_checkpoint(path: Path) -> tuple[DigitNet, dict[str, Any]]:
         raise CheckpointError(f"weights file {path} is missing") from exc
     except Exception as exc:  # torch raises many types for a damaged file
         raise CheckpointError(f"weights file {path} cannot be read: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("arch") != ARCHITECTURE:
-        raise CheckpointError(f"weights file {path} is not a {ARCHITECTURE} checkpoint")
-    model = DigitNet()
+    if not isinstance(payload, dict) or not isinstance(payload.get("arch"), str):
+        raise CheckpointError(f"weights file {path} is not a DigitNet checkpoint")
     try:
+        model = DigitNet(payload["arch"])
         model.load_state_dict(payload["state_dict"])
+    except UnknownArchitecture as exc:
+        raise CheckpointError(f"weights file {path}: {exc}") from exc
     except (KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"weights file {path} does not fit {ARCHITECTURE}: {exc}") from exc
+        raise CheckpointError(f"weights file {path} does not fit {payload['arch']}: {exc}") from exc
     model.eval()
     return model, payload.get("metadata", {})
 

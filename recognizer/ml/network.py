@@ -1,13 +1,28 @@
 """DigitNet: the convolutional network that reads 28x28 MNIST-style digits.
 
-Two pairs of 3x3 convolutions (32 then 64 channels) with BatchNorm, each pair followed by 2x2 max-pooling,
-then a 128-unit dense layer with dropout. About 468k parameters: one image takes under 1 ms on one CPU
-thread, and with affine augmentation it reaches 99.6 % on the MNIST test set.
+Stages of 3x3 convolutions with BatchNorm, each stage ended by 2x2 max-pooling (28 -> 14 -> 7), then a
+128-unit dense layer with dropout. Each layout has a name, stored with every checkpoint, so a version
+trained with an older layout still loads and can be rolled back to:
+
+- ``DigitNet-v2`` (new models): 32 channels at 28x28, then 32 and 64 at 14x14. About 431k parameters and
+  6 M multiply-adds: about 0.3 ms per image on one CPU thread.
+- ``DigitNet-v1``: two convolutions per stage (32, 32 | 64, 64). About 468k parameters but 19 M multiply-adds,
+  three times the work per image for no measurable gain in accuracy.
 """
 
 from torch import Tensor, nn
 
-ARCHITECTURE = "DigitNet-v1"
+ARCHITECTURE = "DigitNet-v2"  # what new base models are trained as
+# Output channels of each convolution, per pooling stage.
+LAYOUTS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "DigitNet-v1": ((32, 32), (64, 64)),
+    "DigitNet-v2": ((32,), (32, 64)),
+}
+FIELD_AFTER_POOLING = 7  # 28 halved by each of the two stages
+
+
+class UnknownArchitecture(ValueError):
+    pass
 
 
 def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -20,19 +35,22 @@ def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class DigitNet(nn.Module):
-    def __init__(self, dropout: float = 0.3) -> None:
+    def __init__(self, architecture: str = ARCHITECTURE, dropout: float = 0.3) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            *_conv_block(1, 32),
-            *_conv_block(32, 32),
-            nn.MaxPool2d(2),  # 28 -> 14
-            *_conv_block(32, 64),
-            *_conv_block(64, 64),
-            nn.MaxPool2d(2),  # 14 -> 7
-        )
+        if architecture not in LAYOUTS:
+            raise UnknownArchitecture(f"unknown architecture {architecture!r}; known: {', '.join(LAYOUTS)}")
+        self.architecture = architecture
+        layers: list[nn.Module] = []
+        channels = 1
+        for stage in LAYOUTS[architecture]:
+            for out_channels in stage:
+                layers += _conv_block(channels, out_channels)
+                channels = out_channels
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 128),
+            nn.Linear(channels * FIELD_AFTER_POOLING**2, 128),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(128, 10),

@@ -32,3 +32,29 @@ def test_a_pickled_module_is_refused(tmp_path):
     torch.save(DigitNet(), tmp_path / "whole.pt")  # a whole pickled module may run code when loaded
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "whole.pt")
+
+
+@pytest.mark.parametrize("architecture", ["DigitNet-v1", "DigitNet-v2"])
+def test_each_checkpoint_loads_with_the_architecture_it_was_saved_with(tmp_path, architecture):
+    # Versions trained with an older layout stay loadable, so staff can still roll back to them.
+    save_checkpoint(DigitNet(architecture), tmp_path / "m.pt")
+    loaded, _ = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.architecture == architecture
+    with torch.inference_mode():
+        assert loaded(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_a_checkpoint_of_an_unknown_architecture_is_refused_with_a_reason(tmp_path):
+    save_checkpoint(DigitNet(), tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    torch.save({**payload, "arch": "DigitNet-v99"}, tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match="unknown architecture 'DigitNet-v99'"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_weights_of_one_architecture_under_another_name_are_refused(tmp_path):
+    save_checkpoint(DigitNet("DigitNet-v1"), tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    torch.save({**payload, "arch": "DigitNet-v2"}, tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match="does not fit DigitNet-v2"):
+        load_checkpoint(tmp_path / "m.pt")

@@ -92,3 +92,15 @@ def test_simultaneous_activations_leave_exactly_one_version_active(active_model_
         thread.join(timeout=60)
     assert errors == []
     assert ModelVersion.objects.filter(is_active=True).count() == 1
+
+
+def test_migrate_registers_a_new_shipped_base_beside_the_versions_a_site_already_has(
+        active_model_version, settings, tmp_path, tiny_checkpoint):
+    # An upgrade that ships a new base model: staff see it as a version and choose when to activate it.
+    settings.BASE_MODEL_CHECKPOINT, settings.BASE_MODEL_CARD = tiny_checkpoint, tmp_path / "no-card.json"
+    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)  # and only once
+    new = ModelVersion.objects.get(weights_sha256=file_sha256(tiny_checkpoint))
+    assert (new.is_active, new.activated, new.notes) == (False, None, "shipped base model")
+    assert new.architecture == "DigitNet-v2" and new.load_network().architecture == "DigitNet-v2"
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
