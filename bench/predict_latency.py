@@ -60,14 +60,35 @@ def measure(site: Site, endpoints_: list[Endpoint], args: argparse.Namespace) ->
 
 def print_table(rows: list[dict]) -> None:
     print(f"\n{'endpoint':<22} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} "
-          f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'mean ms':>7} | {'srv p50':>7} {'srv p99':>7}")
+          f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'mean ms':>7} | {'srv p50':>7} {'srv p99':>7} | "
+          f"{'srv cpu':>7} {'cli cpu':>7}")
     for r in rows:
         print(f"{r['endpoint']:<22} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['throughput_rps']:>8.1f} "
               f"{fmt(r['client_p50_ms'], '7.2f')} {fmt(r['client_p90_ms'], '7.2f')} "
               f"{fmt(r['client_p99_ms'], '7.2f')} {fmt(r['client_mean_ms'], '7.2f')} | "
-              f"{fmt(r['server_p50_ms'], '7.2f')} {fmt(r['server_p99_ms'], '7.2f')}")
+              f"{fmt(r['server_p50_ms'], '7.2f')} {fmt(r['server_p99_ms'], '7.2f')} | "
+              f"{r['server_cpu_ms_per_request']:>7.2f} {r['client_cpu_ms_per_request']:>7.2f}")
     print("(p50/p90/p99/mean: at the client, request sent to response read, loopback, keep-alive; "
-          "srv: gunicorn's own request time, %(D)s)")
+          "srv: gunicorn's own request time, %(D)s; srv cpu / cli cpu: CPU ms per request used by gunicorn's "
+          "processes / by the client threads)")
+
+
+def cpu_bound_ratio(rows: list[dict], predict: str, clients: int) -> dict | None:
+    """When the cores are saturated, throughput is the cores over the CPU one request costs, clients included:
+    the throughput ratio this predicts from the measured CPU costs, to set beside the measured one."""
+    health = next((r for r in rows if r["endpoint"] == HEALTH.name and r["clients"] == clients), None)
+    other = next((r for r in rows if r["endpoint"] == predict and r["clients"] == clients), None)
+    if health is None or other is None:
+        return None
+    cost = {name: r["server_cpu_ms_per_request"] + r["client_cpu_ms_per_request"]
+            for name, r in (("health", health), ("predict", other))}
+    model = {"clients": clients, "health_cpu_ms_per_request": cost["health"],
+             "predict_cpu_ms_per_request": cost["predict"], "ratio_from_cpu": cost["health"] / cost["predict"],
+             "predict_cpu_ms_for_target": cost["health"] / TARGET_THROUGHPUT_RATIO}
+    print(f"\nCPU per request at {clients} clients, server + client: health {cost['health']:.2f} ms, predict "
+          f"{cost['predict']:.2f} ms -> a CPU-bound throughput ratio of {model['ratio_from_cpu']:.1%}; "
+          f"{TARGET_THROUGHPUT_RATIO:.0%} would need predict at {model['predict_cpu_ms_for_target']:.2f} ms.")
+    return model
 
 
 def ratios(rows: list[dict]) -> list[dict]:
@@ -137,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     found = ratios(rows)
     checks = judge(rows, found, endpoints_[1].name)
+    cpu_model = cpu_bound_ratio(rows, endpoints_[1].name, max(args.clients))
     result = {
         "benchmark": "predict-latency", "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
         "checkpoint": {"path": str(args.checkpoint), "sha256": file_sha256(args.checkpoint)},
@@ -147,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                    "connection": "one keep-alive http.client connection per thread"},
         "targets": {"predict_p50_ms_at_1_client": TARGET_P50_MS,
                     "throughput_ratio_at_8_clients": TARGET_THROUGHPUT_RATIO},
-        "rows": rows, "ratios": found, "checks": checks,
+        "rows": rows, "ratios": found, "checks": checks, "cpu_model": cpu_model,
         "machine": {**machine, "load_average_after": os.getloadavg()}, "code": code_state(),
     }
     write_result(args.out, "predict_latency.json", result)

@@ -436,14 +436,32 @@ def server_times(access_log: Path, offset: int, path: str | None = None) -> tupl
     return summarise(ms, "server_"), end
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far, all their threads included; 0 for one gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure_row(site: Site, endpoint: Endpoint, clients: int, seconds: float, max_requests: int, offset: int, *,
                 path: str | None = None, stop: threading.Event | None = None) -> tuple[dict, int]:
-    """run_clients, then the server's times from the access log past ``offset`` (only ``path``'s, when given):
-    the row, and the new offset."""
+    """run_clients, then the server's times from the access log past ``offset`` (only ``path``'s, when given),
+    and the CPU time per request that gunicorn (master and workers) and this process's clients spent: the row,
+    and the new offset."""
+    server_pids = [site.gunicorn.pid, *children(site.gunicorn.pid)]
+    server_cpu, client_cpu = cpu_seconds(server_pids), time.process_time()
     row = run_clients(site.port, endpoint, clients, seconds, max_requests, stop=stop)
+    server_cpu, client_cpu = cpu_seconds(server_pids) - server_cpu, time.process_time() - client_cpu
     time.sleep(0.3)  # gunicorn writes the access line just after the response
     server, offset = server_times(site.access_log, offset, path)
-    return {**row, **server}, offset
+    per_request = 1000 / max(row["requests"], 1)
+    return {**row, **server, "server_cpu_ms_per_request": server_cpu * per_request,
+            "client_cpu_ms_per_request": client_cpu * per_request}, offset
 
 
 def ratios_to_health(rows: list[dict]) -> list[dict]:

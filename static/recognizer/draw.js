@@ -2,7 +2,9 @@
  * The drawing page: a pointer-driven canvas, live prediction and the result panel.
  *
  * Strokes are kept as arrays of points in canvas units (0..1), so undo and resizing simply redraw them.
- * The canvas background stays transparent: the server reads the alpha channel as ink.
+ * The canvas background stays transparent: the server reads the alpha channel as ink. What is sent is the
+ * same strokes redrawn at SEND_SIDE pixels, whatever the screen's pixel density: a phone's 3x canvas would
+ * be nine times the pixels to upload and decode, for a digit the network sees at 20 px anyway.
  * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
  * newest one is shown, while superseded requests are aborted.
  *
@@ -18,6 +20,7 @@
   if (!root || !api) return;
 
   const LINE_WIDTH = 1 / 14;      // of the canvas side: about MNIST's stroke once the digit is scaled to 20 px
+  const SEND_SIDE = 280;          // pixels of the image sent for prediction and kept as a sample
   const INK = "#111827";
   const DEBOUNCE_MS = 200;        // after the last pointer move
   const BUSY_DELAY_MS = 250;      // show "Thinking…" only when an answer is slow, to avoid flicker
@@ -25,7 +28,6 @@
 
   const $ = (id) => document.getElementById(id);
   const canvas = $("pad-canvas");
-  const ctx = canvas.getContext("2d");
   const ui = {
     undo: $("undo-button"), clear: $("clear-button"), predict: $("predict-button"),
     placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"), guess: $("pad-guess"),
@@ -67,35 +69,51 @@
     query.addEventListener("change", () => { fitCanvas(); watchPixelRatio(); }, { once: true });
   }
 
-  function traceStroke(points, side) {
+  function traceStroke(context, points, side) {
     const at = (p) => [p.x * side, p.y * side];
     if (points.length === 1) {
-      ctx.beginPath();
-      ctx.arc(...at(points[0]), (LINE_WIDTH * side) / 2, 0, Math.PI * 2);
-      ctx.fill();
+      context.beginPath();
+      context.arc(...at(points[0]), (LINE_WIDTH * side) / 2, 0, Math.PI * 2);
+      context.fill();
       return;
     }
-    ctx.beginPath();
-    ctx.moveTo(...at(points[0]));
+    context.beginPath();
+    context.moveTo(...at(points[0]));
     // Quadratic curves through the midpoints of successive points: smooth, and still passes near every sample.
     for (let i = 1; i < points.length - 1; i += 1) {
       const mid = { x: (points[i].x + points[i + 1].x) / 2, y: (points[i].y + points[i + 1].y) / 2 };
-      ctx.quadraticCurveTo(...at(points[i]), ...at(mid));
+      context.quadraticCurveTo(...at(points[i]), ...at(mid));
     }
-    ctx.lineTo(...at(points[points.length - 1]));
-    ctx.stroke();
+    context.lineTo(...at(points[points.length - 1]));
+    context.stroke();
+  }
+
+  /* Draw every stroke on a transparent square canvas of any size. */
+  function paint(target) {
+    const context = target.getContext("2d");
+    const side = target.width;
+    context.clearRect(0, 0, side, target.height);
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    context.lineWidth = LINE_WIDTH * side;
+    context.strokeStyle = INK;
+    context.fillStyle = INK;
+    strokes.forEach((points) => traceStroke(context, points, side));
   }
 
   function redraw() {
     frameRequested = false;
-    const side = canvas.width;
-    ctx.clearRect(0, 0, side, canvas.height);
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    ctx.lineWidth = LINE_WIDTH * side;
-    ctx.strokeStyle = INK;
-    ctx.fillStyle = INK;
-    strokes.forEach((points) => traceStroke(points, side));
+    paint(canvas);
+  }
+
+  const sendCanvas = document.createElement("canvas");
+  sendCanvas.width = SEND_SIDE;
+  sendCanvas.height = SEND_SIDE;
+
+  /* The drawing as the PNG data URL sent to the server: the strokes at SEND_SIDE pixels. */
+  function imageToSend() {
+    paint(sendCanvas);
+    return sendCanvas.toDataURL("image/png");
   }
 
   function requestRedraw() {
@@ -208,14 +226,13 @@
   async function predictNow() {
     cancelPrediction();
     if (!strokes.length) return;
-    if (frameRequested) redraw();   // send exactly what is on screen
     const mine = sequence;
     const controller = new AbortController();
     inFlight = controller;
     clearTimeout(busyTimer);
     busyTimer = setTimeout(() => setBusy(true), BUSY_DELAY_MS);
     try {
-      const answer = await requestPrediction(canvas.toDataURL("image/png"), controller.signal);
+      const answer = await requestPrediction(imageToSend(), controller.signal);
       if (mine !== sequence) return;   // a newer drawing was sent, or the pad was cleared
       if (answer.ok) showPrediction(answer.data);
       else showMessage(answer.error);
@@ -339,8 +356,7 @@
     /* The drawing as a PNG data URL with its revision, or null while empty or mid-stroke. */
     snapshot() {
       if (activeStroke || !strokes.length) return null;
-      if (frameRequested) redraw();
-      return { image: canvas.toDataURL("image/png"), revision };
+      return { image: imageToSend(), revision };
     },
     /* Clear the pad quietly, unless it changed since that snapshot (the person is drawing the next one). */
     clearIfUnchanged(snapshotRevision) {

@@ -4,9 +4,12 @@ Drawings are made with real input: the mouse on desktop, and touches sent throug
 phone, which Chromium turns into Pointer Events with pointerType "touch", exactly as a finger would.
 """
 
+import base64
+import io
 import re
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
 from .helpers import (
@@ -83,10 +86,16 @@ def test_without_an_active_model_the_page_says_so(page: Page, live_server, activ
     expect(page.locator("#result-status")).to_be_hidden()   # no spinner left behind
 
 
+def posted_image(request) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(request.post_data_json["image"].split(",", 1)[1])))
+
+
 def test_on_a_phone_the_pad_fits_and_a_finger_draws(browser, live_server, active_model_version):
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
-                                  device_scale_factor=2)
+                                  device_scale_factor=3)
     page = open_drawing_page(context.new_page(), live_server.url)
+    posted = []
+    page.on("request", lambda request: posted.append(request) if request.url.endswith("/api/predict") else None)
     page.evaluate("""() => { window.pointerTypes = [];
       document.getElementById("pad-canvas").addEventListener("pointerdown", e => pointerTypes.push(e.pointerType)); }""")
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
@@ -97,6 +106,10 @@ def test_on_a_phone_the_pad_fits_and_a_finger_draws(browser, live_server, active
 
     expect_prediction(page, 7)
     assert page.evaluate("pointerTypes") == ["touch"]
+    # The pad is drawn sharp at 3 device pixels per CSS pixel, but what is sent is the strokes at 280 px.
+    assert page.evaluate("document.getElementById('pad-canvas').width") >= 3 * 280
+    image = posted_image(posted[-1])
+    assert (image.format, image.size, image.mode) == ("PNG", (280, 280), "RGBA")
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     page.set_viewport_size({"width": 360, "height": 740})
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
