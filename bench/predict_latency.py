@@ -9,10 +9,11 @@ http.client connection per thread) for ``--seconds`` or ``--max-requests``, whic
 
 Latency is measured twice: at the client (time.perf_counter around request + full response read, on
 loopback), which the targets are judged on, and inside gunicorn (its access log's %(D)s, request time in
-microseconds). Targets: predict p50 <= 5 ms at 1 client; predict throughput >= 50 % of the trivial view's at
-8 clients. Prints a table and PASS/FAIL, writes bench/results/predict_latency.json. gunicorn is stopped by PID
-and the temp folder deleted on every exit path, Ctrl-C and SIGTERM included. Exits 0 unless the site
-cannot start.
+microseconds). The CPU time per request of gunicorn's processes and of the client threads comes from
+/proc; once the cores are saturated it predicts the throughput ratio, printed beside the measured one.
+Targets: predict p50 <= 5 ms at 1 client; predict throughput >= 50 % of the trivial view's at 8 clients.
+Prints a table and PASS/FAIL, writes bench/results/predict_latency.json. gunicorn is stopped by PID and the
+temp folder deleted on every exit path, Ctrl-C and SIGTERM included. Exits 0 unless the site cannot start.
 """
 
 import argparse

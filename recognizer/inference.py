@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import torch
 from django.conf import settings
 from django.db import DatabaseError, connection
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .exceptions import NoActiveModel
 from .ml.checkpoints import CheckpointError
-from .ml.network import DigitNet
+from .ml.network import DigitNet, for_serving
 from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -67,17 +66,6 @@ def _active_version_id() -> int | None:
     return row[0] if row else None
 
 
-def _for_serving(network: DigitNet) -> DigitNet:
-    """The same network with each BatchNorm folded into the convolution before it, in channels-last memory
-    layout: identical answers in eval mode, each change about 15 % faster per image on one CPU thread."""
-    layers = list(network.features)
-    for index, layer in enumerate(layers):
-        if isinstance(layer, torch.nn.BatchNorm2d):
-            layers[index - 1], layers[index] = fuse_conv_bn_eval(layers[index - 1], layer), torch.nn.Identity()
-    network.features = torch.nn.Sequential(*layers)
-    return network.eval().to(memory_format=torch.channels_last)
-
-
 def get_predictor() -> Predictor:
     """The predictor for the active version, loading it if this process has not yet."""
     active_id = _active_version_id()
@@ -113,7 +101,7 @@ def _load(version_id: int) -> None:
         if _current is None:
             _current = _fallback(broken=version)
         return
-    _current, _broken = Predictor(version_id=version.pk, network=_for_serving(network)), None
+    _current, _broken = Predictor(version_id=version.pk, network=for_serving(network)), None
     logger.info("Loaded model %s for predictions", version)
 
 
@@ -127,5 +115,5 @@ def _fallback(*, broken: ModelVersion) -> Predictor | None:
             continue
         logger.warning("Serving %s, the newest loadable version, instead of the active %s until staff activate "
                        "a working version", version, broken)
-        return Predictor(version_id=version.pk, network=_for_serving(network))
+        return Predictor(version_id=version.pk, network=for_serving(network))
     return None

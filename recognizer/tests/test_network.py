@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from recognizer.ml.network import ARCHITECTURE, LAYOUTS, DigitNet, UnknownArchitecture, parameter_count
+from recognizer.ml.network import (
+    ARCHITECTURE, LAYOUTS, DigitNet, UnknownArchitecture, for_serving, parameter_count,
+)
 
 
 @pytest.mark.parametrize("architecture", LAYOUTS)
@@ -26,3 +28,20 @@ def test_an_unknown_architecture_is_refused():
 def test_it_stays_within_its_parameter_budget(architecture):
     # Small enough for sub-millisecond CPU inference (see bench/), big enough for 99.5 %+ on MNIST.
     assert 200_000 < parameter_count(DigitNet(architecture)) < 1_000_000
+
+
+@pytest.mark.parametrize("architecture", LAYOUTS)
+def test_the_serving_form_gives_the_same_answers_without_batchnorm(architecture):
+    torch.manual_seed(0)
+    model = DigitNet(architecture)
+    model.train()
+    with torch.no_grad():  # a few batches so BatchNorm's running statistics are not the identity
+        for _ in range(3):
+            model(torch.randn(16, 1, 28, 28))
+    model.eval()
+    images = torch.randn(8, 1, 28, 28)
+    with torch.inference_mode():
+        expected = model(images)
+        served = for_serving(model)
+        assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in served.modules())
+        assert torch.allclose(served(images.contiguous(memory_format=torch.channels_last)), expected, atol=1e-4)
