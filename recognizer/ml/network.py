@@ -20,7 +20,7 @@ LAYOUTS: dict[str, tuple[tuple[int, ...], ...]] = {
     "DigitNet-v1": ((32, 32), (64, 64)),
     "DigitNet-v2": ((32,), (32, 64)),
 }
-FIELD_AFTER_POOLING = 7  # 28 halved by each of the two stages
+FIELD = 28  # the input images' side
 
 
 class UnknownArchitecture(ValueError):
@@ -50,9 +50,10 @@ class DigitNet(nn.Module):
                 channels = out_channels
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
+        side = FIELD // 2 ** len(LAYOUTS[architecture])  # each stage's pooling halves it
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(channels * FIELD_AFTER_POOLING**2, 128),
+            nn.Linear(channels * side * side, 128),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(128, 10),
