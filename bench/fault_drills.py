@@ -36,11 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.site import (
-    DEFAULT_CHECKPOINT, MULTIPART_TYPE, RESULTS, Endpoint, Session, canvas_png, checkpoint_found, children, code_state,
-    drawing_pool, machine_info, predict_multipart, request_once, running_site, scan_log, start_training_worker,
-    stop_process, unwind_on_sigterm, write_result,
+    DEFAULT_CHECKPOINT, MULTIPART_TYPE, RESULTS, Endpoint, Session, active_version, canvas_png, checkpoint_found,
+    children, code_state, drawing_pool, machine_info, predict_multipart, running_site, scan_log,
+    start_training_worker, stop_process, unwind_on_sigterm, write_result,
 )
 
+WORKERS, THREADS = 2, 4  # gunicorn, as bin/run serves the site
 RESTART_STALE_SECONDS = 3
 OPEN = {"queued", "running"}  # a training run's states before it ends
 TRAINING_ENV = {"FINE_TUNE_EPOCHS": "2", "FINE_TUNE_MIN_REPLAY": "1000", "FINE_TUNE_EVAL_LIMIT": "1000",
@@ -251,12 +252,12 @@ def print_worker_kill(report: dict) -> None:
 
 def run_web_worker(args: argparse.Namespace) -> dict:
     png, label = canvas_png()
-    with running_site(args.checkpoint, workers=2, threads=4) as site:
+    with running_site(args.checkpoint, workers=WORKERS, threads=THREADS) as site:
         kill = web_worker_drill(site.port, site.gunicorn.pid, predict_multipart(png), expected_digit=label,
                                 clients=args.clients, before=args.before, after=args.after)
         report = worker_kill_report(kill, site.gunicorn.pid, site.tmp / "gunicorn.log")
     print_worker_kill(report)
-    return {"gunicorn": {"workers": 2, "threads": 4, "worker_class": "gthread"}, **report}
+    return {"gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": "gthread"}, **report}
 
 
 # --- training-worker ----------------------------------------------------------------------------------------
@@ -279,11 +280,6 @@ def wait_for_run(session: Session, run: int, condition, timeout: float) -> dict:
     raise TimeoutError(f"training run {run}: condition not met in {timeout:.0f} s (last: {state})")
 
 
-def active_version(port: int, png: bytes) -> int:
-    status, body = request_once(port, predict_multipart(png))
-    return json.loads(body)["model_version"] if status == 200 else None
-
-
 def save_drawings(session: Session, count: int = 4) -> None:
     """The first ``count`` MNIST test digits on 280x280 canvases, saved with their labels."""
     call(session, "GET", "/", 200)  # the csrftoken cookie
@@ -299,7 +295,7 @@ def gate_summary(metrics: dict) -> dict:
 
 
 def training_worker_drill(site, png: bytes, *, kill_at: float = 0.15, timeout: float = 400.0) -> dict:
-    session, report = Session(site.port), {"active_version_before": active_version(site.port, png)}
+    session, report = Session(site.port), {"active_version_before": active_version(site.port, predict_multipart(png))}
     save_drawings(session)
     worker = start_training_worker(site.env, site.tmp)
     try:
@@ -313,12 +309,12 @@ def training_worker_drill(site, png: bytes, *, kill_at: float = 0.15, timeout: f
         state = wait_for_run(session, run, lambda s: s["status"] != "running", 60)
         report["interrupted_run"] = {"status": state["status"], "error": state["error"],
                                      "seconds_after_restart": round(time.monotonic() - restarted, 1)}
-        report["active_version_after_failure"] = active_version(site.port, png)
+        report["active_version_after_failure"] = active_version(site.port, predict_multipart(png))
         began, run = time.monotonic(), json.loads(call(session, "POST", "/api/train", 202))["job"]
         state = wait_for_run(session, run, lambda s: s["status"] not in OPEN, timeout)
         report["next_run"] = {**{key: state[key] for key in ("status", "progress", "history", "error")},
                               **gate_summary(state["metrics"]), "seconds": round(time.monotonic() - began, 1)}
-        report["active_version_at_end"] = active_version(site.port, png)
+        report["active_version_at_end"] = active_version(site.port, predict_multipart(png))
     finally:
         stop_process(worker, grace=30)
         session.close()
@@ -328,7 +324,7 @@ def training_worker_drill(site, png: bytes, *, kill_at: float = 0.15, timeout: f
 
 def run_training_worker(args: argparse.Namespace) -> dict:
     png, _ = canvas_png()
-    with running_site(args.checkpoint, workers=2, threads=4, extra_env=TRAINING_ENV) as site:
+    with running_site(args.checkpoint, workers=WORKERS, threads=THREADS, extra_env=TRAINING_ENV) as site:
         report = training_worker_drill(site, png)
     run = report["interrupted_run"]
     print(f"\nkilled the training worker at progress {report['killed_at']['progress']:.2f} "

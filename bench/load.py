@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.site import (
-    DEFAULT_CHECKPOINT, HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, canvas_png,
-    checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row,
-    predict_multipart, process_memory, ratios_to_health, request_once, running_site, sanity_check, scan_logs,
+    DEFAULT_CHECKPOINT, HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, active_version,
+    canvas_png, checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row,
+    predict_multipart, process_memory, ratios_to_health, running_site, sanity_check, scan_logs,
     start_training_worker, stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
 )
 from recognizer.ml.checkpoints import file_sha256
@@ -275,8 +275,7 @@ def mixed_load(site, endpoint: Endpoint, pool: list[tuple[bytes, int]], args, me
     # Rows no 201 vouched for: saved, but the client saw an error instead.
     verified["saved_without_201"] = verified["rows_in_database"] - verified["found"] - trainer_info["statuses"].get(
         "201", 0)
-    status, answer = request_once(site.port, endpoint)
-    model_after = json.loads(answer).get("model_version") if status == 200 else None
+    model_after = active_version(site.port, endpoint)
     return {"trainer": trainer_info, "phases": phases, "savers": savers.summary(), "training": training,
             "verification": verified, "model_version_after": model_after}
 

@@ -112,13 +112,13 @@ def canvas_png() -> tuple[bytes, int]:
     return data, int(labels[CANVAS_DIGIT])
 
 
-def multipart_body(png: bytes, fields: dict[str, str] | None = None) -> tuple[bytes, str]:
-    """A multipart/form-data body with ``fields`` and the PNG as field ``file``; and its content type."""
+def multipart_body(png: bytes, fields: dict[str, str] | None = None) -> bytes:
+    """A multipart/form-data body (content type MULTIPART_TYPE) with ``fields`` and the PNG as field ``file``."""
     parts = [f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode()
              for name, value in (fields or {}).items()]
     parts.append((f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"canvas.png\"\r\n"
                   f"Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode())
-    return b"".join(parts), MULTIPART_TYPE
+    return b"".join(parts)
 
 
 def drawing_pool(count: int, seed: int, *, size: tuple[int, int] | None = None,
@@ -131,13 +131,18 @@ def drawing_pool(count: int, seed: int, *, size: tuple[int, int] | None = None,
     pool = []
     for index in rng.permutation(len(images))[:count] if shuffle else range(count):
         png = render_canvas_sample(images[index], "canvas-rgba-png", rng, size=size)
-        pool.append((multipart_body(png, {"label": str(int(labels[index]))})[0], int(labels[index])))
+        pool.append((multipart_body(png, {"label": str(int(labels[index]))}), int(labels[index])))
     return pool
 
 
 def predict_multipart(png: bytes) -> Endpoint:
-    body, content_type = multipart_body(png)
-    return Endpoint("predict multipart", "POST", "/api/predict", body, {"Content-Type": content_type})
+    return Endpoint("predict multipart", "POST", "/api/predict", multipart_body(png), {"Content-Type": MULTIPART_TYPE})
+
+
+def active_version(port: int, endpoint: Endpoint) -> int | None:
+    """The model version that answers ``endpoint`` (a prediction) now; None unless it answers 200."""
+    status, body = request_once(port, endpoint)
+    return json.loads(body)["model_version"] if status == 200 else None
 
 
 # --- what was measured, and where ---------------------------------------------------------------------------
