@@ -1,13 +1,16 @@
 """Fixtures shared by every app's tests."""
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 from django.conf import settings
+from django.db import connection
 
-from recognizer.ml.checkpoints import save_checkpoint
+from recognizer.ml.checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from recognizer.ml.network import DigitNet
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there unless told
@@ -45,7 +48,6 @@ def tiny_checkpoint(tmp_path) -> Path:
 @pytest.fixture
 def store_version(db):
     """Store a checkpoint file as a new, inactive ModelVersion (its weights copied into MODEL_DIR)."""
-    from recognizer.ml.checkpoints import file_sha256, load_checkpoint
     from recognizer.models import ModelVersion
 
     def store(name: str, source: Path, **fields):
@@ -87,3 +89,27 @@ def make_sample(db):
 def private_media_root(settings, tmp_path):
     """Each test writes its media files to a folder of its own, so counting files means something."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def run_at_once() -> Callable:
+    """run_at_once(target, args_list, timeout=60): target(*args) for each args in its own thread, all released
+    together by a barrier; waits for them. Each thread closes its own database connection, even when target
+    raises: an open one would block dropping the test database."""
+    def run(target: Callable, args_list: list[tuple], timeout: float = 60.0) -> None:
+        start_line = threading.Barrier(len(args_list))
+
+        def one(args: tuple) -> None:
+            start_line.wait()
+            try:
+                target(*args)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=one, args=(args,)) for args in args_list]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=timeout)
+
+    return run

@@ -94,6 +94,17 @@ def gunicorn(env: dict[str, str], *options: str, log: Path | None = None) -> Ite
             output.close()
 
 
+def predict(base: str) -> tuple[int, dict, dict]:
+    """POST a canvas PNG to the running site's /api/predict: the status, the headers and the JSON answer
+    (or error)."""
+    request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(), headers={"Content-Type": "image/png"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers), json.loads(refused.read())
+
+
 @pytest.mark.slow
 def test_gunicorn_serves_the_site_with_debug_off(tmp_path):
     env = production_env(tmp_path)
@@ -104,9 +115,8 @@ def test_gunicorn_serves_the_site_with_debug_off(tmp_path):
         page = urllib.request.urlopen(f"{base}/").read().decode()
         stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page).group(1)
         assert urllib.request.urlopen(base + stylesheet).status == 200  # whitenoise, DEBUG off
-        request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(), headers={"Content-Type": "image/png"})
-        answer = json.loads(urllib.request.urlopen(request).read())
-        assert answer["digit"] == 7 and answer["model_version"] == 1
+        status, _, answer = predict(base)
+        assert status == 200 and answer["digit"] == 7 and answer["model_version"] == 1
 
 
 @pytest.mark.django_db
@@ -126,14 +136,8 @@ def test_the_rate_limit_is_shared_by_every_gunicorn_worker(tmp_path):
     with gunicorn(env, "--workers", "2", "--threads", "2") as base:
         if time.time() % 60 > 45:  # start well inside a budget window
             time.sleep(61 - time.time() % 60)
-        answers = []
-        for _ in range(10):  # a new connection each time: the two workers take turns accepting them
-            request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(),
-                                             headers={"Content-Type": "image/png"})
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    answers.append((response.status, None, json.loads(response.read())))
-            except urllib.error.HTTPError as refused:
-                answers.append((refused.code, refused.headers["Retry-After"], json.loads(refused.read())))
+        # A new connection each time: the two workers take turns accepting them.
+        answers = [predict(base) for _ in range(10)]
     assert [status for status, _, _ in answers] == [200] * 6 + [429] * 4
-    assert all(1 <= int(wait) <= 60 and "Wait" in body["error"] for status, wait, body in answers if status == 429)
+    assert all(1 <= int(headers["Retry-After"]) <= 60 and "Wait" in body["error"]
+               for status, headers, body in answers if status == 429)

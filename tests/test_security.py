@@ -25,7 +25,7 @@ def test_only_prediction_is_exempt_from_csrf():
 
 
 @pytest.fixture
-def browser(active_model_version, tasks_not_run):
+def csrf_session(active_model_version, tasks_not_run):
     """A browser session with one stored sample, whose requests carry no CSRF token from here on."""
     client = Client(enforce_csrf_checks=True)
     client.get("/")
@@ -38,8 +38,8 @@ def browser(active_model_version, tasks_not_run):
 @pytest.mark.parametrize("method, url", [
     ("post", "/api/samples"), ("delete", "/api/samples"), ("delete", "/api/samples/{id}"), ("post", "/api/train"),
 ])
-def test_state_changing_requests_without_the_token_are_refused_and_change_nothing(browser, method, url):
-    client, sample_id = browser
+def test_state_changing_requests_without_the_token_are_refused_and_change_nothing(csrf_session, method, url):
+    client, sample_id = csrf_session
     data = {"file": as_upload(canvas_png()), "label": "7"} if method == "post" else None
     response = getattr(client, method)(url.format(id=sample_id), data)
     assert response.status_code == 403 and "CSRF" in response.json()["error"]

@@ -1,13 +1,8 @@
 """Start-up under gunicorn with the production config when the active model's weights are broken."""
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 
-from recognizer.tests.drawings import canvas_png
-from tests.test_deploy import gunicorn, manage, production_env
+from tests.test_deploy import gunicorn, manage, predict, production_env
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +21,6 @@ second.weights_path.write_bytes(b"damaged while the site was down")
 """
 
 
-def predict(base: str) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{base}/api/predict", data=canvas_png(), headers={"Content-Type": "image/png"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def test_a_worker_starting_with_broken_active_weights_serves_the_newest_loadable_version(tmp_path):
     env = production_env(tmp_path)
     for command in (["migrate", "--noinput"], ["shell", "-c", BREAK_THE_ACTIVE_VERSION]):
@@ -42,7 +28,7 @@ def test_a_worker_starting_with_broken_active_weights_serves_the_newest_loadable
         assert result.returncode == 0, result.stderr
     log = tmp_path / "gunicorn.log"
     with gunicorn(env, "--workers", "1", log=log) as base:
-        status, answer = predict(base)
+        status, _, answer = predict(base)
     output = log.read_text()
     # Reported at start-up, before any request: post_worker_init loads the model.
     assert "Cannot load the active model v2 (second): weights file second.pt has changed" in output

@@ -2,7 +2,6 @@
 
 import contextlib
 import sqlite3
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -81,23 +80,16 @@ def test_a_first_save_whose_session_cannot_be_created_answers_503(active_model_v
     assert stored_files(settings.MEDIA_ROOT) == set()
 
 
-def test_concurrent_saves_from_twenty_sessions_are_all_kept_with_their_files(active_model_version):
+def test_concurrent_saves_from_twenty_sessions_are_all_kept_with_their_files(active_model_version, run_at_once):
     results: list[tuple[int, dict]] = []
-    start = threading.Barrier(20)
 
     def session(k: int) -> None:
         client = Client()
-        start.wait()
         for _ in range(3):
             response = save(client, label=k % 10)
             results.append((response.status_code, response.json()))
-        connection.close()
 
-    threads = [threading.Thread(target=session, args=(k,)) for k in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_at_once(session, [(k,) for k in range(20)], timeout=120)
     assert sorted(status for status, _ in results) == [201] * 60
     for _, body in results:
         sample = Sample.objects.get(pk=body["id"])

@@ -1,9 +1,7 @@
 import logging
-import threading
 
 import pytest
 import torch
-from django.db import connection
 
 from recognizer import inference
 from recognizer.exceptions import NoActiveModel
@@ -45,24 +43,14 @@ def test_it_switches_when_another_version_becomes_active(fresh_process, active_m
 
 @pytest.mark.django_db(transaction=True)  # other threads have their own connections: commit for them to see
 def test_concurrent_requests_during_a_switch_all_get_a_working_predictor(
-    fresh_process, active_model_version, random_version, caplog
+    fresh_process, active_model_version, random_version, caplog, run_at_once
 ):
     inference.get_predictor()
     model_version_activate(version=random_version)
     caplog.clear()
-    results, barrier = [], threading.Barrier(8)
-
-    def predict() -> None:
-        barrier.wait()
-        results.append(inference.get_predictor().version_id)
-        connection.close()  # each thread's own connection; an open one would block dropping the test database
-
+    results = []
     with caplog.at_level(logging.INFO, logger="recognizer.inference"):
-        threads = [threading.Thread(target=predict) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_at_once(lambda: results.append(inference.get_predictor().version_id), [()] * 8)
     assert results == [random_version.pk] * 8
     assert sum("Loaded model" in r.getMessage() for r in caplog.records) == 1  # loaded once, under the lock
 

@@ -1,10 +1,9 @@
 import json
-import threading
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from recognizer.exceptions import InvalidModelVersion
 from recognizer.ml.checkpoints import file_sha256
@@ -73,23 +72,17 @@ def test_the_shipped_model_card_describes_the_checkpoint():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_activations_leave_exactly_one_version_active(active_model_version, second_version):
-    start_line, errors = threading.Barrier(6), []
+def test_simultaneous_activations_leave_exactly_one_version_active(active_model_version, second_version,
+                                                                    run_at_once):
+    errors = []
 
     def activate(version: ModelVersion) -> None:
-        start_line.wait()
         try:
             model_version_activate(version=version)
         except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
             errors.append(exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=activate, args=(v,)) for v in [active_model_version, second_version] * 3]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_at_once(activate, [(v,) for v in [active_model_version, second_version] * 3])
     assert errors == []
     assert ModelVersion.objects.filter(is_active=True).count() == 1
 

@@ -96,15 +96,18 @@ def test_thin_and_thick_strokes_both_give_a_full_strength_digit(width):
     assert 25 < ink < 260
 
 
+BIG_DIGIT_ON_A_BIG_CANVAS = {"size": (600, 600), "box": (0.1, 0.05, 0.9, 0.95)}
+BOLD_ON_A_BIG_CANVAS = prepare(canvas_png(**BIG_DIGIT_ON_A_BIG_CANVAS, width=12))
+
+
 @pytest.mark.parametrize("width", [1, 2, 3, 4])
 def test_a_hairline_digit_on_a_big_canvas_reads_like_the_same_digit_drawn_bold(width):
     # The crop (about 500 px) is box-averaged to under 128 px before the 20 px fit: the hairline fades there
     # and must come back at full strength, not vanish as a speck. Fitting straight from 500 px used to alias
     # 2-4 px lines into two faint parallel ones (similarity 0.05 to the bold digit).
-    digit = prepare(canvas_png(size=(600, 600), box=(0.1, 0.05, 0.9, 0.95), width=width))
-    bold = prepare(canvas_png(size=(600, 600), box=(0.1, 0.05, 0.9, 0.95), width=12))
+    digit = prepare(canvas_png(**BIG_DIGIT_ON_A_BIG_CANVAS, width=width))
     assert_mnist_like(digit)
-    assert similarity(digit, bold) > 0.95
+    assert similarity(digit, BOLD_ON_A_BIG_CANVAS) > 0.95
 
 
 def test_a_tall_narrow_one_keeps_its_aspect_ratio():

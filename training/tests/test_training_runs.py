@@ -1,11 +1,9 @@
 """Fine-tune jobs through the API and the services, with real training on real MNIST (kept small and fast)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -142,22 +140,12 @@ def test_a_run_whose_samples_were_all_deleted_fails_clearly(client, tasks_not_ru
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_train_requests_queue_exactly_one_run(active_model_version, tasks_not_run):
+def test_simultaneous_train_requests_queue_exactly_one_run(active_model_version, tasks_not_run, run_at_once):
     clients = [Client() for _ in range(6)]
     for client in clients:
         save_samples(client, 1, 7)
-    statuses, start_line = [], threading.Barrier(len(clients))
-
-    def train(client: Client) -> None:
-        start_line.wait()
-        statuses.append(client.post("/api/train").status_code)
-        connection.close()
-
-    threads = [threading.Thread(target=train, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = []
+    run_at_once(lambda client: statuses.append(client.post("/api/train").status_code), [(c,) for c in clients])
     assert sorted(statuses) == [202] + [409] * 5  # the active version's row lock serialises the check
     assert TrainingRun.objects.count() == 1
 
