@@ -91,6 +91,15 @@ def private_media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def active_version_unknown():
+    """Each test's database starts afresh, so no test may trust the active version id that another one left
+    cached (inference re-reads it only every ACTIVE_ID_TTL_SECONDS)."""
+    from recognizer.inference import forget_active_version
+
+    forget_active_version()
+
+
 @pytest.fixture
 def run_at_once() -> Callable:
     """run_at_once(target, args_list, timeout=60): target(*args) for each args in its own thread, all released

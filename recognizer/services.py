@@ -19,7 +19,7 @@ from django.utils import timezone
 from PIL import Image
 
 from .exceptions import InvalidModelVersion, NoActiveModel, SampleLimitReached
-from .inference import get_predictor
+from .inference import forget_active_version, get_predictor
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.preprocessing import decode_image, encode_png, ink_map, prepare_digit, to_mnist, to_model_input
 from .models import ModelVersion, Sample
@@ -56,6 +56,8 @@ def model_version_register_base() -> ModelVersion | None:
         weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(target)[0].architecture,
         metrics=metrics, notes="shipped base model", is_active=first, activated=timezone.now() if first else None,
     )
+    if first:
+        _active_version_changed()
     logger.info("Registered the shipped base model as %s%s", version,
                 "" if first else " (inactive: activate it in the admin to use it)")
     return version
@@ -77,9 +79,18 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
         ModelVersion.objects.filter(is_active=True).exclude(pk=locked.pk).update(is_active=False)
         locked.is_active, locked.activated = True, timezone.now()
         locked.save(update_fields=["is_active", "activated"])
+        _active_version_changed()
     version.refresh_from_db()
     logger.info("Activated model %s", version)
     return version
+
+
+def _active_version_changed() -> None:
+    """This process's predictions switch at once (other processes within inference.ACTIVE_ID_TTL_SECONDS): reset
+    now, for predictions inside this transaction, and again after commit, for this process's other threads,
+    which may have re-read the old id in between."""
+    forget_active_version()
+    transaction.on_commit(forget_active_version)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from PIL import Image
 
 from recognizer.exceptions import NoActiveModel
+from recognizer.inference import ACTIVE_ID_TTL_SECONDS
 from recognizer.ml.checkpoints import save_checkpoint
 from recognizer.models import ModelVersion, Sample
 from recognizer.services import model_version_activate
@@ -181,6 +182,9 @@ def _train_and_gate(run: TrainingRun) -> None:
     version = _store_candidate(run, candidate, after)
     if decision.accepted:
         model_version_activate(version=version)
+        # Web processes re-read the active version every ACTIVE_ID_TTL_SECONDS. Report success only once all of
+        # them serve the new one: the page then predicts its drawing again, expecting the new version.
+        time.sleep(ACTIVE_ID_TTL_SECONDS)
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED if decision.accepted else TrainingRun.Status.REJECTED,
         progress=1.0, finished=timezone.now(), result=version, history=history,

@@ -1,7 +1,11 @@
 import logging
+import time
 
 import pytest
 import torch
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from recognizer import inference
 from recognizer.exceptions import NoActiveModel
@@ -32,13 +36,56 @@ def test_it_loads_the_active_version_once(fresh_process, active_model_version, c
     assert sum("Loaded model" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_it_switches_when_another_version_becomes_active(fresh_process, active_model_version, random_version):
+def test_an_activation_here_is_served_by_the_very_next_prediction(fresh_process, active_model_version, random_version):
     digit = to_model_input(prepare_digit(canvas_png(), max_pixels=10**7))
     before = inference.get_predictor()
     model_version_activate(version=random_version)
-    after = inference.get_predictor()
+    after = inference.get_predictor()  # well within ACTIVE_ID_TTL_SECONDS of the read above
     assert (before.version_id, after.version_id) == (active_model_version.pk, random_version.pk)
     assert not torch.allclose(before.probabilities(digit), after.probabilities(digit))
+
+
+def test_predictions_within_the_ttl_run_no_query_for_the_active_version(fresh_process, active_model_version, client):
+    drawing = canvas_png()
+    client.post("/api/predict", {"file": as_upload(drawing)})  # reads the active version's id
+    with CaptureQueriesContext(connection) as queries:
+        responses = [client.post("/api/predict", {"file": as_upload(drawing)}) for _ in range(3)]
+    assert [r.json()["model_version"] for r in responses] == [active_model_version.pk] * 3
+    assert queries.captured_queries == []
+
+
+def activate_behind_this_process(version: ModelVersion) -> None:
+    """What the admin in another web worker or the training worker does, as this process sees it: a committed
+    change that never passes through this process's model_version_activate()."""
+    with transaction.atomic():
+        ModelVersion.objects.filter(is_active=True).update(is_active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)  # the other connection commits, as another process would
+def test_a_version_activated_by_another_process_is_served_within_about_a_second(
+    fresh_process, active_model_version, random_version, run_at_once
+):
+    inference.get_predictor()
+    run_at_once(activate_behind_this_process, [(random_version,)])
+    changed = time.monotonic()
+    while inference.get_predictor().version_id != random_version.pk and time.monotonic() - changed < 5:
+        time.sleep(0.02)
+    assert inference.get_predictor().version_id == random_version.pk
+    assert time.monotonic() - changed < inference.ACTIVE_ID_TTL_SECONDS + 0.5
+
+
+@pytest.mark.django_db(transaction=True)  # the activation really commits, so its after-commit reset runs
+def test_a_thread_that_reads_during_an_activation_here_does_not_delay_the_switch(
+    fresh_process, active_model_version, random_version, run_at_once
+):
+    seen_before_commit = []
+    with transaction.atomic():
+        model_version_activate(version=random_version)
+        # Another request thread predicts before the commit: it reads, and caches, the old version.
+        run_at_once(lambda: seen_before_commit.append(inference.get_predictor().version_id), [()])
+    assert seen_before_commit == [active_model_version.pk]
+    assert inference.get_predictor().version_id == random_version.pk
 
 
 @pytest.mark.django_db(transaction=True)  # other threads have their own connections: commit for them to see

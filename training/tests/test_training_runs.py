@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
+from recognizer.inference import ACTIVE_ID_TTL_SECONDS
 from recognizer.models import ModelVersion, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
 from training.exceptions import NoUsableSamples, SampleUnreadable
@@ -71,6 +72,8 @@ def test_a_job_trains_gates_and_activates_a_new_version(client, active_model_ver
     assert new.weights_path.exists()
     run = TrainingRun.objects.get(pk=job["job"])
     assert set(run.samples.all()) == set(Sample.objects.all())
+    # Success is reported only once every web process, re-reading the active version, serves the new one.
+    assert run.finished - new.activated >= timedelta(seconds=ACTIVE_ID_TTL_SECONDS)
     prediction = client.post("/api/predict", {"file": as_upload(canvas_png(path=FLAG_ONE))}).json()
     assert prediction["model_version"] == new.pk  # the page's predictions use the new version at once
 
