@@ -9,8 +9,6 @@ network saw, and a sheet of the failures. Exits 0 whatever the accuracy (it is a
 the checkpoint cannot be loaded.
 """
 
-import argparse
-import datetime
 import io
 import sys
 import time
@@ -19,14 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from bench.accuracy import (
+    MAX_PIXELS, SMALL, contact_sheet, digit_tile, load_network, parse_args, thumbnail, write_accuracy_result,
+)
 from bench.canvas_set import ENCODINGS, CanvasSample, iter_robustness_set
-from bench.site import DEFAULT_CHECKPOINT, RESULTS, code_state, machine_info, mnist_test, write_result
-from recognizer.ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
+from bench.site import mnist_test
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 
-MAX_PIXELS = 4096 * 4096   # the site's default MAX_IMAGE_PIXELS
 TARGET_OVERALL = 0.99
 TARGET_PER_ENCODING = 0.985
 BATCH = 256
@@ -141,49 +140,13 @@ class Evaluation:
 
 # --- sheets ----------------------------------------------------------------------------------------------
 
-CELL = 150
-SMALL = 84
-
-
-def _thumbnail(data: bytes) -> Image.Image:
-    """The posted canvas over a grey checkerboard (transparency shows), scaled to fit CELL with its outline."""
-    image = Image.open(io.BytesIO(data)).convert("RGBA")
-    y, x = np.indices(image.size[::-1])
-    board = np.full((*image.size[::-1], 4), 255, dtype=np.uint8)
-    board[..., :3] = np.where(((y // 16 + x // 16) % 2 == 0)[..., None], 205, 235)
-    board = Image.alpha_composite(Image.fromarray(board, "RGBA"), image).convert("RGB")
-    board.thumbnail((CELL - 4, CELL - 4), Image.Resampling.LANCZOS)
-    framed = Image.new("RGB", (board.width + 2, board.height + 2), (200, 0, 0))
-    framed.paste(board, (1, 1))
-    return framed
-
-
-def _digit_tile(digit: np.ndarray | None) -> Image.Image:
-    if digit is None:
-        return Image.new("L", (SMALL, SMALL), 80).convert("RGB")
-    return Image.fromarray(digit, "L").resize((SMALL, SMALL), Image.Resampling.NEAREST).convert("RGB")
-
-
-def _sheet(rows: list[list[tuple[Image.Image, str]]], title: str) -> Image.Image:
-    width = max(len(r) for r in rows) * (CELL + 8) + 8
-    sheet = Image.new("RGB", (width, 24 + len(rows) * (CELL + 22)), "white")
-    pen = ImageDraw.Draw(sheet)
-    pen.text((8, 6), title, fill="black")
-    for r, row in enumerate(rows):
-        for c, (tile, caption) in enumerate(row):
-            x, y = 8 + c * (CELL + 8), 24 + r * (CELL + 22)
-            sheet.paste(tile, (x + (CELL - tile.width) // 2, y + (CELL - tile.height) // 2))
-            pen.text((x, y + CELL + 4), caption[:26], fill="black")
-    return sheet
-
-
 def _pair(outcome: Outcome, mnist: np.ndarray | None = None) -> list[tuple[Image.Image, str]]:
     size = Image.open(io.BytesIO(outcome.data)).size
     verdict = "rejected" if outcome.digit is None else f"-> {outcome.predicted}"
-    cells = [(_thumbnail(outcome.data), outcome.encoding),
-             (_digit_tile(outcome.digit), f"{size[0]}x{size[1]} label {outcome.label} {verdict}")]
+    cells = [(thumbnail(outcome.data), outcome.encoding),
+             (digit_tile(outcome.digit), f"{size[0]}x{size[1]} label {outcome.label} {verdict}")]
     if mnist is not None:
-        cells.insert(1, (_digit_tile(mnist[outcome.index]), f"MNIST #{outcome.index}"))
+        cells.insert(1, (digit_tile(mnist[outcome.index]), f"MNIST #{outcome.index}"))
     return cells
 
 
@@ -194,12 +157,12 @@ def save_sheets(kept: list[Outcome], mnist_images: np.ndarray, directory: Path) 
     for name in ENCODINGS:
         firsts = [o for o in kept if o.encoding == name and o.ordinal <= SHEET_PER_ENCODING]
         rows.append([cell for o in firsts for cell in _pair(o)])
-    _sheet(rows, "canvas as posted (red outline = canvas edge) | what the network saw").save(samples)
+    contact_sheet(rows, "canvas as posted (red outline = canvas edge) | what the network saw").save(samples)
     failed = [o for o in kept if o.digit is None or o.predicted != o.label][:SHEET_MAX_FAILURES]
     per_row = 3
     rows = [[cell for o in failed[i: i + per_row] for cell in _pair(o, mnist_images)]
             for i in range(0, len(failed), per_row)] or [[(Image.new("RGB", (SMALL, SMALL), "white"), "no failures")]]
-    _sheet(rows, "failures: canvas | original MNIST | what the network saw").save(failures)
+    contact_sheet(rows, "failures: canvas | original MNIST | what the network saw").save(failures)
     return samples, failures
 
 
@@ -243,25 +206,12 @@ def report(tallies: dict[str, Tally]) -> tuple[dict, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=500, help="samples per encoding (default 500)")
-    parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and the sheets")
-    args = parser.parse_args(argv)
-
-    torch.set_num_threads(args.threads)
-    try:
-        network, metadata = load_checkpoint(args.checkpoint)
-    except CheckpointError as exc:
-        print(f"cannot benchmark: {exc}", file=sys.stderr)
+    args = parse_args(__doc__.splitlines()[0], argv, unit="encoding", count=500, seed=20240601)
+    checkpoint = load_network(args)
+    if checkpoint is None:
         return 2
-    sha256 = file_sha256(args.checkpoint)
-    print(f"checkpoint {args.checkpoint} (sha256 {sha256[:12]}); "
-          f"{args.count} samples x {len(ENCODINGS)} encodings, seed {args.seed}")
     started = time.perf_counter()
-    evaluation = Evaluation(network, keep=SHEET_PER_ENCODING)
+    evaluation = Evaluation(checkpoint.network, keep=SHEET_PER_ENCODING)
     mnist = mnist_test()
     evaluation.run(args.count, args.seed, mnist)
     tallies, kept, seconds = evaluation.tallies, evaluation.kept, evaluation.seconds
@@ -269,19 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     summary, _ = report(tallies)
     print(f"time: {seconds['total']:.1f} s (render {seconds['render']:.1f}, preprocess {seconds['preprocess']:.1f}, "
           f"network {seconds['network']:.1f})")
-
     args.out.mkdir(parents=True, exist_ok=True)
-    samples_png, failures_png = save_sheets(kept, mnist[0], args.out)
-    result = {
-        "benchmark": "canvas-robustness", "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.robustness", *(argv or sys.argv[1:])]),
-        "seed": args.seed, "count_per_encoding": args.count, "encodings": list(ENCODINGS),
-        "checkpoint": {"path": str(args.checkpoint), "sha256": sha256, "metadata": metadata},
-        **summary, "seconds": seconds, "machine": machine_info(libraries=True), "code": code_state(),
-        "sheets": [str(samples_png), str(failures_png)],
-    }
-    write_result(args.out, "robustness.json", result)
-    print(f"wrote {samples_png}, {failures_png}")
+    write_accuracy_result(args, argv, checkpoint, benchmark="canvas-robustness", module="robustness",
+                          fields={"count_per_encoding": args.count, "encodings": list(ENCODINGS), **summary,
+                                  "seconds": seconds},
+                          sheets=save_sheets(kept, mnist[0], args.out))
     return 0
 
 
