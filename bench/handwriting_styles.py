@@ -29,7 +29,7 @@ from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_in
 
 TARGET_OVERALL = 0.98
 TARGET_PER_STYLE = 0.95
-SHEET_PER_STYLE = 4
+SHEET_PER_STYLE = 2
 SHEET_MAX_FAILURES = 48
 
 

@@ -8,10 +8,18 @@ from torchvision.datasets import MNIST
 
 from recognizer.ml.preprocessing import mnist_transform
 
+from .styles import WithStyles
+
 
 def mnist_dataset(root: Path, *, train: bool, augment: bool = False, limit: int | None = None) -> Dataset:
-    """torchvision's MNIST read from ``root/MNIST/raw`` (never downloaded here; see fetch_mnist)."""
-    dataset = MNIST(root=str(root), train=train, download=False, transform=mnist_transform(augment=augment))
+    """torchvision's MNIST read from ``root/MNIST/raw`` (never downloaded here; see fetch_mnist). Augmented, it
+    also draws handwriting styles MNIST lacks onto some of its digits (training.styles)."""
+    transform = mnist_transform(augment=augment)
+    dataset: Dataset
+    if augment:
+        dataset = WithStyles(MNIST(root=str(root), train=train, download=False), transform)
+    else:
+        dataset = MNIST(root=str(root), train=train, download=False, transform=transform)
     if limit is not None and limit < len(dataset):
         return Subset(dataset, range(limit))
     return dataset
