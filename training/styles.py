@@ -27,14 +27,13 @@ INK = 128                          # an MNIST pixel above this is ink
 SUPERSAMPLE = 4
 
 
-def _stem(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """The top and bottom of a 1's stroke as (x, y) points, and the pen's width in pixels."""
+def _stem(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """A 1's stroke: its top as an (x, y) point, the unit direction from there to its bottom, its length and the
+    pen's width, in pixels."""
     rows = np.flatnonzero(ink.any(axis=1))
-    top_row, bottom_row = rows[0], rows[-1]
-    top = np.array([np.flatnonzero(ink[top_row]).mean(), top_row], dtype=np.float64)
-    bottom = np.array([np.flatnonzero(ink[bottom_row]).mean(), bottom_row], dtype=np.float64)
+    top, bottom = (np.array([np.flatnonzero(ink[row]).mean(), row], dtype=np.float64) for row in (rows[0], rows[-1]))
     length = max(float(np.hypot(*(bottom - top))), 1.0)
-    return top, bottom, float(np.count_nonzero(ink)) / length
+    return top, (bottom - top) / length, length, float(np.count_nonzero(ink)) / length
 
 
 def with_flag(digit: Image.Image, generator: torch.Generator) -> Image.Image:
@@ -43,23 +42,22 @@ def with_flag(digit: Image.Image, generator: torch.Generator) -> Image.Image:
     ink = pixels > INK
     if not ink.any():
         return digit
-    top, bottom, pen = _stem(ink)
+    top, down, stem_length, pen = _stem(ink)
     angle, length = (float(lo + (hi - lo) * torch.rand((), generator=generator))
                      for lo, hi in (FLAG_ANGLE_DEGREES, FLAG_LENGTH))
-    down = (bottom - top) / max(float(np.hypot(*(bottom - top))), 1.0)
     a = math.radians(angle)
     # The stem's direction turned towards the writer's left (clockwise on screen, where y grows down).
     flag = np.array([down[0] * math.cos(a) - down[1] * math.sin(a), down[0] * math.sin(a) + down[1] * math.cos(a)])
-    end = top + flag * length * float(np.hypot(*(bottom - top)))
+    end = top + flag * length * stem_length
     canvas = Image.new("L", (28 * SUPERSAMPLE, 28 * SUPERSAMPLE), 0)
+    brush = ImageDraw.Draw(canvas)
     points = [tuple((p + 0.5) * SUPERSAMPLE) for p in (top, end)]
     width = max(SUPERSAMPLE, round(pen * SUPERSAMPLE))
-    ImageDraw.Draw(canvas).line(points, fill=255, width=width)
-    for x, y in points:
-        canvas_radius = width / 2
-        ImageDraw.Draw(canvas).ellipse((x - canvas_radius, y - canvas_radius, x + canvas_radius, y + canvas_radius),
-                                       fill=255)
-    stroke = np.asarray(canvas.reduce(SUPERSAMPLE))
+    radius = width / 2
+    brush.line(points, fill=255, width=width)
+    for x, y in points:  # round ends, as a pen leaves them
+        brush.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    stroke = np.asarray(canvas.reduce(SUPERSAMPLE))  # anti-aliased, like MNIST's own strokes
     return Image.fromarray(np.maximum(pixels, stroke), mode="L")
 
 
