@@ -13,8 +13,8 @@ from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
 from .helpers import (
-    DOT, ONE, SEVEN, SEVEN_TWO_STROKES, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
-    expect_prediction, open_drawing_page,
+    CROSSED_SEVEN, DOT, FLAGGED_ONE, ONE, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES, draw_with_finger, draw_with_mouse,
+    enforce_strict_csp, expect_idle, expect_prediction, open_drawing_page,
 )
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +46,13 @@ def test_a_drawn_one_is_recognised_and_explained_under_a_strict_csp(page: Page, 
     expect(page.locator("[aria-live=polite]")).to_have_text(re.compile(r"Looks like a 1 \(\d+\s% sure\)"))
     expect(page.locator("#model-line-text")).to_have_text(re.compile(rf"^Model v{active_model_version.pk}\b"))
     assert violations == []
+
+
+@pytest.mark.parametrize("strokes, digit", [(FLAGGED_ONE, 1), (CROSSED_SEVEN, 7), (OPEN_FOUR, 4)],
+                         ids=["flagged-1", "crossed-7", "open-4"])
+def test_handwriting_styles_mnist_lacks_are_read_right(drawing_page: Page, strokes, digit):
+    draw_with_mouse(drawing_page, strokes)
+    expect_prediction(drawing_page, digit)
 
 
 def test_undo_and_clear_return_to_the_idle_state(drawing_page: Page):
