@@ -36,6 +36,20 @@ def mnist_dir() -> Path:
     return settings.MNIST_DATA_DIR
 
 
+@pytest.fixture(scope="session")
+def mnist_test():
+    """MNIST's 10 000 test digits and labels, read once."""
+    from bench.canvas_set import load_mnist_test
+
+    return load_mnist_test(settings.MNIST_DATA_DIR / "MNIST" / "raw")
+
+
+@pytest.fixture(scope="session")
+def base_network() -> DigitNet:
+    """The shipped base model, as stored (not the served form), in eval mode."""
+    return load_checkpoint(settings.BASE_MODEL_CHECKPOINT)[0]
+
+
 @pytest.fixture
 def tiny_checkpoint(tmp_path) -> Path:
     """A randomly initialised DigitNet saved under tmp_path."""

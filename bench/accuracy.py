@@ -27,6 +27,7 @@ def parse_args(description: str, argv: list[str] | None, *, unit: str, count: in
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and the sheets")
+    parser.set_defaults(unit=unit)
     return parser.parse_args(argv)
 
 
@@ -47,7 +48,7 @@ def load_network(args: argparse.Namespace) -> Checkpoint | None:
         print(f"cannot benchmark: {exc}", file=sys.stderr)
         return None
     checkpoint = Checkpoint(network, metadata, file_sha256(args.checkpoint))
-    print(f"checkpoint {args.checkpoint} (sha256 {checkpoint.sha256[:12]}); {args.count} samples per item, "
+    print(f"checkpoint {args.checkpoint} (sha256 {checkpoint.sha256[:12]}); {args.count} samples per {args.unit}, "
           f"seed {args.seed}")
     return checkpoint
 

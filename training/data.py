@@ -15,11 +15,9 @@ def mnist_dataset(root: Path, *, train: bool, augment: bool = False, limit: int 
     """torchvision's MNIST read from ``root/MNIST/raw`` (never downloaded here; see fetch_mnist). Augmented, it
     also draws handwriting styles MNIST lacks onto some of its digits (training.styles)."""
     transform = mnist_transform(augment=augment)
-    dataset: Dataset
-    if augment:
-        dataset = WithStyles(MNIST(root=str(root), train=train, download=False), transform)
-    else:
-        dataset = MNIST(root=str(root), train=train, download=False, transform=transform)
+    dataset: Dataset = MNIST(root=str(root), train=train, download=False, transform=None if augment else transform)
+    if augment:  # the styles are drawn on the raw digit, before the transform
+        dataset = WithStyles(dataset, transform)
     if limit is not None and limit < len(dataset):
         return Subset(dataset, range(limit))
     return dataset

@@ -12,20 +12,14 @@ from django.conf import settings
 from PIL import Image
 
 from bench.canvas_set import (
-    CANVAS_SIDES, ENCODINGS, HEIGHT_FRACTION, MARGIN, iter_robustness_set, load_mnist_test, render_ink,
+    CANVAS_SIDES, ENCODINGS, HEIGHT_FRACTION, MARGIN, iter_robustness_set, render_ink,
 )
-from recognizer.ml.checkpoints import load_checkpoint
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 
 pytestmark = pytest.mark.slow
 
 SEED = 11
 PER_ENCODING = 25  # 275 drawings: about 8 s on an idle core
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    return load_mnist_test(settings.MNIST_DATA_DIR / "MNIST" / "raw")
 
 
 def test_the_same_seed_gives_the_same_bytes_and_a_smaller_set_is_a_prefix(mnist_test):
@@ -66,8 +60,7 @@ def test_the_drawn_digit_stays_inside_the_canvas_at_the_requested_size(mnist_tes
         assert ink.max() == 1.0
 
 
-def test_canvas_drawings_of_mnist_test_digits_are_recognised_in_every_encoding(mnist_test):
-    network, _ = load_checkpoint(settings.BASE_MODEL_CHECKPOINT)
+def test_canvas_drawings_of_mnist_test_digits_are_recognised_in_every_encoding(mnist_test, base_network):
     inputs, labels, encodings = [], [], []
     for sample in iter_robustness_set(PER_ENCODING, SEED, mnist=mnist_test):
         try:
@@ -77,7 +70,7 @@ def test_canvas_drawings_of_mnist_test_digits_are_recognised_in_every_encoding(m
         labels.append(sample.label)
         encodings.append(sample.encoding)
     with torch.inference_mode():
-        predicted = network(torch.cat(inputs)).argmax(1).numpy()
+        predicted = base_network(torch.cat(inputs)).argmax(1).numpy()
     correct = predicted == np.array(labels)
     per_encoding = {name: float(correct[[e == name for e in encodings]].mean()) for name in ENCODINGS}
     assert len(correct) == PER_ENCODING * len(ENCODINGS)

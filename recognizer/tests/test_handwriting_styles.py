@@ -13,7 +13,6 @@ from django.conf import settings
 from PIL import Image
 
 from bench.pen_digits import CANVAS_SIDES, STYLES, iter_pen_digits
-from recognizer.ml.checkpoints import load_checkpoint
 from recognizer.ml.preprocessing import prepare_digit, to_model_input
 
 pytestmark = pytest.mark.slow
@@ -23,11 +22,6 @@ PER_STYLE = 20
 # A style the network does not know fails (MNIST's 1s have no flag: before training.styles, 60 % of flagged 1s
 # were read right); a long flag can pass for a 7's bar now and then, so one slip in five is allowed.
 MIN_RIGHT_PER_STYLE = 16
-
-
-@pytest.fixture(scope="module")
-def network():
-    return load_checkpoint(settings.BASE_MODEL_CHECKPOINT)[0]
 
 
 def test_the_same_seed_draws_the_same_canvases_as_the_page_posts_them():
@@ -44,11 +38,11 @@ def test_the_same_seed_draws_the_same_canvases_as_the_page_posts_them():
         assert 0 < np.count_nonzero(alpha) < alpha.size / 3 and len(np.unique(alpha)) > 10  # anti-aliased ink
 
 
-def test_every_handwriting_style_is_read_as_its_digit(network):
+def test_every_handwriting_style_is_read_as_its_digit(base_network):
     samples = list(iter_pen_digits(PER_STYLE, SEED))
     batch = torch.cat([to_model_input(prepare_digit(s.data, max_pixels=settings.MAX_IMAGE_PIXELS)) for s in samples])
     with torch.inference_mode():
-        predicted = network(batch).argmax(1).tolist()
+        predicted = base_network(batch).argmax(1).tolist()
     wrong: dict[str, list[int]] = {}
     for sample, guess in zip(samples, predicted):
         if guess != sample.label:

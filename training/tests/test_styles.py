@@ -1,19 +1,11 @@
 """The flag drawn onto MNIST's 1s while training (training.styles), on real MNIST digits."""
 
 import numpy as np
-import pytest
 import torch
-from django.conf import settings
 from PIL import Image
 from torch.utils.data import Dataset
 
-from bench.canvas_set import load_mnist_test
 from training.styles import FLAG_PROBABILITY, INK, WithStyles, with_flag
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    return load_mnist_test(settings.MNIST_DATA_DIR / "MNIST" / "raw")
 
 
 def _ones(mnist_test, count: int) -> list[np.ndarray]:
@@ -64,12 +56,11 @@ class _Digits(Dataset):
 
 def test_only_ones_get_a_flag_and_only_some_of_them(mnist_test):
     images, labels = mnist_test
-    as_array = np.asarray
     ones = _ones(mnist_test, 400)
     generator = torch.Generator().manual_seed(1)
-    flagged = WithStyles(_Digits(ones, 1), as_array, generator=generator)
+    flagged = WithStyles(_Digits(ones, 1), np.asarray, generator=generator)
     changed = sum(not np.array_equal(flagged[i][0], ones[i]) for i in range(len(ones)))
     assert abs(changed / len(ones) - FLAG_PROBABILITY) < 0.08
     sevens = list(images[labels == 7][:100])
-    untouched = WithStyles(_Digits(sevens, 7), as_array, generator=generator)
+    untouched = WithStyles(_Digits(sevens, 7), np.asarray, generator=generator)
     assert all(np.array_equal(untouched[i][0], sevens[i]) and untouched[i][1] == 7 for i in range(len(sevens)))
