@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "recognizer.middleware.RequestBodyMiddleware",  # first: nothing may read a body before it is bounded
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -176,6 +177,8 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+# An upload that stops arriving for this many seconds gets a 408 and frees its server thread (RequestBodyMiddleware).
+REQUEST_BODY_TIMEOUT = env_float("REQUEST_BODY_TIMEOUT", 10.0)
 # Samples one browser session may keep (429 above).
 MAX_SAMPLES_PER_SESSION = env_int("MAX_SAMPLES_PER_SESSION", 1000)
 # Serve MEDIA_URL from MEDIA_ROOT through Django (file names are unguessable); turn off when a web server or

@@ -7,6 +7,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf as csrf_views, defaults as default_views
 from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import NoActiveModel, SampleLimitReached
@@ -19,7 +20,6 @@ from .services import (
 )
 
 logger = logging.getLogger(__name__)
-TOO_LARGE_CODES = {"too_large"}
 
 
 def error(message: str, status: int, *, request: HttpRequest | None = None) -> JsonResponse:
@@ -70,8 +70,7 @@ def prediction_json(prediction: Prediction) -> dict:
 
 
 def _invalid(form: DrawingForm, request: HttpRequest) -> JsonResponse:
-    message, code = form.first_error()
-    return error(message, 413 if code in TOO_LARGE_CODES else 400, request=request)
+    return error(form.first_error(), 400, request=request)
 
 
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token
@@ -160,11 +159,36 @@ def sample_detail(request: HttpRequest, sample_id: int) -> JsonResponse | HttpRe
     return HttpResponse(status=204)
 
 
+def _for_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF refusals: JSON for the API, Django's usual page elsewhere."""
-    if request.path.startswith("/api/"):
+    if _for_api(request):
         return error("This change needs the CSRF token from the page (header X-CSRFToken); reload the page and "
                      "try again.", 403, request=request)
-    from django.views.csrf import csrf_failure as default_csrf_failure
+    return csrf_views.csrf_failure(request, reason=reason)
 
-    return default_csrf_failure(request, reason=reason)
+
+# The site's handler400/404/500 (mnistsite/urls.py): the API answers every error as JSON, pages as Django does.
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _for_api(request):
+        return error("The request could not be read. Check its headers and body.", 400, request=request)
+    # Not Django's bad_request: it checks the CSRF token again, which re-reads the body that just failed.
+    return HttpResponse("Bad request: the site could not read what was sent. Go back and try again.", status=400,
+                        content_type="text/plain; charset=utf-8")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _for_api(request):
+        return error(f"There is nothing at {request.path}. The API is /api/predict, /api/samples and /api/train.",
+                     404, request=request)
+    return default_views.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _for_api(request):
+        return error("Something went wrong on our side; nothing was changed. Try again in a moment.", 500)
+    return default_views.server_error(request)

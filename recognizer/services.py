@@ -21,7 +21,9 @@ from PIL import Image
 from .exceptions import InvalidModelVersion, NoActiveModel, SampleLimitReached
 from .inference import forget_active_version, get_predictor
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
-from .ml.preprocessing import decode_image, encode_png, ink_map, prepare_digit, to_mnist, to_model_input
+from .ml.preprocessing import (
+    HIGH_BIT_DEPTH_MODES, decode_image, encode_png, ink_map, prepare_digit, stretched_grey, to_mnist, to_model_input,
+)
 from .models import ModelVersion, Sample
 
 STORED_DRAWING_SIDE = 1024  # drawings larger than this are stored scaled down
@@ -124,7 +126,9 @@ def _png_bytes(image: Image.Image) -> bytes:
     if max(image.size) > STORED_DRAWING_SIDE:
         image = image.copy()
         image.thumbnail((STORED_DRAWING_SIDE, STORED_DRAWING_SIDE))
-    if image.mode not in {"RGBA", "RGB", "LA", "L"}:
+    if image.mode in HIGH_BIT_DEPTH_MODES:  # converting would clip it to white
+        image = Image.fromarray(np.round(stretched_grey(image) * 255).astype(np.uint8), mode="L")
+    elif image.mode not in {"RGBA", "RGB", "LA", "L"}:
         image = image.convert("RGBA")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -5,9 +5,11 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
+import http.client
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -141,3 +143,48 @@ def test_the_rate_limit_is_shared_by_every_gunicorn_worker(tmp_path):
     assert [status for status, _, _ in answers] == [200] * 6 + [429] * 4
     assert all(1 <= int(headers["Retry-After"]) <= 60 and "Wait" in body["error"]
                for status, headers, body in answers if status == 429)
+
+
+def stalled_upload(port: int) -> socket.socket:
+    """A connection that sends a predict request's headers and the first bytes of its body, then nothing."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=15)
+    connection.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                       b"Content-Length: 1381\r\n\r\n\x89PNG\r\n")
+    return connection
+
+
+def reply(connection: socket.socket) -> tuple[int, dict]:
+    """The status and JSON body of the response the server sends on ``connection``."""
+    response = http.client.HTTPResponse(connection)
+    response.begin()
+    return response.status, json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_stalled_uploads_get_408_and_free_the_threads_they_held(tmp_path):
+    env = {**production_env(tmp_path), "REQUEST_BODY_TIMEOUT": "1.5"}
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with gunicorn(env, "--workers", "1", "--threads", "2") as base:
+        port = int(base.rsplit(":", 1)[1])
+        started = time.monotonic()
+        stalled = [stalled_upload(port) for _ in range(2)]  # every thread of the site
+        answers = [reply(connection) for connection in stalled]
+        waited = time.monotonic() - started
+        status, _, answer = predict(base)
+    for code, body in answers:
+        assert code == 408 and "stopped arriving" in body["error"]
+    assert 1.4 < waited < 6
+    assert status == 200 and answer["digit"] == 7  # the threads serve again
+
+
+@pytest.mark.slow
+def test_a_chunked_upload_is_told_to_send_a_content_length(tmp_path):
+    env = production_env(tmp_path)
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with gunicorn(env, "--workers", "1", "--threads", "2") as base:
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=15)
+        connection.request("POST", "/api/predict", body=iter([canvas_png()]), headers={"Content-Type": "image/png"},
+                           encode_chunked=True)
+        response = connection.getresponse()
+        status, body = response.status, json.loads(response.read())
+    assert status == 411 and "Content-Length" in body["error"]

@@ -45,3 +45,17 @@ def test_state_changing_requests_without_the_token_are_refused_and_change_nothin
     assert response.status_code == 403 and "CSRF" in response.json()["error"]
     assert list(Sample.objects.values_list("pk", flat=True)) == [sample_id]
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/x-www-form-urlencoded; charset=latin-1", "label=7"),
+    ("multipart/form-data", "label=7"),  # no boundary
+])
+def test_bodies_the_csrf_check_cannot_read_get_a_json_400_not_a_500(csrf_session, content_type, body):
+    client, sample_id = csrf_session
+    token = client.cookies["csrftoken"].value
+    client.raise_request_exception = False
+    response = client.post("/api/samples", body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code in {400, 403} and response["Content-Type"] == "application/json", response.content
+    assert response.json()["error"]
+    assert list(Sample.objects.values_list("pk", flat=True)) == [sample_id]

@@ -28,6 +28,8 @@ MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP"}
+PHOTO_FORMATS = {"JPEG", "MPO"}  # a camera's: may be stored sideways with an EXIF orientation
+HIGH_BIT_DEPTH_MODES = {"I", "I;16", "I;16B", "I;16L", "F"}
 MIN_SIDE = 8            # a 1x1 or 4x4 image cannot hold a drawing
 WORKING_SIDE = 512      # big images are reduced to about this before any per-pixel work
 DIGIT_BOX = 20          # MNIST: the longer side of the ink's bounding box
@@ -68,12 +70,21 @@ def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
     if min(width, height) < MIN_SIDE:
         raise InvalidImage(f"The image is only {width}×{height} pixels; a drawing needs at least {MIN_SIDE}×{MIN_SIDE}.")
     try:
-        if image.format == "JPEG":
+        if image.format in PHOTO_FORMATS:
             image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode big JPEGs at a reduced scale
+            image.load()
+            return ImageOps.exif_transpose(image)  # upright, as the camera held it and as people see it
         image.load()
     except Exception:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... for damaged files
         raise InvalidImage("The image file is damaged or cut short; it could not be decoded.") from None
     return image
+
+
+def stretched_grey(image: Image.Image) -> np.ndarray:
+    """A 16-bit or float greyscale image (HIGH_BIT_DEPTH_MODES) as floats from 0 (its darkest pixel) to 1 (its
+    brightest): such images use any part of their range, often only the bottom of it."""
+    grey = np.asarray(image, dtype=np.float32)
+    return (grey - grey.min()) / max(float(grey.max() - grey.min()), 1e-6)
 
 
 def _reduce_image(image: Image.Image) -> Image.Image:
@@ -132,7 +143,7 @@ def ink_map(image: Image.Image) -> Ink:
     Otherwise the background is the border's typical colour and ink is whatever differs from it, so
     black-on-white, white-on-black and coloured ink on any plain background all work.
     """
-    image = _reduce_image(ImageOps.exif_transpose(image) if image.format == "JPEG" else image)
+    image = _reduce_image(image)
     distance, background_noise, full_scale = _distance_from_background(image)
     return _reduce_ink(_stretch(distance, background_noise, full_scale=full_scale, image_side=max(image.size)))
 
@@ -152,10 +163,8 @@ def _distance_from_background(image: Image.Image) -> tuple[np.ndarray, float, fl
         alpha = alpha.astype(np.float32) / 255.0
         rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         colour = rgb * alpha[..., None] + (1.0 - alpha[..., None])  # flatten onto white
-    elif image.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:  # 16-bit and float greyscale
-        grey = np.asarray(image, dtype=np.float32)
-        grey = (grey - grey.min()) / max(float(grey.max() - grey.min()), 1e-6)
-        colour = np.repeat(grey[..., None], 3, axis=-1)
+    elif image.mode in HIGH_BIT_DEPTH_MODES:
+        colour = np.repeat(stretched_grey(image)[..., None], 3, axis=-1)
     else:
         colour = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     background = np.median(_border(colour), axis=0)

@@ -47,3 +47,11 @@ def as_upload(data: bytes, name: str = "drawing.png") -> io.BytesIO:
     handle = io.BytesIO(data)
     handle.name = name
     return handle
+
+
+def sideways_photo(image: Image.Image) -> bytes:
+    """A JPEG as a phone camera stores it: the pixels turned a quarter to the left, with the EXIF orientation
+    (6: turn right to view) that tells a viewer how to show ``image`` upright."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(image.convert("RGB").transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95, exif=exif)

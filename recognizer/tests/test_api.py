@@ -9,7 +9,7 @@ from django.test import Client
 from PIL import Image
 
 from recognizer.models import ModelVersion
-from recognizer.tests.drawings import as_upload, canvas_png, draw, encode
+from recognizer.tests.drawings import as_upload, canvas_png, draw, encode, sideways_photo
 from recognizer.tests.test_preprocessing import png_claiming
 
 URL = "/api/predict"
@@ -187,3 +187,66 @@ def test_no_active_model_answers_503(client):
 def test_the_health_view_is_trivial(client):
     response = client.get("/api/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_json_nested_thousands_deep_is_refused_not_a_crash(client):
+    assert_error(client.post(URL, "[" * 5000 + "]" * 5000, content_type="application/json"), 400, "nested")
+
+
+def test_a_form_with_thousands_of_fields_is_refused_as_json(client):
+    fields = {f"field{i}": "x" for i in range(1500)}
+    assert_error(client.post(URL, {**fields, **upload(SEVEN)}), 400, "too many fields")
+
+
+@pytest.mark.parametrize("spell", [
+    lambda url: url.replace("data:", "DATA:"),
+    lambda url: url.replace(";base64", ";BASE64"),
+    lambda url: url.rstrip("="),
+])
+def test_data_urls_are_read_however_the_encoder_spells_them(client, spell):
+    response = client.post(URL, json.dumps({"image": spell(data_url(SEVEN))}), content_type="application/json")
+    assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+@pytest.mark.parametrize("path", ["/api/nonexistent", "/api/samples/abc", "/api//predict", "/api/train/x"])
+def test_unknown_api_addresses_answer_404_as_json(client, path):
+    assert_error(client.get(path), 404, path)
+
+
+def test_unknown_pages_answer_an_html_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_a_chunked_body_is_refused_with_411_not_read_as_empty(client):
+    response = client.post(URL, SEVEN, content_type="image/png", HTTP_TRANSFER_ENCODING="chunked")
+    assert_error(response, 411, "Content-Length")
+    assert response["Connection"] == "close"
+
+
+def test_a_content_length_that_is_no_number_is_refused(client):
+    assert_error(client.post(URL, SEVEN, content_type="image/png", CONTENT_LENGTH="seven"), 400, "Content-Length")
+
+
+def test_an_unexpected_failure_answers_json_500_not_a_page(client, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("recognizer.api.prediction_make", broken)
+    client.raise_request_exception = False
+    assert_error(client.post(URL, upload(SEVEN)), 500, "nothing was changed")
+
+
+def test_a_host_the_site_does_not_serve_gets_a_json_400_from_the_api(client):
+    client.raise_request_exception = False
+    assert_error(client.get("/api/health", HTTP_HOST="elsewhere.example"), 400, "could not be read")
+
+
+def test_a_photo_stored_sideways_is_read_as_its_exif_orientation_shows_it(client):
+    upright = draw(background=(255, 255, 255, 255), mode="RGBA")
+    answer = client.post(URL, upload(sideways_photo(upright), "photo.jpg")).json()
+    expected = client.post(URL, upload(encode(upright))).json()
+    assert answer["digit"] == expected["digit"] == 7
+    seen, wanted = (np.asarray(Image.open(io.BytesIO(base64.b64decode(a["preprocessed"].split(",")[1]))), float)
+                    for a in (answer, expected))
+    assert np.abs(seen - wanted).mean() < 10  # the same digit, upright (JPEG noise aside)

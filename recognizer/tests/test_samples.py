@@ -3,13 +3,15 @@ import io
 import json
 import re
 
+import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.test import Client
+from PIL import Image
 
 from recognizer.models import Sample
-from recognizer.tests.drawings import as_upload, canvas_png
+from recognizer.tests.drawings import as_upload, canvas_png, draw, encode, sideways_photo
 
 URL = "/api/samples"
 SEVEN = canvas_png()
@@ -153,3 +155,25 @@ def test_the_orphan_command_removes_unreferenced_files_only(make_sample, capsys)
     assert f"removed {stray}" in out and "Removed 1 orphaned file(s)." in out
     assert not default_storage.exists(stray)
     assert stored_files(kept) == [True, True]
+
+
+def stored_drawing(client: Client, data: bytes) -> np.ndarray:
+    response = save(client, data)
+    assert response.status_code == 201, response.content
+    with default_storage.open(Sample.objects.get(pk=response.json()["id"]).drawing.name) as stored:
+        return np.asarray(Image.open(stored).convert("L"))
+
+
+def test_the_stored_drawing_of_a_sideways_photo_is_upright(client, active_model_version):
+    drawing = stored_drawing(client, sideways_photo(draw(background=(255, 255, 255, 255))))
+    rows, cols = np.nonzero(drawing < 128)
+    assert drawing.shape == (280, 280)
+    assert np.ptp(rows) > 1.2 * np.ptp(cols)  # the 7 stands taller than it is wide, as drawn
+
+
+def test_the_stored_drawing_of_a_16_bit_scan_keeps_its_ink(client, active_model_version):
+    # A 16-bit scan that uses only the bottom of its range: dark ink 300 on paper 4000 of 65535.
+    levels = np.asarray(draw(ink=(0,), background=(255,), mode="L"), dtype=np.float32)
+    scan = Image.fromarray((300 + levels / 255 * 3700).astype(np.uint16))  # mode I;16
+    drawing = stored_drawing(client, encode(scan))
+    assert drawing.min() < 30 and drawing.max() > 225  # ink and paper, not all white
