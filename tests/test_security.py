@@ -19,9 +19,14 @@ def callbacks(resolver=None):
             yield pattern.callback
 
 
-def test_only_prediction_is_exempt_from_csrf():
+def test_only_views_that_change_nothing_are_exempt_from_csrf():
     exempt = {f"{view.__module__}.{view.__name__}" for view in callbacks() if getattr(view, "csrf_exempt", False)}
-    assert exempt == {"recognizer.api.predict"}
+    assert exempt == {"recognizer.api.predict", "recognizer.api.health"}
+
+
+def test_posting_to_the_health_view_is_told_the_methods_that_work():
+    response = Client(enforce_csrf_checks=True).post("/api/health")
+    assert response.status_code == 405 and response["Allow"] == "GET, HEAD" and response.json()["error"]
 
 
 @pytest.fixture
