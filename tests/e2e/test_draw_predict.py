@@ -13,8 +13,8 @@ from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
 from .helpers import (
-    CROSSED_SEVEN, DOT, FLAGGED_ONE, ONE, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES, draw_with_finger, draw_with_mouse,
-    enforce_strict_csp, expect_idle, expect_prediction, open_drawing_page,
+    CROSSED_SEVEN, DOT, FLAGGED_ONE, ONE, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES, SLASHED_ZERO, draw_with_finger,
+    draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction, open_drawing_page,
 )
 
 pytestmark = pytest.mark.e2e
@@ -48,8 +48,8 @@ def test_a_drawn_one_is_recognised_and_explained_under_a_strict_csp(page: Page, 
     assert violations == []
 
 
-@pytest.mark.parametrize("strokes, digit", [(FLAGGED_ONE, 1), (CROSSED_SEVEN, 7), (OPEN_FOUR, 4)],
-                         ids=["flagged-1", "crossed-7", "open-4"])
+@pytest.mark.parametrize("strokes, digit", [(FLAGGED_ONE, 1), (CROSSED_SEVEN, 7), (OPEN_FOUR, 4), (SLASHED_ZERO, 0)],
+                         ids=["flagged-1", "crossed-7", "open-4", "slashed-0"])
 def test_handwriting_styles_mnist_lacks_are_read_right(drawing_page: Page, strokes, digit):
     draw_with_mouse(drawing_page, strokes)
     expect_prediction(drawing_page, digit)
