@@ -23,6 +23,7 @@ class RequestBodyMiddleware:
     gunicorn each read waits at most REQUEST_BODY_TIMEOUT seconds, so an upload that stalls gets 408 and frees
     its thread instead of holding it until the client gives up (eight stalled uploads would hold every thread of
     a two-worker site). Each refusal closes the connection: the unread rest of the body cannot be skipped.
+    Media types are case-insensitive, but Django's multipart parser reads only a lower-case one: it is lowered.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -39,6 +40,9 @@ class RequestBodyMiddleware:
         if length > settings.MAX_UPLOAD_BYTES:
             return _refuse(request, 413, f"The upload is too large; the limit is "
                                          f"{settings.MAX_UPLOAD_BYTES / 2**20:.3g} MB.")
+        if content_type := request.META.get("CONTENT_TYPE"):
+            media_type, separator, parameters = content_type.partition(";")
+            request.META["CONTENT_TYPE"] = media_type.lower() + separator + parameters  # the boundary keeps its case
         if length and not _body_arrived(request):
             return _refuse(request, 408, f"The upload stopped arriving for {settings.REQUEST_BODY_TIMEOUT:g} s, so "
                                          "the site gave up waiting. Check the connection and send it again.")

@@ -250,3 +250,11 @@ def test_a_photo_stored_sideways_is_read_as_its_exif_orientation_shows_it(client
     seen, wanted = (np.asarray(Image.open(io.BytesIO(base64.b64decode(a["preprocessed"].split(",")[1]))), float)
                     for a in (answer, expected))
     assert np.abs(seen - wanted).mean() < 10  # the same digit, upright (JPEG noise aside)
+
+
+def test_the_content_type_is_read_in_any_case(client):
+    boundary = "Case-Sensitive-Boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + SEVEN + f"\r\n--{boundary}--\r\n".encode()
+    response = client.post(URL, body, content_type=f"Multipart/Form-Data; boundary={boundary}")
+    assert response.status_code == 200 and response.json()["digit"] == 7
