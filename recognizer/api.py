@@ -164,6 +164,15 @@ def _for_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def refusal(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """How the site says no outside a view (middleware, error handlers): JSON {"error": ...} under /api/, the
+    same words as plain text for pages. Logged either way."""
+    if _for_api(request):
+        return error(message, status, request=request)
+    logger.warning("Refused %s %s (%s): %s", request.method, request.path, status, message)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF refusals: JSON for the API, Django's usual page elsewhere."""
     if _for_api(request):
@@ -175,11 +184,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 # The site's handler400/404/500 (mnistsite/urls.py): the API answers every error as JSON, pages as Django does.
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _for_api(request):
-        return error("The request could not be read. Check its headers and body.", 400, request=request)
-    # Not Django's bad_request: it checks the CSRF token again, which re-reads the body that just failed.
-    return HttpResponse("Bad request: the site could not read what was sent. Go back and try again.", status=400,
-                        content_type="text/plain; charset=utf-8")
+    # Not Django's bad_request for pages: it checks the CSRF token again, which re-reads the body that just failed.
+    return refusal(request, "The request could not be read. Check its headers and body, and try again.", 400)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
-from .api import error
+from .api import refusal
 
 logger = logging.getLogger(__name__)
 DATABASE_BUSY = ("The site is very busy right now and could not reach its database, so nothing was saved or "
@@ -66,11 +66,7 @@ def _body_arrived(request: HttpRequest) -> bool:
 
 
 def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        response = error(message, status, request=request)
-    else:
-        logger.warning("Refused %s %s (%s): %s", request.method, request.path, status, message)
-        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response = refusal(request, message, status)
     response["Connection"] = "close"
     return response
 
@@ -102,10 +98,7 @@ class DatabaseBusyMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError):
             return None
-        logger.warning("Answered %s %s with 503: database error %s", request.method, request.path, exception)
-        if request.path.startswith("/api/"):
-            response = error(DATABASE_BUSY, 503)
-        else:
-            response = HttpResponse(DATABASE_BUSY, status=503, content_type="text/plain; charset=utf-8")
+        logger.warning("Database error on %s %s: %s", request.method, request.path, exception)
+        response = refusal(request, DATABASE_BUSY, 503)
         response["Retry-After"] = "5"
         return response
