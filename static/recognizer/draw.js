@@ -24,6 +24,7 @@
   const INK = "#111827";
   const DEBOUNCE_MS = 200;        // after the last pointer move
   const BUSY_DELAY_MS = 250;      // show "Thinking…" only when an answer is slow, to avoid flicker
+  const RUNNER_UP_SHOWN = 0.1;    // a second digit this likely is named beside the answer ("could also be a 7")
   const NETWORK_ERROR = "Could not reach the recogniser — try again.";
 
   const $ = (id) => document.getElementById(id);
@@ -280,7 +281,8 @@
     ui.digit.textContent = String(digit);
     ui.confidence.textContent = percent(confidence);
     ui.meter.value = confidence;
-    ui.verdict.textContent = verdict(confidence);
+    const alternative = runnerUp(probabilities, digit);
+    ui.verdict.textContent = verdict(confidence, alternative);
     ui.guess.textContent = `Looks like ${digit} · ${percent(confidence, 0)}`;
     ui.bars.forEach((row, index) => {
       const p = probabilities[index];
@@ -297,13 +299,27 @@
       showModel();
     }
     showState("result", digit);
-    if (!activeStroke) announce(`Looks like a ${digit} (${Math.round(confidence * 100)}\u00a0% sure).`);
+    if (!activeStroke) {
+      const also = alternative === null ? "" : ` It could also be a ${alternative}.`;
+      announce(`Looks like a ${digit} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
+    }
   }
 
-  function verdict(confidence) {
-    if (confidence >= 0.9) return "Confident";
-    if (confidence >= 0.6) return "Fairly sure";
-    return "Unsure — try drawing it larger and clearer";
+  /* The second most likely digit when it is a real contender (a flagged 1 and a 7, a 4 and a 9), else null. */
+  function runnerUp(probabilities, digit) {
+    let second = null;
+    probabilities.forEach((p, index) => {
+      if (index !== digit && (second === null || p > probabilities[second])) second = index;
+    });
+    return probabilities[second] >= RUNNER_UP_SHOWN ? second : null;
+  }
+
+  function verdict(confidence, alternative) {
+    const also = alternative === null ? "" : ` — could also be a ${alternative}`;
+    if (confidence >= 0.9) return `Confident${also}`;
+    if (confidence >= 0.6) return `Fairly sure${also}`;
+    // Size and position do not matter (the server crops and centres the ink): only the shape can help.
+    return `Unsure${also || " — try a clearer shape"}`;
   }
 
   function showMessage(text) {

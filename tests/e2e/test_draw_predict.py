@@ -13,8 +13,8 @@ from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
 from .helpers import (
-    CROSSED_SEVEN, DOT, FLAGGED_ONE, ONE, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES, SLASHED_ZERO, draw_with_finger,
-    draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction, open_drawing_page,
+    CROSSED_SEVEN, DOT, FLAGGED_ONE, ONE, ONE_OR_SEVEN, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES, SLASHED_ZERO,
+    draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction, open_drawing_page,
 )
 
 pytestmark = pytest.mark.e2e
@@ -53,6 +53,19 @@ def test_a_drawn_one_is_recognised_and_explained_under_a_strict_csp(page: Page, 
 def test_handwriting_styles_mnist_lacks_are_read_right(drawing_page: Page, strokes, digit):
     draw_with_mouse(drawing_page, strokes)
     expect_prediction(drawing_page, digit)
+
+
+def test_a_drawing_between_two_digits_names_the_other_one_too(drawing_page: Page):
+    draw_with_mouse(drawing_page, SEVEN)
+    expect(drawing_page.locator("#result-digit")).to_have_text("7")
+    expect(drawing_page.locator("#confidence-verdict")).to_have_text("Confident")
+    drawing_page.keyboard.press("Escape")
+    draw_with_mouse(drawing_page, ONE_OR_SEVEN)
+    expect(drawing_page.locator("#confidence-verdict")).to_have_text(re.compile(r"could also be a [17]$"))
+    digit = drawing_page.locator("#result-digit").inner_text()
+    other = drawing_page.locator("#confidence-verdict").inner_text()[-1]
+    assert {digit, other} == {"1", "7"}
+    expect(drawing_page.locator("[aria-live=polite]")).to_have_text(re.compile(rf"It could also be a {other}\.$"))
 
 
 def test_undo_and_clear_return_to_the_idle_state(drawing_page: Page):
