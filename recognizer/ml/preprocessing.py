@@ -236,7 +236,7 @@ def to_mnist(found: Ink) -> np.ndarray:
     if extent < max(MIN_INK_EXTENT * image_side, 2):
         raise InvalidImage("There is only a speck of ink. Draw a whole digit.")
     if extent < DOT_CHECK_EXTENT * image_side and extent < MIN_EXTENT_IN_STROKES * _stroke_width(strong[rows, cols]):
-        raise InvalidImage("That is only a dot of ink, not a digit. Draw the whole digit.")
+        raise InvalidImage("That is only a dot of ink, too small to be a digit. Draw the whole digit, larger.")
     return np.round(_centre_by_mass(_fit_in_box(_without_specks(ink))) * 255).astype(np.uint8)
 
 

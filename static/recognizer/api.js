@@ -1,10 +1,10 @@
 /*
  * Shared by the page's scripts: JSON requests to the site's API, and one shape for every answer.
  *
- * request() resolves to {ok, status, data, error}: `error` is the API's own {"error": ...} text for refusals
- * (4xx) and a missing model (503), or a generic line for anything else, such as a dropped connection or a
- * proxy's HTML 502. It rejects only when the caller aborts. Changes (POST, DELETE) carry Django's CSRF token
- * from the csrftoken cookie that the page view sets.
+ * request() resolves to {ok, status, data, error}: `error` is the API's own {"error": ...} text when it sent
+ * one, else a line for the status (a proxy's HTML 429 or 502), for no answer within TIMEOUT_MS, or for a dropped
+ * connection. It rejects only when the caller aborts. Changes (POST, DELETE) carry Django's CSRF token from the
+ * csrftoken cookie that the page view sets.
  *
  * Also here, for every script on the page: onButton() (a click handler that ignores aria-disabled buttons),
  * isTyping() (whether a key press belongs to a form field), plural() and percent().
@@ -13,6 +13,15 @@
   "use strict";
 
   const NETWORK_ERROR = "Could not reach the server — check the connection and try again.";
+  const TIMEOUT_MS = 15000;       // a request with no answer by then is given up: the page says so, not spins
+  const TIMEOUT_ERROR = "The server did not answer in time — try again.";
+  const BUSY_ERROR = "The server is busy or restarting — try again in a moment.";
+  // For answers without the API's own words (a proxy or load balancer in front of the site sent them).
+  const STATUS_ERRORS = {
+    413: "That is too much to send at once.",
+    429: "Too many requests in a short time — wait a few seconds, then try again.",
+    502: BUSY_ERROR, 503: BUSY_ERROR, 504: BUSY_ERROR,
+  };
   const SAFE_METHODS = new Set(["GET", "HEAD"]);
 
   function csrfToken() {
@@ -29,20 +38,36 @@
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (!SAFE_METHODS.has(method)) headers["X-CSRFToken"] = csrfToken();
-    let response;
-    try {
-      response = await fetch(url, {
-        method, headers, signal, credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      return { ok: false, status: 0, data: null, error: networkError };
+    // One controller for both ways a request ends early: the caller's signal, and the timeout.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; controller.abort(); }, TIMEOUT_MS);
+    const forward = () => controller.abort();
+    if (signal) {
+      if (signal.aborted) controller.abort();
+      signal.addEventListener("abort", forward);
     }
-    const data = response.status === 204 ? null : await response.json().catch(() => null);
-    if (response.ok) return { ok: true, status: response.status, data, error: null };
-    const explained = data && typeof data.error === "string" && (response.status < 500 || response.status === 503);
-    return { ok: false, status: response.status, data, error: explained ? data.error : networkError };
+    try {
+      let response;
+      try {
+        response = await fetch(url, {
+          method, headers, signal: controller.signal, credentials: "same-origin",
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (error) {
+        if (error.name === "AbortError" && !timedOut) throw error;
+        return { ok: false, status: 0, data: null, error: timedOut ? TIMEOUT_ERROR : networkError };
+      }
+      const data = response.status === 204 ? null : await response.json().catch(() => null);
+      if (timedOut) return { ok: false, status: 0, data: null, error: TIMEOUT_ERROR };
+      if (response.ok) return { ok: true, status: response.status, data, error: null };
+      const error = data && typeof data.error === "string" ? data.error
+        : STATUS_ERRORS[response.status] || networkError;
+      return { ok: false, status: response.status, data, error };
+    } finally {
+      clearTimeout(timer);
+      if (signal) signal.removeEventListener("abort", forward);
+    }
   }
 
   /* A click handler that runs action() unless the button is aria-disabled (such buttons stay focusable). */

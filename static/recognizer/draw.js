@@ -174,6 +174,7 @@
     drawingChanged();
     redraw();
     if (strokes.length) predictNow();
+    else announce("Drawing cleared.");
   }
 
   function reset() {
@@ -300,10 +301,12 @@
     }
     showState("result", digit);
     if (!activeStroke) {
-      const also = alternative === null ? "" : ` It could also be a ${alternative}.`;
-      announce(`Looks like a ${digit} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
+      const also = alternative === null ? "" : ` It could also be ${aDigit(alternative)}.`;
+      announce(`Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
     }
   }
+
+  const aDigit = (digit) => `${digit === 8 ? "an" : "a"} ${digit}`;   // "an 8", said as "eight"
 
   /* The second most likely digit when it is a real contender (a flagged 1 and a 7, a 4 and a 9), else null. */
   function runnerUp(probabilities, digit) {
@@ -315,7 +318,7 @@
   }
 
   function verdict(confidence, alternative) {
-    const also = alternative === null ? "" : ` — could also be a ${alternative}`;
+    const also = alternative === null ? "" : ` — could also be ${aDigit(alternative)}`;
     if (confidence >= 0.9) return `Confident${also}`;
     if (confidence >= 0.6) return `Fairly sure${also}`;
     // Size and position do not matter (the server crops and centres the ink): only the shape can help.
@@ -369,6 +372,7 @@
 
   window.mnistsite.pad = {
     isEmpty: () => strokes.length === 0,
+    isDrawing: () => activeStroke !== null,
     /* The drawing as a PNG data URL with its revision, or null while empty or mid-stroke. */
     snapshot() {
       if (activeStroke || !strokes.length) return null;

@@ -3,7 +3,7 @@
  * session's samples as a strip of thumbnails, newest first, with counts per digit.
  *
  * The list mirrors GET /api/samples (loaded once, then kept up to date from each answer), so counts are always
- * worked out from it. Anything that fails leaves the drawing and the list as they were and says why.
+ * worked out from it; until it has loaded, nothing can be deleted from it. Anything that fails leaves the drawing and the list as they were and says why.
  * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer.
  */
 (() => {
@@ -36,7 +36,8 @@
     if (saving) return;
     const shot = pad.snapshot();
     if (!shot) {
-      showStatus("Draw a digit first, then pick its label.", "error");
+      showStatus(pad.isDrawing() ? "Finish the stroke first, then pick its label."
+                                 : "Draw a digit first, then pick its label.", "error");
       return;
     }
     saving = true;
@@ -45,13 +46,17 @@
     const answer = await api.request(url, { method: "POST", body: { image: shot.image, label } });
     saving = false;
     if (answer.ok && answer.data && typeof answer.data.id === "number") {
-      samples.unshift(answer.data);
-      ui.strip.prepend(thumbnail(answer.data));
-      ui.strip.scrollLeft = 0;
       pad.clearIfUnchanged(shot.revision);   // ready for the next drawing
+      if (loaded) {
+        samples.unshift(answer.data);
+        ui.strip.prepend(thumbnail(answer.data));
+        ui.strip.scrollLeft = 0;
+        listChanged();
+      } else {
+        await load();   // the list failed to load before: show what the server keeps, not just this one
+      }
       showStatus(`Saved as ${label}`, "ok",
                  `Saved as ${label}. ${api.plural(samples.length, "sample")} saved.`);
-      listChanged();
     } else {
       showStatus(answer.error || api.NETWORK_ERROR, "error");
     }
@@ -145,8 +150,9 @@
     ui.total.textContent = total ? `${total} saved` : "None yet";
     ui.empty.hidden = total > 0;
     ui.strip.hidden = total === 0;
-    ui.undo.setAttribute("aria-disabled", String(total === 0));
-    ui.clearAll.setAttribute("aria-disabled", String(total === 0));
+    // Only a list that mirrors the server may be cleared: "Delete all 1" must not delete 4 it never showed.
+    ui.undo.setAttribute("aria-disabled", String(total === 0 || !loaded));
+    ui.clearAll.setAttribute("aria-disabled", String(total === 0 || !loaded));
   }
 
   function forget(ids) {
@@ -240,6 +246,7 @@
 
   /* ---------- Loading, keyboard and buttons ---------- */
 
+  /* Loaded once at start, and again after a save if that first load failed. */
   async function load() {
     const answer = await api.request(url);
     if (answer.ok && answer.data && Array.isArray(answer.data.samples)) {

@@ -48,6 +48,7 @@
     else if (busyElsewhere) reason = "Another training run is in progress";
     else if (pad.modelVersion() === null) reason = "No model is active yet";
     else if (samplesTotal === 0) reason = "Save a few labelled drawings first";
+    else if (samplesTotal === null) reason = "Your samples could not be loaded — reload the page";
     const disabled = Boolean(reason) || samplesTotal === undefined;
     ui.button.setAttribute("aria-disabled", String(disabled));
     if (!disabled && typeof samplesTotal === "number") reason = `Learns from your ${plural(samplesTotal, "sample")}`;

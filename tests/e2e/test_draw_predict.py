@@ -84,6 +84,33 @@ def test_undo_and_clear_return_to_the_idle_state(drawing_page: Page):
     expect_prediction(page, 1)
     page.get_by_role("button", name="Undo", exact=True).click()
     expect_idle(page)
+    expect(page.locator("[aria-live=polite]")).to_have_text("Drawing cleared.")   # not the last answer
+
+
+def test_a_digit_key_pressed_mid_stroke_asks_to_finish_the_stroke(drawing_page: Page):
+    page = drawing_page
+    box = page.locator("#pad-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8, steps=8)
+    page.keyboard.press("1")
+    expect(page.locator("#save-status")).to_have_text("Finish the stroke first, then pick its label.")
+    page.mouse.up()
+
+
+def test_a_prediction_with_no_answer_gives_up_with_a_message(drawing_page: Page):
+    page = drawing_page
+    page.route(re.compile(r"/api/predict$"), lambda route: None)   # held: never answered
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#result-message")).to_contain_text("did not answer in time", timeout=20_000)
+
+
+def test_a_proxys_refusal_without_the_apis_words_is_explained_by_its_status(drawing_page: Page):
+    page = drawing_page
+    page.route(re.compile(r"/api/predict$"), lambda route: route.fulfill(
+        status=429, content_type="text/html", body="<html><body>429 Too Many Requests</body></html>"))
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#result-message")).to_contain_text("Too many requests in a short time")
 
 
 def test_a_single_dot_gets_a_friendly_message_instead_of_a_prediction(drawing_page: Page):

@@ -206,3 +206,25 @@ def test_on_a_phone_a_finger_saves_and_the_strip_scrolls_inside_the_card(browser
     card, box = page.locator(".pad").bounding_box(), strip.bounding_box()
     assert card["x"] < box["x"] and box["x"] + box["width"] < card["x"] + card["width"]
     context.close()
+
+
+def test_a_list_that_failed_to_load_cannot_be_cleared_until_a_save_brings_back_what_the_server_keeps(
+        samples_page: Page):
+    page = samples_page
+    save_drawing(page, ONE, 1)
+    save_drawing(page, SEVEN, 7)
+    listing = re.compile(r"/api/samples$")
+    page.route(listing, lambda route: route.abort() if route.request.method == "GET" else route.continue_())
+    page.reload()
+    expect(page.locator("#save-status")).to_contain_text("could not be loaded")
+    expect(page.get_by_role("button", name="Clear all")).to_have_attribute("aria-disabled", "true")
+    expect(page.locator("#train-reason")).to_contain_text("could not be loaded")
+
+    page.unroute(listing)
+    draw_with_mouse(page, ONE)
+    expect_prediction(page, 1)
+    label_button(page, 1).click()
+    expect(thumbnails(page)).to_have_count(3)   # all the server keeps, not only the one just saved
+    expect(page.locator("#samples-total")).to_have_text("3 saved")
+    page.get_by_role("button", name="Clear all").click()
+    expect(page.get_by_text("Delete all 3 samples? This cannot be undone.")).to_be_visible()
