@@ -1,7 +1,7 @@
 """The throwaway site the server benchmarks run against, and the client they measure it with.
 
-A temp folder holds the SQLite database, ``MODEL_DIR`` and ``MEDIA_ROOT``; ``DEBUG`` is off and the secret key
-random. gunicorn (gthread) serves it on 127.0.0.1 at a free port; ``manage.py training_worker`` can run beside
+A temp folder holds the SQLite database, ``MODEL_DIR``, ``MEDIA_ROOT`` and ``STATIC_ROOT`` (collected fresh, so
+a browser sees the page as the code stands); ``DEBUG`` is off and the secret key random. gunicorn (gthread) serves it on 127.0.0.1 at a free port; ``manage.py training_worker`` can run beside
 it. Each server runs in its own session, so a Ctrl-C in the terminal reaches only the benchmark, which stops
 them by PID. gunicorn runs from the repository root, so a ``gunicorn.conf.py`` there is read too; the flags
 given here override it.
@@ -213,6 +213,7 @@ def site_environment(tmp: Path, checkpoint: Path, extra: dict[str, str] | None =
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
         "MODEL_DIR": str(tmp / "models"),
         "MEDIA_ROOT": str(tmp / "media"),
+        "STATIC_ROOT": str(tmp / "static"),   # collected fresh: the page is served as the code stands now
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -231,8 +232,8 @@ def manage_shell(env: dict, code: str) -> str:
 
 
 def prepare_site(env: dict) -> str:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,
-                   check=True)
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), *command, "-v", "0"], cwd=ROOT, env=env, check=True)
     return manage_shell(env, ACTIVATE)
 
 
