@@ -17,6 +17,7 @@
   const POLL_MS = 700;
   const RETRY_MS = 2000;          // after a failed poll
   const BUSY_POLL_MS = 3000;      // while someone else's run keeps the trainer busy
+  const LONG_QUEUE_MS = 60000;    // a run queued this long (as this page saw it) hints that no trainer is running
   const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
   const url = root.dataset.trainUrl;
@@ -29,6 +30,7 @@
   };
 
   let run = null;                 // the latest run of this session, as GET /api/train/<id> answers
+  const queuedSeen = { id: null, at: 0 };   // which queued run this page first saw, and when
   let samplesTotal;               // undefined until samples.js has loaded the list; null when that failed
   let busyElsewhere = false;
   let starting = false;
@@ -137,7 +139,12 @@
 
   function stage(r) {
     const epochs = totalEpochs(r);
-    if (r.status === "queued") return "Queued — waiting for the trainer";
+    if (r.status === "queued") {
+      // Timed by this page, not from the server's clock: the two may disagree.
+      if (queuedSeen.id !== r.id) Object.assign(queuedSeen, { id: r.id, at: Date.now() });
+      return Date.now() - queuedSeen.at < LONG_QUEUE_MS ? "Queued — waiting for the trainer"
+        : "Still queued — the trainer may not be running; tell whoever runs this site";
+    }
     if (r.status === "running") {
       // The server gives the first tenth of the bar to measuring the current model and the last 15 % to
       // measuring the new one.

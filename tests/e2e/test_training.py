@@ -154,6 +154,19 @@ def test_train_waits_while_another_sessions_run_is_open(samples_page: Page, live
     expect(train_button(page)).to_have_attribute("aria-disabled", "false")
 
 
+def test_a_run_left_queued_for_a_minute_hints_that_no_trainer_is_running(
+        page: Page, live_server, active_model_version, settings, quick_training):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}   # queued, and no worker runs
+    page.clock.install()   # the page's own clock, moved on below instead of waiting a minute
+    open_page_with_samples(page, live_server.url)
+    save_drawing(page, ONE, 1)
+    train_button(page).click()
+    expect(page.locator("#train-stage")).to_have_text("Queued — waiting for the trainer")
+    page.clock.fast_forward("01:05")
+    expect(page.locator("#train-stage")).to_have_text(re.compile(r"^Still queued — the trainer may not be running"))
+    assert TrainingRun.objects.get().status == TrainingRun.Status.QUEUED
+
+
 def test_a_rejected_run_and_a_failed_run_say_why(samples_page: Page, live_server, active_model_version):
     page = samples_page
     save_drawing(page, ONE, 1)
