@@ -167,6 +167,22 @@ def test_on_a_phone_the_pad_fits_and_a_finger_draws(browser, live_server, active
     context.close()
 
 
+def test_on_a_phone_held_sideways_the_pad_its_buttons_and_the_answer_fit_without_scrolling(
+        browser, live_server, active_model_version):
+    context = browser.new_context(viewport={"width": 844, "height": 390}, has_touch=True, is_mobile=True,
+                                  device_scale_factor=3)
+    page = open_drawing_page(context.new_page(), live_server.url)
+    expect(page.get_by_role("heading", name="Draw a digit")).to_have_count(1)   # hidden only from sight
+    draw_with_finger(page, SEVEN)
+    expect_prediction(page, 7)
+    assert page.evaluate("scrollY") == 0
+    for part in ("#pad-canvas", "#predict-button", "#result-digit"):
+        box = page.locator(part).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 390, part
+    assert page.locator("#pad-canvas").bounding_box()["width"] >= 180   # still a pad a finger can draw on
+    context.close()
+
+
 def test_keyboard_shortcuts_undo_clear_and_predict(drawing_page: Page):
     page = drawing_page
     for key in ["u", "Control+z", "c", "Escape"]:
