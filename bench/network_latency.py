@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -23,15 +24,15 @@ from recognizer.ml.network import for_serving
 TARGET_MS = 1.0
 
 
-def timings_ms(model: torch.nn.Module, batch: torch.Tensor, repeats: int) -> list[float]:
+def timings_ms(work: Callable[[], object], repeats: int) -> list[float]:
+    """Milliseconds each of ``repeats`` calls of ``work`` took, after 50 unmeasured calls."""
+    for _ in range(50):  # warm-up: oneDNN builds its kernels on the first calls
+        work()
     samples = []
-    with torch.inference_mode():
-        for _ in range(50):  # warm-up: oneDNN builds its kernels on the first calls
-            model(batch)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(batch)
-            samples.append((time.perf_counter() - start) * 1000)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        samples.append((time.perf_counter() - start) * 1000)
     return samples
 
 
@@ -56,7 +57,9 @@ def main() -> None:
     for threads in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(threads)
         for name, model, batch in models:
-            rows.append({"model": name, "threads": threads, **summary(timings_ms(model, batch, args.repeats))})
+            with torch.inference_mode():
+                timings = timings_ms(lambda: model(batch), args.repeats)
+            rows.append({"model": name, "threads": threads, **summary(timings)})
     print(f"{network.architecture}; served: BatchNorm folded into the convolutions, channels-last, as the site does")
     print(f"{'model':<16}{'threads':>8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for row in rows:

@@ -23,18 +23,18 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from PIL import features
 
+from bench.accuracy import MAX_PIXELS
+from bench.network_latency import timings_ms
 from bench.site import (
     DEFAULT_CHECKPOINT, HEALTH, RESULTS, Endpoint, Site, canvas_png, checkpoint_found, code_state, fmt, machine_info,
     measure_row, predict_multipart, ratios_to_health, running_site, sanity_check, unwind_on_sigterm, warm_up,
     write_result,
 )
-from bench.accuracy import MAX_PIXELS
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint
 from recognizer.ml.network import for_serving
 from recognizer.ml.preprocessing import decode_image, prepare_digit, to_model_input
@@ -54,17 +54,6 @@ def endpoints(png: bytes, *, data_url: bool) -> list[Endpoint]:
 
 # --- measuring ---------------------------------------------------------------------------------------------
 
-def median_ms(work, repeats: int) -> float:
-    for _ in range(50):  # warm-up: oneDNN builds its kernels on the first calls
-        work()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
-
-
 def unavoidable_cost(png: bytes, checkpoint: Path, repeats: int = 500) -> dict:
     """What every prediction of this PNG must spend whatever the code around it does: decoding the PNG and one
     forward pass of the served network on one thread, as median milliseconds, measured in this process before
@@ -75,10 +64,10 @@ def unavoidable_cost(png: bytes, checkpoint: Path, repeats: int = 500) -> dict:
         network = for_serving(load_checkpoint(checkpoint)[0])
         batch = to_model_input(prepare_digit(png, max_pixels=MAX_PIXELS)).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            forward_ms = median_ms(lambda: network(batch), repeats)
+            forward_ms = statistics.median(timings_ms(lambda: network(batch), repeats))
     finally:
         torch.set_num_threads(threads)
-    decode_ms = median_ms(lambda: decode_image(png, max_pixels=MAX_PIXELS), repeats)
+    decode_ms = statistics.median(timings_ms(lambda: decode_image(png, max_pixels=MAX_PIXELS), repeats))
     # Inflating the PNG is most of the decode; Pillow's Linux wheels inflate with the system's zlib.
     return {"decode_png_ms": decode_ms, "forward_ms": forward_ms, "repeats": repeats,
             "zlib": features.version("zlib")}

@@ -6,6 +6,7 @@ import logging
 import numpy as np
 import pytest
 from django.test import Client
+from django.test.client import encode_multipart
 from PIL import Image
 
 from recognizer.models import ModelVersion
@@ -254,7 +255,6 @@ def test_a_photo_stored_sideways_is_read_as_its_exif_orientation_shows_it(client
 
 def test_the_content_type_is_read_in_any_case(client):
     boundary = "Case-Sensitive-Boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.png\"\r\n"
-            f"Content-Type: image/png\r\n\r\n").encode() + SEVEN + f"\r\n--{boundary}--\r\n".encode()
+    body = encode_multipart(boundary, upload(SEVEN))
     response = client.post(URL, body, content_type=f"Multipart/Form-Data; boundary={boundary}")
     assert response.status_code == 200 and response.json()["digit"] == 7
