@@ -210,6 +210,15 @@ def samples_relabel(samples: QuerySet[Sample], *, label: int) -> int:
 
 EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "model_version", "status", "session", "created",
                   "mnist_file", "original_file"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP "CSV Injection"): text that
+    begins like a formula gets a leading quote. Numbers and None pass unchanged; csv.writer escapes quotes."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
 
 
 def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int:
@@ -227,9 +236,9 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
                         archive.writestr(name, handle.read())
                 except FileNotFoundError:
                     logger.warning("Export: %s of sample %s is missing", field.name, sample.pk)
-            writer.writerow([sample.pk, sample.label, sample.predicted, sample.confidence, sample.model_version_id,
-                             sample.status, sample.session_key[:8], sample.created.isoformat(), mnist_name,
-                             original_name])
+            writer.writerow([spreadsheet_safe(cell) for cell in (
+                sample.pk, sample.label, sample.predicted, sample.confidence, sample.model_version_id, sample.status,
+                sample.session_key[:8], sample.created.isoformat(), mnist_name, original_name)])
             count += 1
         archive.writestr("labels.csv", rows.getvalue())
     return count

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from recognizer.models import ModelVersion, Sample
-from recognizer.services import model_version_activate
+from recognizer.services import model_version_activate, spreadsheet_safe
 
 SAMPLES_URL = "/admin/recognizer/sample/"
 VERSIONS_URL = "/admin/recognizer/modelversion/"
@@ -91,6 +91,24 @@ def test_export_command_writes_the_same_zip(samples, tmp_path):
     call_command("export_samples", str(tmp_path / "out.zip"), "--status", "approved")
     rows, names = read_export((tmp_path / "out.zip").read_bytes())
     assert_export_matches_database(rows, names, samples[:1])
+
+
+def test_the_export_csv_cannot_run_formulas_in_a_spreadsheet(make_sample, tmp_path):
+    make_sample(session_key="=cmd|' /C calc'!A0xxxxxxxxx")
+    call_command("export_samples", str(tmp_path / "out.zip"))
+    rows, _ = read_export((tmp_path / "out.zip").read_bytes())
+    assert rows[0]["session"] == "'=cmd|' /"  # a leading quote: the spreadsheet shows the text
+    assert rows[0]["label"] == "7" and rows[0]["status"] == "new"
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+def test_text_that_starts_like_a_formula_is_quoted(text):
+    assert spreadsheet_safe(text) == f"'{text}"
+
+
+@pytest.mark.parametrize("value", [-0.25, -3, None, "aaaaaaaa", "mnist/1_label7.png", "2024-01-01T00:00:00+00:00"])
+def test_numbers_and_harmless_text_are_exported_unchanged(value):
+    assert spreadsheet_safe(value) == value
 
 
 def test_the_detail_page_shows_the_drawing_large_and_provenance_read_only(admin_client, samples):
