@@ -203,7 +203,7 @@ TASKS = {
     }
 }
 
-CSRF_FAILURE_VIEW = "recognizer.api.csrf_failure"
+CSRF_FAILURE_VIEW = "recognizer.http.csrf_failure"
 # Fine-tuning (training/finetune.py FineTuneConfig) and its quality gate.
 FINE_TUNE = {"epochs": env_int("FINE_TUNE_EPOCHS", 4), "min_replay": env_int("FINE_TUNE_MIN_REPLAY", 2000)}
 FINE_TUNE_EVAL_LIMIT = env_int("FINE_TUNE_EVAL_LIMIT", 10000)  # MNIST test images the gate evaluates on

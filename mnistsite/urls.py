@@ -11,9 +11,9 @@ urlpatterns = [
 ]
 
 # The API answers its errors as JSON; pages get Django's own error pages.
-handler400 = "recognizer.api.bad_request"
-handler404 = "recognizer.api.not_found"
-handler500 = "recognizer.api.server_error"
+handler400 = "recognizer.http.bad_request"
+handler404 = "recognizer.http.not_found"
+handler500 = "recognizer.http.server_error"
 
 if settings.SERVE_MEDIA:
     urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media_file, name="media"))

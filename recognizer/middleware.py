@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
-from .api import refusal
+from .http import refusal
 
 logger = logging.getLogger(__name__)
 DATABASE_BUSY = ("The site is very busy right now and could not reach its database, so nothing was saved or "

@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest, JsonResponse
 
-from recognizer.api import allow, error, session_key_for
+from recognizer.http import allow, error, session_key_for, stored_session_key
 from recognizer.exceptions import NoActiveModel
 
 from .exceptions import TrainingRefused
@@ -32,7 +32,7 @@ def train(request: HttpRequest) -> JsonResponse:
     """POST: start a fine-tune on this session's samples. GET: this session's latest run, if any."""
     if request.method == "GET":
         training_runs_fail_stale()
-        latest = TrainingRun.objects.filter(session_key=request.session.session_key or "").first()
+        latest = TrainingRun.objects.filter(session_key=stored_session_key(request) or "").first()
         return JsonResponse({"run": run_json(latest) if latest else None,
                              "busy": TrainingRun.objects.filter(status__in=TrainingRun.OPEN).exists()})
     try:
@@ -47,7 +47,7 @@ def train(request: HttpRequest) -> JsonResponse:
 @allow("GET")
 def train_status(request: HttpRequest, run_id: int) -> JsonResponse:
     training_runs_fail_stale()
-    run = TrainingRun.objects.filter(pk=run_id, session_key=request.session.session_key or "").first()
+    run = TrainingRun.objects.filter(pk=run_id, session_key=stored_session_key(request) or "").first()
     if run is None:
         return error("There is no such training run in this session.", 404, request=request)
     return JsonResponse(run_json(run))

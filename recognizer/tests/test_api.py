@@ -175,7 +175,7 @@ def test_a_blank_canvas_is_not_a_digit(client):
 
 
 def test_refusals_are_logged(client, caplog):
-    with caplog.at_level(logging.WARNING, logger="recognizer.api"):
+    with caplog.at_level(logging.WARNING, logger="recognizer.http"):
         client.post(URL, upload(b"junk"))
     assert any("Refused POST /api/predict (400)" in record.getMessage() for record in caplog.records)
 

@@ -1,0 +1,108 @@
+"""Site-wide HTTP plumbing: how the site says no (JSON under /api/, plain words for pages), method and rate-limit
+guards, the 400/404/500 and CSRF handlers, and which stored session a request belongs to."""
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf as csrf_views, defaults as default_views
+
+from .ratelimit import seconds_to_wait
+
+logger = logging.getLogger(__name__)
+
+def error(message: str, status: int, *, request: HttpRequest | None = None) -> JsonResponse:
+    if request is not None:
+        logger.warning("Refused %s %s (%s): %s", request.method, request.path, status, message)
+    return JsonResponse({"error": message}, status=status)
+
+
+def allow(*methods: str) -> Callable:
+    """Answer other methods with a JSON 405 that says which ones work."""
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                response = error(f"Use {' or '.join(methods)} here.", 405, request=request)
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def rate_limited(scope: str, what: str) -> Callable:
+    """Answer a client past its budget for ``scope`` (settings.RATE_LIMITS) with 429 and Retry-After, before
+    reading the request body. GET, HEAD and DELETE are never counted."""
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            wait = seconds_to_wait(request, scope) if request.method == "POST" else None
+            if wait is not None:
+                response = error(f"Too many {what} from your address in a short time. Wait {wait} s, then try "
+                                 "again.", 429, request=request)
+                response["Retry-After"] = str(wait)
+                return response
+            return view(request, *args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def stored_session_key(request: HttpRequest) -> str | None:
+    """The key of this browser's stored session, or None. The cookie alone proves nothing: a client can send any
+    key. Reading the session loads it, and loading forgets a key that names no live stored session, so only a
+    key the site itself issued is ever returned."""
+    request.session.get("_loaded")  # any read loads the session
+    return request.session.session_key
+
+
+def session_key_for(request: HttpRequest) -> str:
+    """This browser's session key, creating a new session (a database row, and a cookie in the answer) when it
+    has none or sent a key the site never issued; never the key a client chose."""
+    key = stored_session_key(request)
+    if key is None:
+        request.session.save()
+        key = request.session.session_key
+    return key
+
+
+def _for_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def refusal(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """How the site says no outside a view (middleware, error handlers): JSON {"error": ...} under /api/, the
+    same words as plain text for pages. Logged either way."""
+    if _for_api(request):
+        return error(message, status, request=request)
+    logger.warning("Refused %s %s (%s): %s", request.method, request.path, status, message)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF refusals: JSON for the API, Django's usual page elsewhere."""
+    if _for_api(request):
+        return error("This change needs the CSRF token from the page (header X-CSRFToken); reload the page and "
+                     "try again.", 403, request=request)
+    return csrf_views.csrf_failure(request, reason=reason)
+
+
+# The site's handler400/404/500 (mnistsite/urls.py): the API answers every error as JSON, pages as Django does.
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Not Django's bad_request for pages: it checks the CSRF token again, which re-reads the body that just failed.
+    return refusal(request, "The request could not be read. Check its headers and body, and try again.", 400)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _for_api(request):
+        return error(f"There is nothing at {request.path}. The API is /api/predict, /api/samples and /api/train.",
+                     404, request=request)
+    return default_views.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _for_api(request):
+        return error("Something went wrong on our side; nothing was changed. Try again in a moment.", 500)
+    return default_views.server_error(request)
