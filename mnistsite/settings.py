@@ -191,6 +191,7 @@ RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 RATE_LIMITS = {
     "predict": env_budget("RATE_LIMIT_PREDICT", "1200/60"),
     "samples": env_budget("RATE_LIMIT_SAMPLES", "120/60"),
+    "login": env_budget("RATE_LIMIT_LOGIN", "10/60"),  # failed admin sign-ins per address and per username
 }
 RATE_LIMIT_STORE = env_path("RATE_LIMIT_STORE", BASE_DIR / "var" / "ratelimit.sqlite3")
 NUM_PROXIES = env_int("NUM_PROXIES", 0)

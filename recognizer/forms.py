@@ -1,16 +1,23 @@
-"""Input validation for drawings: every way a client may send an image ends up as one DrawingForm."""
+"""Input validation: every way a client may send a drawing ends up as one DrawingForm; the admin's sign-in
+form refuses a username or an address after too many wrong passwords."""
 
 import base64
 import binascii
 import json
+import logging
 import re
 from urllib.parse import unquote_to_bytes
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
+
+from .ratelimit import client_address, failure_record, failures_wait
+
+logger = logging.getLogger(__name__)
 
 # The scheme and the base64 marker are case-insensitive (RFC 2397 / RFC 3986).
 DATA_URL = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*?)(?P<base64>;base64)?,(?P<payload>.*)$",
@@ -126,3 +133,31 @@ class SampleForm(DrawingForm):
 def sample_form_from_request(request: HttpRequest) -> SampleForm:
     """Like drawing_form_from_request, with the label beside the image (a form field or a JSON key)."""
     return drawing_form_from_request(request, form_class=SampleForm)
+
+
+class ThrottledSignInForm(AdminAuthenticationForm):
+    """The admin's sign-in form, counting failed sign-ins per client address and per username
+    (settings.RATE_LIMITS["login"]). Past either budget it refuses before checking the password, so a guesser
+    learns nothing more even with the right one, whichever addresses or usernames it rotates through."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "throttled": "Too many failed sign-ins for this account or from your address. Wait %(wait)s s, then try "
+                     "again.",
+    }
+
+    def clean(self) -> dict:
+        username, address = self.cleaned_data.get("username"), client_address(self.request)
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()  # a missing field is a form error, not a guess
+        keys = [f"address:{address}", f"user:{username.casefold()}"]
+        wait = failures_wait("login", keys)
+        if wait is not None:
+            logger.warning("Sign-in as %r from %s refused unchecked: too many failures", username, address)
+            raise ValidationError(self.error_messages["throttled"], code="throttled", params={"wait": wait})
+        try:
+            return super().clean()
+        except ValidationError:
+            failure_record("login", keys)
+            logger.warning("Failed sign-in as %r from %s", username, address)
+            raise

@@ -2,7 +2,8 @@
 
 Counts live in a small SQLite file (``settings.RATE_LIMIT_STORE``) that every web process on the machine
 shares, so a budget holds whichever gunicorn worker a request reaches: one atomic upsert (~20 µs) per counted
-request. Several servers behind a balancer each count their own share.
+request. Several servers behind a balancer each count their own share. The same store counts failures (sign-ins
+with a wrong password) under any keys, e.g. per client address and per username.
 """
 
 import logging
@@ -10,6 +11,7 @@ import math
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,11 @@ class WindowCounts:
             connection.execute("DELETE FROM hits WHERE expires < ?", (time.time(),))
         return count
 
+    def peek(self, key: str) -> int:
+        """The count under ``key`` so far, counting nothing."""
+        row = self._connection().execute("SELECT count FROM hits WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else 0
+
 
 _stores: dict[Path, WindowCounts] = {}
 _stores_lock = threading.Lock()
@@ -86,20 +93,39 @@ def _store() -> WindowCounts:
         return _stores.setdefault(path, WindowCounts(path))
 
 
-def seconds_to_wait(request: HttpRequest, scope: str) -> int | None:
-    """Count this request against its client's budget for ``scope`` ('predict', 'samples'): None while within
-    it, else the whole seconds until the budget renews."""
-    if not settings.RATE_LIMIT_ENABLED:
-        return None
+def _over_budget(scope: str, keys: list[str], count: Callable[[WindowCounts, str, float], int]) -> int | None:
+    """``count(store, key, renews)`` for each key in the current window of ``scope``'s budget: None while every
+    count is within the budget, else the whole seconds until the budget renews."""
     budget: Budget = settings.RATE_LIMITS[scope]
     now = time.time()
     window = int(now // budget.seconds)
     renews = (window + 1) * budget.seconds
     try:
-        count = _store().hit(f"{scope}:{client_address(request)}:{budget.seconds}:{window}", renews)
+        counts = [count(_store(), f"{scope}:{key}:{budget.seconds}:{window}", renews) for key in keys]
     except sqlite3.Error as exc:  # never let the limiter take the site down: count nothing, say so
         logger.error("Rate limit store %s failed, request not counted: %s", settings.RATE_LIMIT_STORE, exc)
         return None
-    if count <= budget.requests:
+    if max(counts) <= budget.requests:
         return None
     return max(1, math.ceil(renews - now))
+
+
+def seconds_to_wait(request: HttpRequest, scope: str) -> int | None:
+    """Count this request against its client's budget for ``scope`` ('predict', 'samples'): None while within
+    it, else the whole seconds until the budget renews."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    return _over_budget(scope, [client_address(request)], WindowCounts.hit)
+
+
+def failures_wait(scope: str, keys: list[str]) -> int | None:
+    """None while every key has fewer failures in this window than ``scope``'s budget allows, else the whole
+    seconds until the budget renews. Counts nothing: record each failure with failure_record(). Unlike request
+    budgets this holds with RATE_LIMIT_ENABLED off, which is for many requests from one address (load
+    benchmarks, a classroom behind one NAT address), not for wrong passwords."""
+    return _over_budget(scope, keys, lambda store, key, renews: store.peek(key) + 1)
+
+
+def failure_record(scope: str, keys: list[str]) -> None:
+    """Count one failure under each key against ``scope``'s budget."""
+    _over_budget(scope, keys, WindowCounts.hit)

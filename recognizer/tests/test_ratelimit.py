@@ -1,5 +1,7 @@
-"""Per-client budgets on predictions and saved drawings: 429 with Retry-After, nothing stored beyond them."""
+"""Per-client budgets on predictions and saved drawings (429 with Retry-After, nothing stored beyond them), and
+on failed admin sign-ins per address and per username."""
 
+import re
 import time
 
 import pytest
@@ -26,7 +28,7 @@ def budgets(settings, active_model_version, tmp_path):
     at_the_start_of_a_window(60)
     settings.RATE_LIMIT_STORE = tmp_path / "ratelimit.sqlite3"
     settings.RATE_LIMIT_ENABLED = True
-    settings.RATE_LIMITS = {"predict": Budget(5, 60), "samples": Budget(3, 60)}
+    settings.RATE_LIMITS = {"predict": Budget(5, 60), "samples": Budget(3, 60), "login": Budget(10, 60)}
     return settings
 
 
@@ -136,3 +138,69 @@ def test_a_broken_store_lets_requests_through_rather_than_failing_them(budgets, 
     budgets.RATE_LIMIT_STORE.write_bytes(b"this is not SQLite " * 100)
     assert predict(Client()).status_code == 200
     assert "Rate limit store" in caplog.text
+
+
+THROTTLED = "Too many failed sign-ins for this account or from your address. Wait "
+WRONG = "Please enter the correct username and password"
+
+
+@pytest.fixture
+def staff(django_user_model):
+    for name in ("alice", "bob"):
+        django_user_model.objects.create_user(name, password=f"{name}'s right password", is_staff=True)
+
+
+def sign_in(address: str, username: str, right: bool = False):
+    """One sign-in at the admin from ``address``: the page, or the redirect into the admin."""
+    password = f"{username}'s right password" if right else "a wrong guess"
+    return Client(REMOTE_ADDR=address).post("/admin/login/", {"username": username, "password": password,
+                                                              "next": "/admin/"})
+
+
+def signed_in(response) -> bool:
+    return response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_failed_sign_ins_past_the_budget_are_refused_even_with_the_right_password(budgets, staff):
+    for _ in range(10):
+        wrong = sign_in("10.0.0.1", "alice")
+        assert wrong.status_code == 200 and WRONG in wrong.content.decode()
+    refused = sign_in("10.0.0.1", "alice", right=True)
+    assert refused.status_code == 200 and not signed_in(refused)
+    wait = int(re.search(rf"{THROTTLED}(\d+) s, then try again.", refused.content.decode())[1])
+    assert 1 <= wait <= 60
+    assert signed_in(sign_in("10.0.0.2", "bob", right=True))  # another person elsewhere is not held up
+
+
+def test_the_username_budget_holds_when_the_guesser_rotates_addresses(budgets, staff):
+    for i in range(10):
+        sign_in(f"192.0.2.{i}", "alice")
+    assert THROTTLED in sign_in("198.51.100.1", "alice", right=True).content.decode()
+    assert THROTTLED in sign_in("198.51.100.1", "ALICE", right=True).content.decode()  # nor by changing case
+    assert signed_in(sign_in("198.51.100.1", "bob", right=True))
+
+
+def test_the_address_budget_holds_when_the_guesser_rotates_usernames(budgets, staff):
+    for i in range(10):
+        sign_in("10.0.0.1", f"user{i}")
+    assert THROTTLED in sign_in("10.0.0.1", "alice", right=True).content.decode()
+    assert signed_in(sign_in("10.0.0.2", "alice", right=True))
+
+
+def test_only_failures_count(budgets, staff):
+    assert all(signed_in(sign_in("10.0.0.1", "alice", right=True)) for _ in range(12))
+    for _ in range(9):
+        sign_in("10.0.0.1", "alice")
+    assert signed_in(sign_in("10.0.0.1", "alice", right=True))
+
+
+def test_every_failed_sign_in_is_logged_with_the_username_and_address(budgets, staff, caplog):
+    sign_in("10.0.0.1", "alice")
+    assert "Failed sign-in as 'alice' from 10.0.0.1" in caplog.text
+
+
+def test_sign_in_budgets_hold_with_request_budgets_turned_off(budgets, staff):
+    budgets.RATE_LIMIT_ENABLED = False  # for load benchmarks and shared addresses, not for password guessing
+    for _ in range(10):
+        sign_in("10.0.0.1", "alice")
+    assert THROTTLED in sign_in("10.0.0.1", "alice", right=True).content.decode()
