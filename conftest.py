@@ -106,12 +106,12 @@ def private_media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def active_version_unknown():
-    """Each test's database starts afresh, so no test may trust the active version id that another one left
-    cached (inference re-reads it only every ACTIVE_ID_TTL_SECONDS)."""
-    from recognizer.inference import forget_active_version
+def nothing_loaded():
+    """Each test's database starts afresh and reuses version ids, so no test may trust a network, a broken-version
+    note or an active version id that another one left in this process's inference cache."""
+    from recognizer import inference
 
-    forget_active_version()
+    inference.reset()
 
 
 @pytest.fixture

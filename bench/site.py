@@ -58,7 +58,7 @@ from pathlib import Path
 from django.conf import settings
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint
 from recognizer.models import ModelVersion
-from recognizer.services import model_version_activate
+from recognizer.versions import model_version_activate
 source = Path(os.environ["BENCH_CHECKPOINT"])
 sha = file_sha256(source)
 version = ModelVersion.objects.filter(weights_sha256=sha).first()

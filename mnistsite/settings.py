@@ -191,6 +191,7 @@ RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 RATE_LIMITS = {
     "predict": env_budget("RATE_LIMIT_PREDICT", "1200/60"),
     "samples": env_budget("RATE_LIMIT_SAMPLES", "120/60"),
+    "train": env_budget("RATE_LIMIT_TRAIN", "20/3600"),
     "login": env_budget("RATE_LIMIT_LOGIN", "10/60"),  # failed admin sign-ins per address and per username
 }
 RATE_LIMIT_STORE = env_path("RATE_LIMIT_STORE", BASE_DIR / "var" / "ratelimit.sqlite3")
@@ -205,13 +206,25 @@ TASKS = {
 }
 
 CSRF_FAILURE_VIEW = "recognizer.http.csrf_failure"
-# Fine-tuning (training/finetune.py FineTuneConfig) and its quality gate.
-FINE_TUNE = {"epochs": env_int("FINE_TUNE_EPOCHS", 4), "min_replay": env_int("FINE_TUNE_MIN_REPLAY", 2000)}
-FINE_TUNE_EVAL_LIMIT = env_int("FINE_TUNE_EVAL_LIMIT", 10000)  # MNIST test images the gate evaluates on
-FINE_TUNE_MAX_MNIST_DROP = env_float("FINE_TUNE_MAX_MNIST_DROP", 0.005)  # the gate: at most 0.5 points
+# Fine-tuning (training/adapt.py AdaptConfig) and its quality gates.
+FINE_TUNE = {"epochs": env_int("FINE_TUNE_EPOCHS", 8), "replay": env_int("FINE_TUNE_REPLAY", 4000)}
+# MNIST validation images (MNIST train's last 10 000, which no model trains on) the gates evaluate on.
+FINE_TUNE_VALIDATION_LIMIT = env_int("FINE_TUNE_VALIDATION_LIMIT", 10000)
+FINE_TUNE_MAX_MNIST_DROP = env_float("FINE_TUNE_MAX_MNIST_DROP", 0.005)  # personal gate: at most 0.5 points
+SHARED_MAX_MNIST_DROP = env_float("SHARED_MAX_MNIST_DROP", 0.003)        # shared gate: overall, 0.3 points
+SHARED_MAX_CLASS_DROP = env_float("SHARED_MAX_CLASS_DROP", 0.01)         # and no digit by more than 1 point
+SHARED_MAX_SESSION_SHARE = env_float("SHARED_MAX_SESSION_SHARE", 0.25)   # of a shared run's samples, per session
+HOLDOUT_FRACTION = env_float("HOLDOUT_FRACTION", 0.2)  # of each digit's drawings, kept out to measure a run honestly
+TRAINING_DEVICE = env_str("TRAINING_DEVICE", "auto")
+if TRAINING_DEVICE not in {"auto", "cpu", "cuda"}:
+    raise ImproperlyConfigured(f"TRAINING_DEVICE must be auto, cpu or cuda, not {TRAINING_DEVICE!r}")
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 60)  # a running job silent this long has died
 # A worker starting up fails runs silent this long: a live worker beats at least every few seconds.
 TRAINING_RESTART_STALE_SECONDS = env_int("TRAINING_RESTART_STALE_SECONDS", 15)
+# Personal models: how many versions a session keeps (older ones are deleted with their files), and how many
+# loaded personal networks each web process holds (least recently used dropped first).
+PERSONAL_MODELS_PER_SESSION = env_int("PERSONAL_MODELS_PER_SESSION", 2)
+PERSONAL_MODEL_CACHE = env_int("PERSONAL_MODEL_CACHE", 32)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

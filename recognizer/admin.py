@@ -7,7 +7,8 @@ from django.utils.html import format_html
 from .exceptions import InvalidModelVersion
 from .forms import ThrottledSignInForm
 from .models import ModelVersion, Sample
-from .services import model_version_activate, samples_export_zip, samples_relabel, samples_review
+from .services import samples_export_zip, samples_relabel, samples_review
+from .versions import model_version_activate
 
 admin.site.login_form = ThrottledSignInForm  # logs and counts failed sign-ins; refuses past RATE_LIMITS["login"]
 

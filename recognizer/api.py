@@ -7,13 +7,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import NoActiveModel, SampleLimitReached
-from .forms import DrawingForm, RequestRefused, drawing_form_from_request, sample_form_from_request
-from .ml.preprocessing import InvalidImage, encode_png
+from .forms import (
+    DrawingForm, RequestRefused, drawing_form_from_request, model_choice_form_from_request,
+    sample_form_from_request,
+)
 from .http import allow, error, rate_limited, session_key_for, stored_session_key
+from .ml.preprocessing import InvalidImage, encode_png
 from .models import Sample
 from .services import (
     Prediction, prediction_make, sample_counts, sample_create, sample_delete, samples_clear, samples_for_session,
 )
+from .versions import personal_model_state, personal_model_use, personal_models_delete
 
 
 def prediction_json(prediction: Prediction) -> dict:
@@ -22,6 +26,8 @@ def prediction_json(prediction: Prediction) -> dict:
         "confidence": round(prediction.confidence, 6),
         "probabilities": prediction.probabilities,
         "model_version": prediction.model_version,
+        "personal": prediction.personal,
+        **({"note": prediction.note} if prediction.note else {}),
         "preprocessed": "data:image/png;base64," + base64.b64encode(encode_png(prediction.preprocessed)).decode(),
     }
 
@@ -41,7 +47,8 @@ def predict(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return _invalid(form, request)
     try:
-        prediction = prediction_make(image_bytes=form.cleaned_data["image_bytes"])
+        prediction = prediction_make(image_bytes=form.cleaned_data["image_bytes"],
+                                     session_key=stored_session_key(request))
     except InvalidImage as exc:
         return error(str(exc), 400, request=request)
     except NoActiveModel as exc:
@@ -65,6 +72,7 @@ def sample_json(sample: Sample) -> dict:
         "predicted": sample.predicted,
         "confidence": sample.confidence,
         "model_version": sample.model_version_id,
+        "personal": bool(sample.model_version and sample.model_version.is_personal),
         "status": sample.status,
         "created": sample.created.isoformat(),
     }
@@ -108,3 +116,29 @@ def sample_detail(request: HttpRequest, sample_id: int) -> JsonResponse | HttpRe
     except Sample.DoesNotExist:
         return error("There is no such sample in this session.", 404, request=request)
     return HttpResponse(status=204)
+
+
+@allow("GET", "POST", "DELETE")
+def model(request: HttpRequest) -> JsonResponse | HttpResponse:
+    """GET: which model reads this session's drawings. POST {"use": "personal"|"shared"}: switch. DELETE: delete
+    this session's personal model; the shared one reads its drawings again."""
+    if request.method == "DELETE":
+        personal_models_delete(session_key=stored_session_key(request) or "")
+        return HttpResponse(status=204)
+    if request.method == "POST":
+        return _model_use(request)
+    return JsonResponse(personal_model_state(stored_session_key(request)))
+
+
+def _model_use(request: HttpRequest) -> JsonResponse:
+    try:
+        form = model_choice_form_from_request(request)
+    except RequestRefused as exc:
+        return error(str(exc), exc.status, request=request)
+    if not form.is_valid():
+        return error(form.first_error(), 400, request=request)
+    session_key = stored_session_key(request)
+    if personal_model_use(session_key=session_key or "", personal=form.cleaned_data["use"] == "personal") is None:
+        return error("You have no personal model yet: save drawings and press Train to make one.", 404,
+                     request=request)
+    return JsonResponse(personal_model_state(session_key))

@@ -4,7 +4,7 @@ from django.db.models.signals import post_delete, post_migrate
 
 def _register_base_model(sender, **kwargs) -> None:
     # Like contenttypes and permissions, the first model version is created as part of setting up a database.
-    from .services import model_version_register_base
+    from .versions import model_version_register_base
 
     model_version_register_base()
 

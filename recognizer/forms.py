@@ -161,3 +161,26 @@ class ThrottledSignInForm(AdminAuthenticationForm):
             failure_record("login", keys)
             logger.warning("Failed sign-in as %r from %s", username, address)
             raise
+
+
+class ModelChoiceForm(forms.Form):
+    use = forms.ChoiceField(
+        choices=[("personal", "your personal model"), ("shared", "the shared model")],
+        error_messages={"required": 'Say which model should read your drawings: "use" is "personal" or "shared".',
+                        "invalid_choice": '"use" must be "personal" or "shared".'},
+    )
+
+    def first_error(self) -> str:
+        return next(iter(self.errors.values()))[0]
+
+
+def model_choice_form_from_request(request: HttpRequest) -> ModelChoiceForm:
+    """A ModelChoiceForm from a JSON object or a form-encoded body."""
+    if (request.content_type or "") != "application/json":
+        return ModelChoiceForm(request.POST)
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise RequestRefused('The request body is not valid JSON; send {"use": "personal"} or {"use": "shared"}.') \
+            from None
+    return ModelChoiceForm(payload if isinstance(payload, dict) else {})

@@ -1,15 +1,20 @@
-"""The per-process predictor: the active ModelVersion's network, loaded once and swapped when another
-version becomes active.
+"""Which network reads a drawing, and the per-process cache of loaded networks.
 
-The active version's id is read with one indexed query at most every ACTIVE_ID_TTL_SECONDS, and the network
-reloads only when it changed, so a version activated by the admin or by the training worker (another process:
-signals would not reach us) is picked up by every web process within about a second, without a restart. An
-activation in this process resets the cached id (forget_active_version), so this process switches at once.
+A request is read by its session's personal model when the session has one switched on, otherwise by the shared
+active version. Loaded networks are kept by version id in a bounded LRU (PredictorCache), so a web process
+serves many personal models without loading one per request, and the shared one stays hot.
+
+The shared active version's id is read with one indexed query at most every ACTIVE_ID_TTL_SECONDS, so a version
+activated by the admin or by the training worker (another process: signals would not reach us) is picked up by
+every web process within about a second, without a restart. An activation in this process resets the cached id
+(forget_active_version), so this process switches at once. A session's personal pointer is read on each of its
+requests (one indexed query): a personal model is served from the very next prediction after training.
 """
 
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -19,34 +24,155 @@ from django.db import DatabaseError, connection
 from .exceptions import NoActiveModel
 from .ml.checkpoints import CheckpointError
 from .ml.network import DigitNet, for_serving
-from .models import ModelVersion
+from .ml.reader import Reading, probabilities, read
+from .models import ModelVersion, PersonalModel
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Predictor:
-    version_id: int
-    network: DigitNet
-
-    def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, 1, 28, 28) normalised images -> (N, 10) class probabilities."""
-        with torch.inference_mode():
-            return torch.softmax(self.network(batch.contiguous(memory_format=torch.channels_last)), dim=1)
-
-
-_lock = threading.Lock()
-_current: Predictor | None = None
-# A version whose weights would not load, and when: retried only after RETRY_BROKEN_SECONDS, so requests
-# don't queue behind a failing load on every call.
-_broken: tuple[int, float] | None = None
+# A version whose weights would not load is retried only after this long, so requests don't queue behind a
+# failing load on every call.
 RETRY_BROKEN_SECONDS = 10.0
 # How long a process trusts the active version id it last read. Reading it for every prediction costs a query
 # each (a network round trip on PostgreSQL); at most two reads a second still let an activation made in another
 # process (the admin in another worker, the training worker) reach every web process within about a second.
 # Activations made in this process reset it at once.
 ACTIVE_ID_TTL_SECONDS = 0.5
+PERSONAL_MODEL_NOT_LOADED = ("Your personal model could not be loaded, so the shared model is reading your "
+                             "drawings. Train again to make a new one.")
 
+
+@dataclass(frozen=True)
+class Predictor:
+    version_id: int
+    network: DigitNet
+    personal: bool = False
+
+    def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) normalised images -> (N, 10) class probabilities."""
+        return probabilities(self.network, batch)
+
+    def read(self, batch: torch.Tensor) -> list[Reading]:
+        return read(self.network, batch)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The predictor chosen for a request, and a note for the person when it is not the one they expect."""
+    predictor: Predictor
+    note: str | None = None
+
+
+class PredictorCache:
+    """Served networks by version id, the least recently used dropped first. Each version loads under a lock of
+    its own: threads asking for one version wait for a single load of it, while other versions load in parallel."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._networks: OrderedDict[int, DigitNet] = OrderedDict()
+        self._broken: dict[int, float] = {}  # version id -> when it last failed to load
+        self._loading: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards the three dicts, never held during a load
+
+    def get(self, version_id: int) -> DigitNet:
+        """The served network of a version, loading it if needed; CheckpointError when it cannot be loaded."""
+        network = self._cached(version_id)
+        if network is not None:
+            return network
+        with self._lock:
+            loading = self._loading.setdefault(version_id, threading.Lock())
+        with loading:
+            network = self._cached(version_id)  # another thread may have loaded it meanwhile
+            if network is not None:
+                return network
+            failed_at = self._broken.get(version_id)
+            if failed_at is not None and time.monotonic() - failed_at < RETRY_BROKEN_SECONDS:
+                raise CheckpointError(f"v{version_id} failed to load less than {RETRY_BROKEN_SECONDS:.0f} s ago")
+            try:
+                network = _load_for_serving(version_id)
+            except CheckpointError as exc:
+                logger.error("Cannot load model v%s: %s", version_id, exc)
+                with self._lock:
+                    self._broken[version_id] = time.monotonic()
+                raise
+            self._store(version_id, network)
+        return network
+
+    def _cached(self, version_id: int) -> DigitNet | None:
+        with self._lock:
+            network = self._networks.get(version_id)
+            if network is not None:
+                self._networks.move_to_end(version_id)
+            return network
+
+    def _store(self, version_id: int, network: DigitNet) -> None:
+        with self._lock:
+            self._broken.pop(version_id, None)
+            self._loading.pop(version_id, None)
+            self._networks[version_id] = network
+            while len(self._networks) > self.capacity:
+                self._networks.popitem(last=False)
+
+    def __contains__(self, version_id: int) -> bool:
+        return version_id in self._networks
+
+    def __len__(self) -> int:
+        return len(self._networks)
+
+
+def _load_for_serving(version_id: int) -> DigitNet:
+    try:
+        version = ModelVersion.objects.get(pk=version_id)
+    except ModelVersion.DoesNotExist as exc:
+        raise CheckpointError(f"v{version_id} no longer exists") from exc
+    network = for_serving(version.load_network())
+    logger.info("Loaded model %s for predictions", version)
+    return network
+
+
+def _new_cache() -> PredictorCache:
+    # Room for every personal model the setting allows plus the shared version(s) being switched between.
+    return PredictorCache(capacity=settings.PERSONAL_MODEL_CACHE + 2)
+
+
+_cache: PredictorCache | None = None
+_cache_lock = threading.Lock()
+# The shared network last served: kept while a newly activated version cannot be loaded.
+_last_shared: Predictor | None = None
+
+
+def predictor_cache() -> PredictorCache:
+    global _cache
+    if _cache is None:
+        with _cache_lock:
+            if _cache is None:
+                _cache = _new_cache()
+    return _cache
+
+
+def reset() -> None:
+    """Forget every loaded network, as a newly started process would (tests, or after changing settings)."""
+    global _cache, _last_shared
+    with _cache_lock:
+        _cache, _last_shared = None, None
+    forget_active_version()
+
+
+def configure_for_web() -> None:
+    """Give each prediction INFERENCE_THREADS threads: web workers serve many requests side by side."""
+    torch.set_num_threads(settings.INFERENCE_THREADS)
+
+
+def warm_up() -> None:
+    """Load the shared model now (a web worker starting up); log, never raise, when there is none to load."""
+    try:
+        predictor = shared_predictor()
+    except (NoActiveModel, DatabaseError) as exc:
+        logger.error("No model loaded at start-up: %s", exc)
+        return
+    logger.info("Web worker ready with model v%s", predictor.version_id)
+
+
+# ---- The shared active version's id, read at most every ACTIVE_ID_TTL_SECONDS ----
 
 @dataclass(frozen=True)
 class _ActiveId:
@@ -59,29 +185,14 @@ _active_id_lock = threading.Lock()  # never held during a query: it only guards 
 _active_id_resets = 0  # counts forget_active_version() calls: a read begun before one must not be cached
 
 
-def configure_for_web() -> None:
-    """Give each prediction INFERENCE_THREADS threads: web workers serve many requests side by side."""
-    torch.set_num_threads(settings.INFERENCE_THREADS)
-
-
-def warm_up() -> None:
-    """Load the active model now (a web worker starting up); log, never raise, when there is none to load."""
-    try:
-        predictor = get_predictor()
-    except (NoActiveModel, DatabaseError) as exc:
-        logger.error("No model loaded at start-up: %s", exc)
-        return
-    logger.info("Web worker ready with model v%s", predictor.version_id)
-
-
-def _active_version_id() -> int | None:
-    """The active version's id, as read from the database less than ACTIVE_ID_TTL_SECONDS ago."""
+def active_version_id() -> int | None:
+    """The shared active version's id, as read from the database less than ACTIVE_ID_TTL_SECONDS ago."""
     global _active_id
     cached = _active_id
     if cached is not None and time.monotonic() - cached.read_at < ACTIVE_ID_TTL_SECONDS:
         return cached.version_id
     resets, read_at = _active_id_resets, time.monotonic()
-    version_id = _read_active_version_id()
+    version_id = _read_one_id("SELECT id FROM {table} WHERE is_active = %s LIMIT 1", ModelVersion, [True])
     with _active_id_lock:
         if resets == _active_id_resets:  # else this read may predate an activation made here since it began
             _active_id = _ActiveId(version_id, read_at)
@@ -95,64 +206,68 @@ def forget_active_version() -> None:
         _active_id, _active_id_resets = None, _active_id_resets + 1
 
 
-def _read_active_version_id() -> int | None:
-    # Plain SQL on the indexed flag skips the ORM's query building (~0.5 ms).
-    table = connection.ops.quote_name(ModelVersion._meta.db_table)
+def _read_one_id(sql: str, model, params: list) -> int | None:
+    # Plain SQL on an indexed column skips the ORM's query building (~0.5 ms a prediction).
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table} WHERE is_active = %s LIMIT 1", [True])
+        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def get_predictor() -> Predictor:
-    """The predictor for the active version, loading it if this process has not yet."""
-    active_id = _active_version_id()
-    current = _current
-    if current is not None and current.version_id == active_id:
-        return current
+def personal_version_id(session_key: str) -> int | None:
+    """The personal version this session has switched on, if any."""
+    return _read_one_id("SELECT version_id FROM {table} WHERE session_key = %s AND enabled = %s", PersonalModel,
+                        [session_key, True])
+
+
+# ---- Choosing the network ----
+
+def serving(session_key: str | None) -> Serving:
+    """The network that reads this session's drawings: its personal model when it has one switched on, else the
+    shared one. A personal model that cannot be loaded falls back to the shared one, with a note, never an error."""
+    version_id = personal_version_id(session_key) if session_key else None
+    if version_id is None:
+        return Serving(shared_predictor())
+    try:
+        return Serving(Predictor(version_id, predictor_cache().get(version_id), personal=True))
+    except CheckpointError:
+        return Serving(shared_predictor(), note=PERSONAL_MODEL_NOT_LOADED)
+
+
+def shared_predictor() -> Predictor:
+    """The shared active version's predictor. While a newly activated version cannot be loaded, the network this
+    process already serves stays in use; a process that has none yet falls back to the newest loadable version
+    that has been active before (so it passed the gate or staff chose it), never a personal one. NoActiveModel
+    when there is nothing to serve."""
+    global _last_shared
+    active_id = active_version_id()
     if active_id is None:
         raise NoActiveModel("No model is active yet. Ask staff to activate a model version.")
-    with _lock:
-        if _current is not None and _current.version_id == active_id:
-            return _current
-        if not _recently_broken(active_id):
-            _load(active_id)
-        if _current is None:
-            raise NoActiveModel(f"The active model v{active_id} cannot be loaded. Ask staff to activate another "
-                                "version.")
-        return _current  # the new version, or the last good one while the new one cannot be loaded
-
-
-def _recently_broken(version_id: int) -> bool:
-    return _broken is not None and _broken[0] == version_id and time.monotonic() - _broken[1] < RETRY_BROKEN_SECONDS
-
-
-def _load(version_id: int) -> None:
-    """Load a version into ``_current`` (call under ``_lock``). When it cannot be loaded, remember that, and
-    keep the network already in memory; a process that has none yet falls back to the newest loadable one."""
-    global _current, _broken
-    version = ModelVersion.objects.get(pk=version_id)
+    last = _last_shared
+    if last is not None and last.version_id == active_id:
+        return last
     try:
-        network = version.load_network()
+        predictor = Predictor(active_id, predictor_cache().get(active_id))
     except CheckpointError as exc:
-        logger.error("Cannot load the active model %s: %s", version, exc)
-        _broken = (version_id, time.monotonic())
-        if _current is None:
-            _current = _fallback(broken=version)
-        return
-    _current, _broken = Predictor(version_id=version.pk, network=for_serving(network)), None
-    logger.info("Loaded model %s for predictions", version)
+        if last is None:
+            last = _fallback(broken_id=active_id)
+        if last is None:
+            raise NoActiveModel(f"The active model v{active_id} cannot be loaded. Ask staff to activate another "
+                                "version.") from exc
+        _last_shared = last
+        return last
+    _last_shared = predictor
+    return predictor
 
 
-def _fallback(*, broken: ModelVersion) -> Predictor | None:
-    """The newest version that has been active before (so it passed the gate or staff chose it) and loads.
-    Never an untrained network: with none, predictions answer 503."""
-    for version in ModelVersion.objects.exclude(pk=broken.pk).filter(activated__isnull=False).order_by("-created"):
+def _fallback(*, broken_id: int) -> Predictor | None:
+    shared = ModelVersion.objects.filter(owner="", activated__isnull=False).exclude(pk=broken_id)
+    for version in shared.order_by("-created"):
         try:
-            network = version.load_network()
+            network = predictor_cache().get(version.pk)
         except CheckpointError:
             continue
         logger.warning("Serving %s, the newest loadable version, instead of the active %s until staff activate "
-                       "a working version", version, broken)
-        return Predictor(version_id=version.pk, network=for_serving(network))
+                       "a working version", version, ModelVersion.objects.filter(pk=broken_id).first())
+        return Predictor(version.pk, network)
     return None

@@ -12,9 +12,16 @@ from .ml.network import DigitNet
 
 
 class ModelVersion(models.Model):
-    """One stored set of DigitNet weights. Exactly one version is active; predictions use it."""
+    """One stored set of DigitNet weights. Shared versions serve everyone; exactly one of them is active.
+    A personal version (``owner`` set) serves only its owner's browser session, through PersonalModel."""
 
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    owner = models.CharField(max_length=40, blank=True, db_index=True,
+                             help_text="the session key whose personal model this is; empty for shared versions")
+    gate_passed = models.BooleanField(null=True, blank=True,
+                                      help_text="the quality gate's verdict; empty for versions that met no gate")
+    gate_reason = models.TextField(blank=True)
+    trained_on = models.PositiveIntegerField(default=0, help_text="drawings the fine-tune trained on")
     weights_name = models.CharField(max_length=200, unique=True, help_text="file name under MODEL_DIR")
     weights_sha256 = models.CharField(max_length=64)
     architecture = models.CharField(max_length=50)
@@ -28,10 +35,19 @@ class ModelVersion(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"),
+            models.CheckConstraint(condition=Q(is_active=False) | Q(owner=""), name="only_shared_versions_are_active"),
         ]
 
     def __str__(self) -> str:
         return f"v{self.pk}" + (f" ({self.notes})" if self.notes else "")
+
+    @property
+    def is_personal(self) -> bool:
+        return bool(self.owner)
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.gate_passed is False
 
     @property
     def weights_path(self) -> Path:
@@ -59,6 +75,19 @@ class ModelVersion(models.Model):
     def mnist_accuracy(self) -> float | None:
         """Accuracy on the MNIST test set as a fraction, when it was measured."""
         return self.metrics.get("mnist_test_accuracy")
+
+
+class PersonalModel(models.Model):
+    """Which personal version serves one browser session, and whether the session wants it (it may switch back
+    to the shared model without deleting its own)."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=True, help_text="serve it; off: this session uses the shared model")
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.session_key[:8]} → {self.version}"
 
 
 def _sample_path(kind: str) -> str:

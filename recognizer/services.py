@@ -1,10 +1,8 @@
-"""Model versions, predictions and samples: what views and commands call instead of the ORM."""
+"""Predictions and samples: what views and commands call instead of the ORM (model versions: versions.py)."""
 
 import csv
 import io
-import json
 import logging
-import shutil
 import zipfile
 from dataclasses import dataclass
 from typing import IO
@@ -15,84 +13,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, QuerySet
-from django.utils import timezone
 from PIL import Image
 
-from .exceptions import InvalidModelVersion, NoActiveModel, SampleLimitReached
-from .inference import forget_active_version, get_predictor
-from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
+from .exceptions import NoActiveModel, SampleLimitReached
+from .inference import serving
 from .ml.preprocessing import (
     HIGH_BIT_DEPTH_MODES, decode_image, encode_png, ink_map, prepare_digit, stretched_grey, to_mnist, to_model_input,
 )
-from .models import ModelVersion, Sample
+from .models import Sample
 
 STORED_DRAWING_SIDE = 1024  # drawings larger than this are stored scaled down
 
 logger = logging.getLogger(__name__)
-
-
-def model_version_register_base() -> ModelVersion | None:
-    """Register the shipped base checkpoint as a version unless it already is one (same SHA-256). On a new site
-    it becomes the active version; where versions exist (a site upgraded to a new base model) it is added
-    inactive, and staff activate it when they choose. Returns the new version, or None."""
-    source = settings.BASE_MODEL_CHECKPOINT
-    if not source.exists():
-        if not ModelVersion.objects.exists():
-            logger.warning("No shipped base model at %s: run `manage.py train_base` to make one.", source)
-        return None
-    sha256 = file_sha256(source)
-    if ModelVersion.objects.filter(weights_sha256=sha256).exists():
-        return None
-    card = json.loads(settings.BASE_MODEL_CARD.read_text()) if settings.BASE_MODEL_CARD.exists() else {}
-    weights_name = f"base-{sha256[:12]}.pt"
-    target = settings.MODEL_DIR / weights_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or file_sha256(target) != sha256:
-        tmp = target.with_suffix(".tmp")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
-    metrics = {"mnist_test_accuracy": card.get("test_accuracy"), "per_class_accuracy": card.get("per_class_accuracy"),
-               "confusion_matrix": card.get("confusion_matrix")}
-    first = not ModelVersion.objects.exists()
-    version = ModelVersion.objects.create(
-        weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(target)[0].architecture,
-        metrics=metrics, notes="shipped base model", is_active=first, activated=timezone.now() if first else None,
-    )
-    if first:
-        _active_version_changed()
-    logger.info("Registered the shipped base model as %s%s", version,
-                "" if first else " (inactive: activate it in the admin to use it)")
-    return version
-
-
-def model_version_check_weights(*, version: ModelVersion) -> None:
-    """Raise InvalidModelVersion unless the version's weights file exists, matches its checksum and loads."""
-    try:
-        version.load_network()
-    except CheckpointError as exc:
-        raise InvalidModelVersion(f"{version}: {exc}") from exc
-
-
-def model_version_activate(*, version: ModelVersion) -> ModelVersion:
-    """Make ``version`` the one active version, atomically; refuse one whose weights cannot be loaded."""
-    model_version_check_weights(version=version)
-    with transaction.atomic():
-        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
-        ModelVersion.objects.filter(is_active=True).exclude(pk=locked.pk).update(is_active=False)
-        locked.is_active, locked.activated = True, timezone.now()
-        locked.save(update_fields=["is_active", "activated"])
-        _active_version_changed()
-    version.refresh_from_db()
-    logger.info("Activated model %s", version)
-    return version
-
-
-def _active_version_changed() -> None:
-    """This process's predictions switch at once (other processes within inference.ACTIVE_ID_TTL_SECONDS): reset
-    now, for predictions inside this transaction, and again after commit, for this process's other threads,
-    which may have re-read the old id in between."""
-    forget_active_version()
-    transaction.on_commit(forget_active_version)
 
 
 @dataclass(frozen=True)
@@ -101,24 +33,24 @@ class Prediction:
     confidence: float
     probabilities: list[float]
     model_version: int
+    personal: bool  # read by the session's own personal model
     preprocessed: np.ndarray  # the (28, 28) uint8 image the network saw
+    note: str | None = None  # for the person, when the model reading is not the one they chose
 
 
-def prediction_make(*, image_bytes: bytes) -> Prediction:
-    """Read a drawing and say which digit it is. Raises InvalidImage or NoActiveModel."""
-    return _predict(prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS))
+def prediction_make(*, image_bytes: bytes, session_key: str | None = None) -> Prediction:
+    """Read a drawing with the model that serves this session and say which digit it is. Raises InvalidImage or
+    NoActiveModel."""
+    return _predict(prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS), session_key)
 
 
-def _predict(digit_image: np.ndarray) -> Prediction:
-    predictor = get_predictor()
-    probabilities = predictor.probabilities(to_model_input(digit_image))[0].tolist()
-    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+def _predict(digit_image: np.ndarray, session_key: str | None) -> Prediction:
+    chosen = serving(session_key)
+    reading = chosen.predictor.read(to_model_input(digit_image))[0]
     return Prediction(
-        digit=best,
-        confidence=probabilities[best],
-        probabilities=[round(p, 6) for p in probabilities],
-        model_version=predictor.version_id,
-        preprocessed=digit_image,
+        digit=reading.digit, confidence=reading.confidence, probabilities=reading.probabilities,
+        model_version=chosen.predictor.version_id, personal=chosen.predictor.personal, preprocessed=digit_image,
+        note=chosen.note,
     )
 
 
@@ -146,7 +78,7 @@ def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
     digit_image = to_mnist(ink_map(image))
     try:
-        prediction: Prediction | None = _predict(digit_image)
+        prediction: Prediction | None = _predict(digit_image, session_key)
     except NoActiveModel:
         prediction = None  # keep the sample all the same; staff can still review and use it
     sample = Sample(

@@ -8,4 +8,5 @@ urlpatterns = [
     re_path(r"^api/health/?$", api.health, name="api-health"),
     re_path(r"^api/samples/?$", api.samples, name="api-samples"),
     re_path(r"^api/samples/(?P<sample_id>[0-9]{1,18})/?$", api.sample_detail, name="api-sample"),
+    re_path(r"^api/model/?$", api.model, name="api-model"),
 ]

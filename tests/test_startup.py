@@ -11,7 +11,7 @@ BREAK_THE_ACTIVE_VERSION = """
 import shutil
 from django.conf import settings
 from recognizer.models import ModelVersion
-from recognizer.services import model_version_activate
+from recognizer.versions import model_version_activate
 base = ModelVersion.objects.get()
 shutil.copyfile(base.weights_path, settings.MODEL_DIR / "second.pt")
 second = ModelVersion.objects.create(weights_name="second.pt", weights_sha256=base.weights_sha256,

@@ -26,19 +26,21 @@ def database_queue(settings):
     if connection.vendor == "sqlite":
         assert settings.DATABASES["default"]["NAME"] != ":memory:"
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    settings.FINE_TUNE = {"epochs": 2, "min_replay": 1000}
-    settings.FINE_TUNE_EVAL_LIMIT = 1000
+    settings.FINE_TUNE = {"epochs": 2, "replay": 1000}
+    settings.FINE_TUNE_VALIDATION_LIMIT = 1000
 
 
 def worker_environment(**extra: str) -> dict[str, str]:
     """The environment of a real `manage.py training_worker` process on the test database, media and models.
-    Fine-tune settings travel in each run's params; only the gate's evaluation size is read by the worker."""
+    Fine-tune settings travel in each run's params; the worker reads only the sizes of the MNIST features it
+    keeps (replay and validation)."""
     db = settings.DATABASES["default"]
     url = (f"sqlite:///{db['NAME']}" if connection.vendor == "sqlite" else os.environ["DATABASE_URL"].rsplit("/", 1)[0]
            + "/" + db["NAME"])
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": url,
             "MODEL_DIR": str(settings.MODEL_DIR), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "TASKS_BACKEND": "django_tasks_db.DatabaseBackend", "FINE_TUNE_EVAL_LIMIT": "1000", **extra}
+            "TASKS_BACKEND": "django_tasks_db.DatabaseBackend", "FINE_TUNE_VALIDATION_LIMIT": "1000",
+            "FINE_TUNE_REPLAY": "1000", **extra}
 
 
 def worker(*args: str) -> subprocess.Popen:
@@ -65,9 +67,11 @@ def wait_until(condition, timeout: float) -> None:
     raise TimeoutError("condition not met in time")
 
 
-def test_a_worker_killed_mid_run_fails_the_run_and_the_next_run_works(database_queue, active_model_version):
+def test_a_worker_killed_mid_run_fails_the_run_and_the_next_run_works(database_queue, active_model_version, settings):
+    settings.FINE_TUNE = {"epochs": 400, "replay": 1000}  # a run long enough to be killed in the middle
     client = Client()
     run_id = start_job(client)
+    settings.FINE_TUNE = {"epochs": 2, "replay": 1000}
     assert TrainingRun.objects.get(pk=run_id).status == "queued"  # queued, not run inside the request
     process = worker()
     try:
@@ -93,3 +97,54 @@ def test_a_worker_killed_mid_run_fails_the_run_and_the_next_run_works(database_q
     status = client.get(f"/api/train/{next_run}").json()
     assert status["status"] in {"succeeded", "rejected"}, (status, output)
     assert status["progress"] == 1.0 and len(status["history"]) == 2
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
+
+
+def wait_for(*processes: subprocess.Popen, timeout: float = 240) -> None:
+    for process in processes:
+        output, _ = process.communicate(timeout=timeout)
+        assert process.returncode == 0, output
+
+
+def test_poisoning_drill_a_session_that_labels_its_sevens_as_1_changes_no_one_elses_answers(
+    database_queue, active_model_version
+):
+    sevens = [canvas_png(width=10 + 2 * i, box=(0.2 + 0.03 * i, 0.15, 0.75, 0.85)) for i in range(6)]
+    others = [canvas_png(path=[(0.5, 0.05), (0.5, 0.95)], width=14), canvas_png(width=20, path=[
+        (0.2, 0.2), (0.8, 0.2), (0.8, 0.5), (0.2, 0.5), (0.2, 0.9), (0.8, 0.9)])]
+    bystander = Client()
+    assert bystander.post("/api/samples", {"file": as_upload(sevens[0]), "label": "7"}).status_code == 201
+
+    def answers() -> list[bytes]:
+        return [c.post("/api/predict", {"file": as_upload(image)}).content
+                for c in (bystander, Client()) for image in sevens + others]
+
+    before = answers()
+    poisoner = Client()
+    for i in range(24):
+        drawing = canvas_png(width=10 + i % 8, box=(0.2 + 0.01 * i, 0.15, 0.75, 0.85))
+        assert poisoner.post("/api/samples", {"file": as_upload(drawing), "label": "1"}).status_code == 201
+    job = poisoner.post("/api/train").json()["job"]
+    wait_for(worker("--batch"))
+    status = poisoner.get(f"/api/train/{job}").json()
+    assert status["status"] in {"succeeded", "rejected"}, status
+
+    assert answers() == before  # byte for byte, with and without a session of their own
+    assert ModelVersion.objects.get(is_active=True) == active_model_version
+    assert list(ModelVersion.objects.filter(owner="")) == [active_model_version]
+    if status["status"] == "succeeded":  # its own model may read them as 1: that is its own business
+        answer = poisoner.post("/api/predict", {"file": as_upload(sevens[0])}).json()
+        assert answer["personal"] and answer["model_version"] == status["model_version"]
+
+
+def test_several_workers_train_different_sessions_at_the_same_time(database_queue, active_model_version, settings):
+    settings.FINE_TUNE = {"epochs": 300, "replay": 1000}  # long enough to overlap
+    clients = [Client(), Client()]
+    jobs = [start_job(client) for client in clients]
+    workers = [worker("--batch"), worker("--batch")]
+    try:
+        wait_until(lambda: TrainingRun.objects.filter(pk__in=jobs, status="running").count() == 2, timeout=120)
+    finally:
+        wait_for(*workers)
+    finished = [client.get(f"/api/train/{job}").json() for client, job in zip(clients, jobs)]
+    assert [run["status"] for run in finished] == ["succeeded", "succeeded"], finished

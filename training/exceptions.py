@@ -13,6 +13,11 @@ class TrainingAlreadyOpen(TrainingRefused):
     status = 409
 
 
+class TooFewSessions(TrainingRefused):
+    """A shared run cannot keep every session under its share of the samples."""
+    status = 400
+
+
 class SampleUnreadable(Exception):
     """A sample's stored image cannot be read; the run fails with this message."""
 

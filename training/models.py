@@ -1,10 +1,16 @@
 from django.db import models
+from django.db.models import Q
 
 from recognizer.models import ModelVersion, Sample
 
 
 class TrainingRun(models.Model):
-    """One fine-tune job: which samples it used, how it went, and the model version it produced."""
+    """One fine-tune job: which samples it used, how it went, and the model version it produced. A personal run
+    trains a session's own model; a shared run, started by staff, trains a candidate for everyone."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal"
+        SHARED = "shared", "Shared"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -15,7 +21,9 @@ class TrainingRun(models.Model):
 
     OPEN = (Status.QUEUED, Status.RUNNING)
 
-    session_key = models.CharField(max_length=40, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSONAL)
+    session_key = models.CharField(max_length=40, db_index=True, blank=True, help_text="empty for shared runs")
+    requested_by = models.CharField(max_length=150, blank=True, help_text="the staff user who started a shared run")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     history = models.JSONField(default=list, blank=True, help_text="per epoch: loss and accuracy")
@@ -34,6 +42,11 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # One open run per session (and one open shared run): others are never blocked.
+            models.UniqueConstraint(fields=["kind", "session_key"], condition=Q(status__in=["queued", "running"]),
+                                    name="one_open_run_per_owner"),
+        ]
 
     def __str__(self) -> str:
         return f"Training run {self.pk} ({self.status})"

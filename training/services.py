@@ -1,41 +1,38 @@
-"""Fine-tune jobs: create one (enqueued on commit), run it in the worker, gate it, record everything."""
+"""Training runs: create one (enqueued on commit), run it in a worker, record everything.
 
-import copy
+A personal run fine-tunes the shared active model on one session's own drawings; when its candidate passes the
+gate it serves that session alone (recognizer.versions.personal_model_promote). A shared run, started by staff,
+trains on approved samples from every session; a passing candidate waits, inactive, for staff to activate it.
+The training itself (training.candidate) knows nothing of either.
+"""
+
 import logging
 import time
-import uuid
 from dataclasses import asdict
 from datetime import timedelta
 
-import numpy as np
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
-from PIL import Image
 
 from recognizer.exceptions import NoActiveModel
-from recognizer.inference import ACTIVE_ID_TTL_SECONDS
-from recognizer.ml.checkpoints import save_checkpoint
 from recognizer.models import ModelVersion, Sample
-from recognizer.services import model_version_activate
+from recognizer.versions import model_version_create, personal_model_promote
 
-from .data import mnist_dataset
-from .exceptions import NoUsableSamples, SampleUnreadable, TrainingAlreadyOpen, WorkerStopped
-from .finetune import DigitArrays, FineTuneConfig, accuracy_on, fine_tune, gate
+from .adapt import AdaptConfig, GateRules
+from .candidate import Candidate, train_candidate
+from .exceptions import NoUsableSamples, TooFewSessions, TrainingAlreadyOpen, WorkerStopped
 from .models import TrainingRun
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 FINE_TUNE_TASK_PATH = "training.tasks.fine_tune_run"  # tasks.py imports this module, so named, not imported
-# Share of the progress bar for each stage: evaluate the parent, train, evaluate the candidate.
-STAGES = {"before": (0.0, 0.1), "train": (0.1, 0.85), "after": (0.85, 1.0)}
 
 
-def usable_samples(session_key: str) -> QuerySet[Sample]:
-    """This session's samples that staff have not rejected, plus every approved sample."""
-    own = Q(session_key=session_key) & ~Q(status=Sample.Status.REJECTED)
-    return Sample.objects.filter(own | Q(status=Sample.Status.APPROVED))
+def personal_samples(session_key: str) -> QuerySet[Sample]:
+    """What a personal run trains on: this session's own samples that staff have not rejected."""
+    return Sample.objects.filter(session_key=session_key).exclude(status=Sample.Status.REJECTED)
 
 
 def training_runs_fail_stale(*, stale_after: float | None = None) -> int:
@@ -45,7 +42,7 @@ def training_runs_fail_stale(*, stale_after: float | None = None) -> int:
     stale = set(TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat__lt=cutoff)
                 .values_list("pk", flat=True))
     message = (f"The training worker stopped unexpectedly (no sign of life for {seconds:.0f} s). "
-               "The active model was not changed; start a new run.")
+               "No model was changed; start a new run.")
     count = TrainingRun.objects.filter(pk__in=stale, status=TrainingRun.Status.RUNNING).update(
         status=TrainingRun.Status.FAILED, finished=timezone.now(), error=message)
     if count:
@@ -63,25 +60,81 @@ def _task_results_fail(run_ids: set[int], message: str) -> None:
             result.set_failed(WorkerStopped(message))
 
 
-def training_run_create(*, session_key: str, config: FineTuneConfig | None = None) -> TrainingRun:
-    """Queue a fine-tune of the active model on this session's samples; the worker picks it up on commit."""
-    config = config or FineTuneConfig(**settings.FINE_TUNE)
-    training_runs_fail_stale()
-    with transaction.atomic():
-        # Locking the active version's row serialises job creation (and activation) across processes.
-        parent = ModelVersion.objects.select_for_update().filter(is_active=True).first()
-        if parent is None:
-            raise NoActiveModel("No model is active, so there is nothing to fine-tune.")
-        open_run = TrainingRun.objects.filter(status__in=TrainingRun.OPEN).first()
-        if open_run is not None:
-            raise TrainingAlreadyOpen(f"Training run {open_run.pk} is already {open_run.status}; "
-                                      "wait for it to finish, then try again.")
-        if not Sample.objects.filter(session_key=session_key).exclude(status=Sample.Status.REJECTED).exists():
-            raise NoUsableSamples("There is nothing to train on yet: save a few labelled drawings first.")
-        run = TrainingRun.objects.create(session_key=session_key, parent=parent, params=asdict(config))
-        run.samples.set(usable_samples(session_key))
-        transaction.on_commit(lambda: _enqueue(run.pk))
+def training_run_create(*, session_key: str, config: AdaptConfig | None = None) -> TrainingRun:
+    """Queue a personal fine-tune of the shared active model on this session's own samples; a worker picks it up
+    on commit. Other sessions' runs never block it."""
+    samples = personal_samples(session_key)
+    if not samples.exists():
+        raise NoUsableSamples("There is nothing to train on yet: save a few labelled drawings first.")
+    return _run_create(kind=TrainingRun.Kind.PERSONAL, session_key=session_key, samples=samples, config=config)
+
+
+def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None = None) -> TrainingRun:
+    """Queue a fine-tune of the shared model on approved samples from every session, no session making up more
+    than SHARED_MAX_SESSION_SHARE of them (the run records what it left out)."""
+    samples, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
+    if not samples:
+        raise NoUsableSamples("No samples are approved yet: approve some in the sample review first.")
+    run = _run_create(kind=TrainingRun.Kind.SHARED, session_key="", samples=Sample.objects.filter(pk__in=samples),
+                      config=config, requested_by=requested_by)
+    TrainingRun.objects.filter(pk=run.pk).update(metrics={"left_out": left_out})
     return run
+
+
+def _run_create(*, kind: str, session_key: str, samples: QuerySet[Sample], config: AdaptConfig | None,
+                requested_by: str = "") -> TrainingRun:
+    config = config or AdaptConfig(**settings.FINE_TUNE)
+    training_runs_fail_stale()  # a run whose worker died must not hold its session's place
+    parent = ModelVersion.objects.filter(is_active=True).first()
+    if parent is None:
+        raise NoActiveModel("No model is active, so there is nothing to fine-tune.")
+    try:
+        with transaction.atomic():  # the database allows one open run per session (and one shared run)
+            run = TrainingRun.objects.create(kind=kind, session_key=session_key, parent=parent, params=asdict(config),
+                                             requested_by=requested_by)
+            run.samples.set(samples)
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    except IntegrityError:
+        open_run = TrainingRun.objects.filter(kind=kind, session_key=session_key, status__in=TrainingRun.OPEN).first()
+        state = open_run.status if open_run else "open"
+        whose = "A shared training run" if kind == TrainingRun.Kind.SHARED else "Your training run"
+        raise TrainingAlreadyOpen(f"{whose} is already {state}; wait for it to finish, then try again.") from None
+    return run
+
+
+def shared_samples(max_share: float) -> tuple[list[int], dict[str, int]]:
+    """Ids of approved samples to train the shared model on, at most ``max_share`` of them from any one session
+    (each session's newest kept), and how many each capped session had left out (by short session id)."""
+    per_session = dict(Sample.objects.filter(status=Sample.Status.APPROVED).values_list("session_key")
+                       .annotate(n=Count("id")).order_by())
+    cap = _session_cap(list(per_session.values()), max_share)
+    kept, left_out = [], {}
+    for session_key, count in per_session.items():
+        ids = Sample.objects.filter(session_key=session_key, status=Sample.Status.APPROVED).order_by("-created", "-id")
+        kept += list(ids.values_list("pk", flat=True)[:cap])
+        if count > cap:
+            left_out[session_key[:8]] = count - cap
+    return kept, left_out
+
+
+def _session_cap(counts: list[int], max_share: float) -> int:
+    """The largest per-session cap under which no session exceeds ``max_share`` of the samples kept."""
+    best = 0
+    for cap in range(1, max(counts, default=0) + 1):
+        kept = [min(count, cap) for count in counts]
+        if max(kept) <= max_share * sum(kept) + 1e-9:
+            best = cap
+    if counts and best == 0:
+        raise TooFewSessions(f"Approved samples come from {len(counts)} session(s): with none allowed more than "
+                             f"{max_share:.0%} of a run, approve samples from at least {int(1 / max_share)} sessions.")
+    return best
+
+
+def training_run_queue_position(run: TrainingRun) -> int | None:
+    """1 for the next queued run a worker will take, 2 behind it, ...; None once the run is not queued."""
+    if run.status != TrainingRun.Status.QUEUED:
+        return None
+    return TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, pk__lt=run.pk).count() + 1
 
 
 def _enqueue(run_id: int) -> None:
@@ -92,7 +145,6 @@ def _enqueue(run_id: int) -> None:
 
 def training_run_execute(*, run_id: int) -> TrainingRun:
     """Run a queued job in this (worker) process; record failure and re-raise it."""
-    training_runs_fail_stale()
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
         if run.status != TrainingRun.Status.QUEUED:
@@ -102,7 +154,7 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         run.status, run.started, run.heartbeat = TrainingRun.Status.RUNNING, now, now
         run.save(update_fields=["status", "started", "heartbeat"])
     try:
-        _train_and_gate(run)
+        _train_and_promote(run)
     except Exception as exc:
         logger.exception("%s failed", run)
         TrainingRun.objects.filter(pk=run.pk).update(
@@ -121,87 +173,45 @@ class _Progress:
     def __init__(self, run: TrainingRun) -> None:
         self.run_id, self.last = run.pk, 0.0
 
-    def stage(self, name: str, fraction: float, *, force: bool = False) -> None:
-        start, end = STAGES[name]
+    def __call__(self, fraction: float, *, force: bool = False, **fields) -> None:
         now = time.monotonic()
-        if force or now - self.last >= HEARTBEAT_SECONDS:
+        if force or fields or now - self.last >= HEARTBEAT_SECONDS:
             self.last = now
-            TrainingRun.objects.filter(pk=self.run_id).update(progress=start + (end - start) * fraction,
-                                                              heartbeat=timezone.now())
+            TrainingRun.objects.filter(pk=self.run_id).update(progress=fraction, heartbeat=timezone.now(), **fields)
 
 
-def _load_digits(samples: list[Sample]) -> tuple[list[np.ndarray], list[int]]:
-    digits = []
-    for sample in samples:
-        try:
-            with sample.digit.open("rb") as handle:
-                digit = np.asarray(Image.open(handle).convert("L"), dtype=np.uint8)
-        except Exception as exc:
-            raise SampleUnreadable(f"Sample {sample.pk}'s image cannot be read ({_readable(exc)}).") from exc
-        if digit.shape != (28, 28):
-            raise SampleUnreadable(f"Sample {sample.pk}'s image is {digit.shape[1]}×{digit.shape[0]}, not 28×28.")
-        digits.append(digit.copy())
-    return digits, [s.label for s in samples]
+def _rules(run: TrainingRun) -> GateRules:
+    if run.kind == TrainingRun.Kind.SHARED:
+        return GateRules(max_drop=settings.SHARED_MAX_MNIST_DROP, max_class_drop=settings.SHARED_MAX_CLASS_DROP)
+    return GateRules(max_drop=settings.FINE_TUNE_MAX_MNIST_DROP)
 
 
-def _measure(model, user: DigitArrays, mnist) -> dict:
-    on_mnist, on_user = accuracy_on(model, mnist), accuracy_on(model, user)
-    return {"mnist_accuracy": on_mnist["accuracy"], "mnist_count": on_mnist["count"],
-            "per_class_accuracy": on_mnist["per_class_accuracy"], "confusion_matrix": on_mnist["confusion_matrix"],
-            "user_accuracy": on_user["accuracy"], "user_count": on_user["count"]}
-
-
-def _train_and_gate(run: TrainingRun) -> None:
-    config = FineTuneConfig(**run.params)
+def _train_and_promote(run: TrainingRun) -> None:
     progress = _Progress(run)
-    digits, labels = _load_digits(list(run.samples.order_by("id")))
-    if not digits:
-        raise NoUsableSamples("Every sample of this run was deleted before it started; nothing was trained.")
-    parent_network = run.parent.load_network()  # checked against its stored checksum first
-    user_eval = DigitArrays(digits, labels, augment=False)
-    mnist_test = mnist_dataset(settings.MNIST_DATA_DIR, train=False, limit=settings.FINE_TUNE_EVAL_LIMIT)
-    before = _measure(parent_network, user_eval, mnist_test)
-    progress.stage("before", 1.0, force=True)
-
-    candidate = copy.deepcopy(parent_network)
-    history: list[dict] = []
-
-    def on_epoch(record: dict) -> None:
-        history.append(record)
-        TrainingRun.objects.filter(pk=run.pk).update(history=history)
-
-    fine_tune(candidate, DigitArrays(digits, labels, augment=True, repeats=config.user_repeats),
-              mnist_dataset(settings.MNIST_DATA_DIR, train=True, augment=True), config,
-              on_batch=lambda i, n, loss, acc: progress.stage("train", (len(history) + (i + 1) / n) / config.epochs),
-              on_epoch=on_epoch)
-    after = _measure(candidate, user_eval, mnist_test)
-    progress.stage("after", 1.0, force=True)
-    decision = gate(parent_mnist=before["mnist_accuracy"], candidate_mnist=after["mnist_accuracy"],
-                    parent_user=before["user_accuracy"], candidate_user=after["user_accuracy"],
-                    max_mnist_drop=settings.FINE_TUNE_MAX_MNIST_DROP)
-    version = _store_candidate(run, candidate, after)
-    if decision.accepted:
-        model_version_activate(version=version)
-        # Web processes re-read the active version every ACTIVE_ID_TTL_SECONDS. Report success only once all of
-        # them serve the new one: the page then predicts its drawing again, expecting the new version.
-        time.sleep(ACTIVE_ID_TTL_SECONDS)
+    candidate = train_candidate(run.parent, list(run.samples.order_by("id")), AdaptConfig(**run.params),
+                                rules=_rules(run), progress=progress, with_test_set=run.kind == TrainingRun.Kind.SHARED)
+    started = time.perf_counter()
+    version = _store(run, candidate)
+    if candidate.decision.accepted and run.kind == TrainingRun.Kind.PERSONAL:
+        personal_model_promote(session_key=run.session_key, version=version)
+    candidate.seconds["activate"] = round(time.perf_counter() - started, 3)
+    accepted = candidate.decision.accepted
     TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.SUCCEEDED if decision.accepted else TrainingRun.Status.REJECTED,
-        progress=1.0, finished=timezone.now(), result=version, history=history,
-        metrics={"before": before, "after": after, "gate": decision.reason, "accepted": decision.accepted},
+        status=TrainingRun.Status.SUCCEEDED if accepted else TrainingRun.Status.REJECTED,
+        progress=1.0, finished=timezone.now(), result=version, history=candidate.history,
+        metrics={**run.metrics, **candidate.metrics(), "seconds": candidate.seconds},
     )
-    logger.info("Training run %s %s: %s", run.pk, "accepted" if decision.accepted else "rejected", decision.reason)
+    logger.info("Training run %s %s: %s", run.pk, "accepted" if accepted else "rejected", candidate.decision.reason)
 
 
-def _store_candidate(run: TrainingRun, network, after: dict) -> ModelVersion:
-    """Write the candidate's weights atomically and register it as an inactive version."""
-    weights_name = f"run{run.pk}-{uuid.uuid4().hex[:12]}.pt"
-    sha256 = save_checkpoint(network, settings.MODEL_DIR / weights_name,
-                             metadata={"training_run": run.pk, "parent_version": run.parent_id})
-    return ModelVersion.objects.create(
-        parent=run.parent, weights_name=weights_name, weights_sha256=sha256, architecture=network.architecture,
-        notes=f"fine-tuned by training run {run.pk}",
-        metrics={"mnist_test_accuracy": after["mnist_accuracy"], "mnist_test_count": after["mnist_count"],
-                 "per_class_accuracy": after["per_class_accuracy"], "confusion_matrix": after["confusion_matrix"],
-                 "user_accuracy": after["user_accuracy"], "training_run": run.pk},
+def _store(run: TrainingRun, candidate: Candidate) -> ModelVersion:
+    """Register the candidate as an inactive version: personal ones owned by the run's session."""
+    personal = run.kind == TrainingRun.Kind.PERSONAL
+    return model_version_create(
+        network=candidate.network, name_prefix=f"run{run.pk}",
+        metadata={"training_run": run.pk, "parent_version": run.parent_id},
+        parent=run.parent, owner=run.session_key if personal else "", trained_on=candidate.trained_on,
+        gate_passed=candidate.decision.accepted, gate_reason=candidate.decision.reason,
+        notes=f"{'personal' if personal else 'shared'} fine-tune, training run {run.pk}",
+        metrics={**candidate.version_metrics(), "training_run": run.pk},
     )

@@ -305,3 +305,9 @@ def to_model_input(digit: np.ndarray) -> Tensor:
     scaled = np.asarray(digit, dtype=np.float32) / np.float32(255)
     normalised = (scaled - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
     return torch.from_numpy(np.ascontiguousarray(normalised).reshape(1, 1, FIELD, FIELD))
+
+
+def normalise_digits(digits: Tensor) -> Tensor:
+    """(N, 28, 28) uint8 digits, white ink on black -> (N, 1, 28, 28) normalised float tensor: the batch form of
+    to_model_input."""
+    return ((digits.to(torch.float32) / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)

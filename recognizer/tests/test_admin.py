@@ -7,7 +7,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from recognizer.models import ModelVersion, Sample
-from recognizer.services import model_version_activate, spreadsheet_safe
+from recognizer.services import spreadsheet_safe
+from recognizer.versions import model_version_activate
 
 SAMPLES_URL = "/admin/recognizer/sample/"
 VERSIONS_URL = "/admin/recognizer/modelversion/"

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from recognizer.exceptions import InvalidModelVersion
 from recognizer.ml.checkpoints import file_sha256
 from recognizer.models import ModelVersion
-from recognizer.services import model_version_activate
+from recognizer.versions import model_version_activate
 
 
 @pytest.fixture

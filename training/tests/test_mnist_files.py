@@ -70,7 +70,7 @@ def test_the_command_reports_verified_files(capsys):
 
 def test_the_idx_files_load_through_torchvision(mnist_dir):
     train, test = mnist_dataset(mnist_dir, train=True), mnist_dataset(mnist_dir, train=False)
-    assert (len(train), len(test)) == (60000, 10000)
+    assert (len(train), len(test)) == (50000, 10000)  # MNIST train's last 10 000 are validation
     image, label = test[0]
     assert tuple(image.shape) == (1, 28, 28)
     assert label == 7  # the first MNIST test digit is a 7

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from training.candidate import warm_up
 from training.services import training_runs_fail_stale
 
 
@@ -17,4 +18,8 @@ class Command(BaseCommand):
         failed = training_runs_fail_stale(stale_after=settings.TRAINING_RESTART_STALE_SECONDS)
         if failed:
             self.stdout.write(self.style.WARNING(f"Marked {failed} interrupted training run(s) as failed."))
+        try:
+            warm_up()
+        except Exception as exc:  # a broken active version fails its runs with the reason, not the worker
+            self.stdout.write(self.style.WARNING(f"Could not prepare the active model's MNIST features: {exc}"))
         call_command("db_worker", interval=interval, batch=batch, verbosity=options["verbosity"])

@@ -1,0 +1,177 @@
+"""Model versions and personal models: what views, the admin, the worker and commands call instead of the ORM.
+
+Every version is created by model_version_create (weights written atomically, checksummed, registered), shared
+versions become active through model_version_activate, and personal versions reach their session through
+personal_model_promote. Deleting a version deletes its weights file once the deletion is committed.
+"""
+
+import json
+import logging
+import shutil
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .exceptions import InvalidModelVersion
+from .inference import active_version_id, forget_active_version
+from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
+from .ml.network import DigitNet
+from .models import ModelVersion, PersonalModel
+
+logger = logging.getLogger(__name__)
+
+
+def model_version_create(*, network: DigitNet, name_prefix: str, metadata: dict | None = None,
+                         **fields) -> ModelVersion:
+    """Write ``network``'s weights under a new unguessable name in MODEL_DIR and register them as an inactive
+    version with ``fields`` (parent, owner, metrics, gate verdict...)."""
+    weights_name = f"{name_prefix}-{uuid.uuid4().hex[:12]}.pt"
+    sha256 = save_checkpoint(network, settings.MODEL_DIR / weights_name, metadata=metadata)
+    return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256,
+                                       architecture=network.architecture, **fields)
+
+
+def model_version_register_base() -> ModelVersion | None:
+    """Register the shipped base checkpoint as a version unless it already is one (same SHA-256). On a new site
+    it becomes the active version; where versions exist (a site upgraded to a new base model) it is added
+    inactive, and staff activate it when they choose. Returns the new version, or None."""
+    source = settings.BASE_MODEL_CHECKPOINT
+    if not source.exists():
+        if not ModelVersion.objects.exists():
+            logger.warning("No shipped base model at %s: run `manage.py train_base` to make one.", source)
+        return None
+    sha256 = file_sha256(source)
+    if ModelVersion.objects.filter(weights_sha256=sha256).exists():
+        return None
+    card = json.loads(settings.BASE_MODEL_CARD.read_text()) if settings.BASE_MODEL_CARD.exists() else {}
+    weights_name = f"base-{sha256[:12]}.pt"
+    target = settings.MODEL_DIR / weights_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or file_sha256(target) != sha256:
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    metrics = {"mnist_test_accuracy": card.get("test_accuracy"), "per_class_accuracy": card.get("per_class_accuracy"),
+               "confusion_matrix": card.get("confusion_matrix"),
+               "mnist_validation_accuracy": card.get("validation_accuracy")}
+    first = not ModelVersion.objects.exists()
+    version = ModelVersion.objects.create(
+        weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(target)[0].architecture,
+        metrics=metrics, notes="shipped base model", is_active=first, activated=timezone.now() if first else None,
+    )
+    if first:
+        _active_version_changed()
+    logger.info("Registered the shipped base model as %s%s", version,
+                "" if first else " (inactive: activate it in the admin to use it)")
+    return version
+
+
+def model_version_check_weights(*, version: ModelVersion) -> None:
+    """Raise InvalidModelVersion unless the version's weights file exists, matches its checksum and loads."""
+    try:
+        version.load_network()
+    except CheckpointError as exc:
+        raise InvalidModelVersion(f"{version}: {exc}") from exc
+
+
+def model_version_activate(*, version: ModelVersion) -> ModelVersion:
+    """Make ``version`` the one active shared version, atomically; refuse a personal version (trained on one
+    person's drawings, it must not serve everyone) and one whose weights cannot be loaded."""
+    if version.is_personal:
+        raise InvalidModelVersion(f"{version} is a personal model: it was trained on one person's drawings and "
+                                  "cannot serve everyone.")
+    model_version_check_weights(version=version)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        ModelVersion.objects.filter(is_active=True).exclude(pk=locked.pk).update(is_active=False)
+        locked.is_active, locked.activated = True, timezone.now()
+        locked.save(update_fields=["is_active", "activated"])
+        _active_version_changed()
+    version.refresh_from_db()
+    logger.info("Activated model %s", version)
+    return version
+
+
+def _active_version_changed() -> None:
+    """This process's predictions switch at once (other processes within inference.ACTIVE_ID_TTL_SECONDS): reset
+    now, for predictions inside this transaction, and again after commit, for this process's other threads,
+    which may have re-read the old id in between."""
+    forget_active_version()
+    transaction.on_commit(forget_active_version)
+
+
+def model_versions_delete(versions: QuerySet[ModelVersion]) -> int:
+    """Delete versions (never the active one) and, once that is committed, their weights files; return how many."""
+    doomed = list(versions.filter(is_active=False))
+    names = [version.weights_name for version in doomed]
+    ModelVersion.objects.filter(pk__in=[version.pk for version in doomed]).delete()
+    transaction.on_commit(lambda: _delete_weights(names))
+    return len(doomed)
+
+
+def _delete_weights(names: list[str]) -> None:
+    for name in names:
+        (settings.MODEL_DIR / name).unlink(missing_ok=True)
+
+
+def rejected_weights_delete(*, older_than_days: int) -> list[ModelVersion]:
+    """Delete the weights files of gate-rejected candidates older than that, keeping their rows and metrics (what
+    the gate measured stays on record); return the versions whose files went."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    rejected = ModelVersion.objects.filter(gate_passed=False, is_active=False, created__lt=cutoff)
+    purged = [version for version in rejected if version.weights_path.exists()]
+    _delete_weights([version.weights_name for version in purged])
+    return purged
+
+
+# ---- Personal models ----
+
+def personal_model_promote(*, session_key: str, version: ModelVersion) -> None:
+    """Serve ``version`` to its session from its next prediction on, and keep at most PERSONAL_MODELS_PER_SESSION
+    of the session's versions (older ones are deleted with their files)."""
+    with transaction.atomic():
+        PersonalModel.objects.update_or_create(session_key=session_key, defaults={"version": version, "enabled": True})
+        kept = ModelVersion.objects.filter(owner=session_key).order_by("-created", "-id")
+        stale = kept.exclude(pk=version.pk).values_list("pk", flat=True)[settings.PERSONAL_MODELS_PER_SESSION - 1:]
+        model_versions_delete(ModelVersion.objects.filter(pk__in=list(stale)))
+
+
+def personal_model_use(*, session_key: str, personal: bool) -> PersonalModel | None:
+    """Switch this session between its personal model and the shared one; None when it has no personal model."""
+    choice = PersonalModel.objects.filter(session_key=session_key).first()
+    if choice is not None and choice.enabled != personal:
+        choice.enabled = personal
+        choice.save(update_fields=["enabled", "updated"])
+    return choice
+
+
+def personal_models_delete(*, session_key: str) -> int:
+    """Delete every personal version of this session with its files; it is read by the shared model again."""
+    with transaction.atomic():
+        PersonalModel.objects.filter(session_key=session_key).delete()
+        return model_versions_delete(ModelVersion.objects.filter(owner=session_key))
+
+
+def personal_model_state(session_key: str | None) -> dict:
+    """What a session's page shows about the model reading its drawings: the shared version, its own personal
+    version (and whether it is switched on), and whether a newer shared model exists than the one it was trained
+    from."""
+    shared_id = active_version_id()
+    choice = (PersonalModel.objects.filter(session_key=session_key).select_related("version").first()
+              if session_key else None)
+    personal = choice.version if choice else None
+    return {
+        "shared": {"version": shared_id},
+        "personal": None if personal is None else {
+            "version": personal.pk, "enabled": choice.enabled, "trained_on": personal.trained_on,
+            "parent_version": personal.parent_id, "created": personal.created.isoformat(),
+            "held_out": personal.metrics.get("held_out"),
+        },
+        "serving": {"version": personal.pk, "personal": True} if personal and choice.enabled
+        else {"version": shared_id, "personal": False},
+        "newer_shared": bool(personal and shared_id and personal.parent_id != shared_id),
+    }

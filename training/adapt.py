@@ -1,0 +1,219 @@
+"""Adapting a trained DigitNet to new handwriting in seconds, and the quality gates. No Django, no file IO.
+
+The convolutional features stay as the parent has them; only the dense classifier is trained, on features
+computed once. The features already tell strokes, loops and corners apart; what differs from one writer to the
+next is mostly which combinations of them mean which digit. Training the classifier alone on precomputed
+features takes about a second on two CPU cores, where the whole network took a minute. The MNIST features every
+run needs (a replay sample rehearsed beside the person's drawings so MNIST is not forgotten, and the validation
+set the gate reads) depend only on the parent, so they are computed once per parent (ParentBank) and reused.
+
+A person's drawings are split first: a stratified part of each digit is held out, never trained on, so the
+before/after figure says how the model reads drawings it has not seen (as Teachable Machine holds out 15 %).
+"""
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader, TensorDataset
+
+from recognizer.ml.network import DigitNet
+from recognizer.ml.preprocessing import mnist_transform, normalise_digits
+
+from .loop import EpochCallback, FitConfig, evaluate, fit
+
+HOLDOUT_MIN_PER_DIGIT = 5  # a digit with fewer drawings is all trained on: holding out 1 of 3 would cost too much
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    epochs: int = 8
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    user_repeats: int = 12  # augmented copies of each training drawing (small affine changes, stroke width)
+    replay: int = 4000      # MNIST examples rehearsed beside them
+    seed: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' (CUDA when there is one), 'cpu' or 'cuda'."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+# ---- Features ----
+
+def embed(network: DigitNet, images: Tensor, *, device: torch.device, batch_size: int = 1000) -> Tensor:
+    """(N, 1, 28, 28) normalised images -> (N, D) features from the frozen convolutional stages, on the CPU."""
+    network = network.to(device).eval()
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            parts.append(network.features(images[start:start + batch_size].to(device)).flatten(1).cpu())
+    return torch.cat(parts) if parts else torch.empty(0, network.classifier[1].in_features)
+
+
+def augmented(digits: Sequence[np.ndarray], labels: Sequence[int], *, repeats: int,
+              seed: int) -> tuple[Tensor, Tensor]:
+    """Each (28, 28) uint8 digit ``repeats`` times, each copy augmented anew -> normalised images and labels."""
+    transform = mnist_transform(augment=True)
+    torch.manual_seed(seed)
+    images = [transform(Image.fromarray(digit, mode="L")) for _ in range(repeats) for digit in digits]
+    if not images:
+        return torch.empty(0, 1, 28, 28), torch.empty(0, dtype=torch.long)
+    return torch.stack(images), torch.tensor([int(label) for label in labels] * repeats, dtype=torch.long)
+
+
+@dataclass(frozen=True)
+class Scores:
+    accuracy: float
+    count: int
+    per_class_accuracy: list[float]
+    confusion_matrix: list[list[int]]
+
+    @classmethod
+    def of(cls, classifier: torch.nn.Module, features: Tensor, labels: Tensor,
+           device: torch.device = torch.device("cpu")) -> "Scores":
+        result = evaluate(classifier.to(device), _batches(features, labels, device=device, shuffle=False))
+        return cls(result["accuracy"], result["count"], result["per_class_accuracy"], result["confusion_matrix"])
+
+
+@dataclass(frozen=True)
+class ParentBank:
+    """What every run from one parent reuses: features of a fixed MNIST replay sample and of the MNIST validation
+    set, and the parent's own scores on that validation set."""
+    replay_features: Tensor
+    replay_labels: Tensor
+    validation_features: Tensor
+    validation_labels: Tensor
+    validation: Scores
+
+
+def build_bank(parent: DigitNet, *, replay_digits: Tensor, replay_labels: Tensor, validation_digits: Tensor,
+               validation_labels: Tensor, device: torch.device) -> ParentBank:
+    """The bank for ``parent`` from MNIST as uint8 (N, 28, 28) tensors (a random replay sample, and validation)."""
+    replay = embed(parent, normalise_digits(replay_digits), device=device)
+    validation = embed(parent, normalise_digits(validation_digits), device=device)
+    return ParentBank(replay, replay_labels, validation, validation_labels,
+                      Scores.of(parent.classifier, validation, validation_labels, device))
+
+
+# ---- Held-out drawings ----
+
+def split_holdout(labels: Sequence[int], *, fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Indices to train on and to hold out: ``fraction`` of each digit's drawings (at least one) for every digit
+    with at least HOLDOUT_MIN_PER_DIGIT drawings, chosen at random with a fixed seed."""
+    generator = np.random.default_rng(seed)
+    train, held_out = [], []
+    for digit in sorted(set(labels)):
+        indices = [i for i, label in enumerate(labels) if label == digit]
+        generator.shuffle(indices)
+        keep_out = max(1, round(fraction * len(indices))) if len(indices) >= HOLDOUT_MIN_PER_DIGIT else 0
+        held_out += indices[:keep_out]
+        train += indices[keep_out:]
+    return sorted(train), sorted(held_out)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Accuracy before and after on drawings the run did not train on, overall and per digit."""
+    count: int
+    before: float | None = None
+    after: float | None = None
+    per_digit: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "before": self.before, "after": self.after, "per_digit": self.per_digit}
+
+
+def held_out_scores(parent_classifier: torch.nn.Module, candidate_classifier: torch.nn.Module, features: Tensor,
+                    labels: Tensor) -> HeldOut:
+    if not len(labels):
+        return HeldOut(count=0)
+    before = _correct(parent_classifier, features, labels)
+    after = _correct(candidate_classifier, features, labels)
+    per_digit = {}
+    for digit in sorted(set(labels.tolist())):
+        mask = labels == digit
+        per_digit[str(digit)] = {"count": int(mask.sum()), "before": before[mask].float().mean().item(),
+                                 "after": after[mask].float().mean().item()}
+    return HeldOut(count=len(labels), before=before.float().mean().item(), after=after.float().mean().item(),
+                   per_digit=per_digit)
+
+
+def _correct(classifier: torch.nn.Module, features: Tensor, labels: Tensor) -> Tensor:
+    classifier = classifier.cpu().eval()
+    with torch.inference_mode():
+        return classifier(features).argmax(1) == labels
+
+
+# ---- Training ----
+
+def _batches(features: Tensor, labels: Tensor, *, device: torch.device, shuffle: bool, batch_size: int = 1000,
+             seed: int = 0) -> DataLoader:
+    dataset = TensorDataset(features.to(device), labels.to(device))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))
+
+
+def train_classifier(parent: DigitNet, user_features: Tensor, user_labels: Tensor, bank: ParentBank,
+                     config: AdaptConfig, *, device: torch.device,
+                     on_epoch: EpochCallback | None = None) -> tuple[torch.nn.Module, list[dict[str, Any]]]:
+    """A copy of the parent's classifier trained on the person's features mixed with the bank's MNIST replay;
+    returns it and the per-epoch history (loss, accuracy)."""
+    classifier = copy.deepcopy(parent.classifier).to(device)
+    features = torch.cat([user_features, bank.replay_features[:config.replay]])
+    labels = torch.cat([user_labels, bank.replay_labels[:config.replay]])
+    loader = _batches(features, labels, device=device, shuffle=True, batch_size=config.batch_size, seed=config.seed)
+    fit_config = FitConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed,
+                           label_smoothing=0.05)
+    history = fit(classifier, loader, fit_config, on_epoch=on_epoch)
+    return classifier.cpu().eval(), history
+
+
+def with_classifier(parent: DigitNet, classifier: torch.nn.Module) -> DigitNet:
+    """A new network: the parent's convolutional stages and ``classifier``."""
+    network = copy.deepcopy(parent).cpu()
+    network.classifier = copy.deepcopy(classifier).cpu()
+    return network.eval()
+
+
+# ---- Gates ----
+
+@dataclass(frozen=True)
+class GateRules:
+    max_drop: float                    # overall MNIST validation accuracy may fall by at most this
+    max_class_drop: float | None = None  # and each digit's by at most this, when set
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    accepted: bool
+    reason: str
+
+
+def gate(*, parent: Scores, candidate: Scores, held_out: HeldOut, rules: GateRules) -> GateDecision:
+    """Accept a candidate only if it has not forgotten MNIST (overall, and per digit when the rules say) and reads
+    the held-out drawings no worse than its parent."""
+    drop = parent.accuracy - candidate.accuracy
+    if drop > rules.max_drop + 1e-9:
+        return GateDecision(False, f"MNIST validation accuracy fell from {parent.accuracy:.2%} to "
+                                   f"{candidate.accuracy:.2%} ({drop * 100:.2f} points; at most "
+                                   f"{rules.max_drop * 100:.1f} allowed).")
+    if rules.max_class_drop is not None:
+        for digit, (was, now) in enumerate(zip(parent.per_class_accuracy, candidate.per_class_accuracy)):
+            if was - now > rules.max_class_drop + 1e-9:
+                return GateDecision(False, f"MNIST validation accuracy on {digit}s fell from {was:.2%} to {now:.2%} "
+                                           f"(at most {rules.max_class_drop * 100:.1f} points allowed per digit).")
+    mnist = f"MNIST validation {parent.accuracy:.2%} → {candidate.accuracy:.2%}"
+    if not held_out.count:
+        return GateDecision(True, f"{mnist}; too few drawings to hold any out, so none were measured.")
+    if held_out.after < held_out.before:
+        return GateDecision(False, f"On drawings it did not train on, accuracy fell from {held_out.before:.1%} to "
+                                   f"{held_out.after:.1%}.")
+    return GateDecision(True, f"{mnist}; held-out drawings {held_out.before:.1%} → {held_out.after:.1%}.")

@@ -1,0 +1,171 @@
+"""Making a candidate model from a parent version and samples: read the drawings, hold some out, adapt, gate.
+
+It produces a candidate and the gate's decision, and promotes nothing: training.services decides what a passing
+candidate becomes (a session's personal model, or a shared version awaiting staff).
+
+The MNIST features every run from one parent needs are kept per worker process (``parent_bank``), so only the
+first run from a parent pays for them; the worker builds the active version's bank when it starts.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from django.conf import settings
+from PIL import Image
+
+from recognizer.ml.network import DigitNet
+from recognizer.ml.preprocessing import normalise_digits
+from recognizer.models import ModelVersion, Sample
+
+from .adapt import (
+    AdaptConfig, GateDecision, GateRules, HeldOut, ParentBank, Scores, augmented, build_bank, embed, gate,
+    held_out_scores, pick_device, split_holdout, train_classifier, with_classifier,
+)
+from .data import mnist_arrays
+from .exceptions import NoUsableSamples, SampleUnreadable
+
+# Shares of the progress bar: reading the drawings (and, the first time, the parent's MNIST features), training,
+# gating. Storing and promoting take the rest.
+STAGES = {"load": (0.0, 0.1), "train": (0.1, 0.85), "gate": (0.85, 0.95)}
+Progress = Callable[..., None]  # progress(fraction, force=False, **fields to record on the run)
+
+
+@dataclass
+class Candidate:
+    network: DigitNet
+    decision: GateDecision
+    validation_before: Scores
+    validation_after: Scores
+    held_out: HeldOut
+    trained_on: int
+    history: list[dict[str, Any]]
+    seconds: dict[str, float] = field(default_factory=dict)
+    test: Scores | None = None  # MNIST test set, measured for shared candidates
+
+    def metrics(self) -> dict[str, Any]:
+        """What the run reports: before and after on MNIST validation and on held-out drawings, and the gate."""
+        return {
+            "mnist_validation": {"before": self.validation_before.accuracy, "after": self.validation_after.accuracy,
+                                 "count": self.validation_after.count},
+            "held_out": self.held_out.as_dict(),
+            "trained_on": self.trained_on,
+            "gate": self.decision.reason,
+            "accepted": self.decision.accepted,
+        }
+
+    def version_metrics(self) -> dict[str, Any]:
+        """What the stored version keeps about itself."""
+        after = self.validation_after
+        metrics = {"mnist_validation_accuracy": after.accuracy, "mnist_validation_count": after.count,
+                   "per_class_validation_accuracy": after.per_class_accuracy,
+                   "validation_confusion_matrix": after.confusion_matrix, "held_out": self.held_out.as_dict()}
+        if self.test is not None:
+            metrics.update(mnist_test_accuracy=self.test.accuracy, mnist_test_count=self.test.count,
+                           per_class_accuracy=self.test.per_class_accuracy,
+                           confusion_matrix=self.test.confusion_matrix)
+        return metrics
+
+
+def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptConfig, *, rules: GateRules,
+                    progress: Progress, with_test_set: bool = False) -> Candidate:
+    seconds, device = {}, pick_device(settings.TRAINING_DEVICE)
+    started = time.perf_counter()
+    digits, labels = _load_digits(samples)
+    if not digits:
+        raise NoUsableSamples("Every sample of this run was deleted before it started; nothing was trained.")
+    train_ids, held_ids = split_holdout(labels, fraction=settings.HOLDOUT_FRACTION, seed=config.seed)
+    parent_network = parent.load_network()  # checked against its stored checksum first
+    bank = parent_bank(parent, parent_network, device)
+    seconds["load"] = _lap(started)
+    progress(STAGES["load"][1], force=True)
+
+    started = time.perf_counter()
+    images, image_labels = augmented([digits[i] for i in train_ids], [labels[i] for i in train_ids],
+                                     repeats=config.user_repeats, seed=config.seed)
+    history: list[dict[str, Any]] = []
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        history.append(record)
+        start, end = STAGES["train"]
+        progress(start + (end - start) * len(history) / config.epochs, history=history)
+
+    classifier, _ = train_classifier(parent_network, embed(parent_network, images, device=device), image_labels,
+                                     bank, config, device=device, on_epoch=on_epoch)
+    seconds["train"] = _lap(started)
+
+    started = time.perf_counter()
+    after = Scores.of(classifier, bank.validation_features, bank.validation_labels, device)
+    held_features = embed(parent_network, normalise_digits(torch.from_numpy(np.stack([digits[i] for i in held_ids])))
+                          if held_ids else torch.empty(0, 1, 28, 28), device=device)
+    held_out = held_out_scores(parent_network.classifier, classifier, held_features,
+                               torch.tensor([labels[i] for i in held_ids], dtype=torch.long))
+    decision = gate(parent=bank.validation, candidate=after, held_out=held_out, rules=rules)
+    network = with_classifier(parent_network, classifier)
+    test = _test_scores(network, device) if with_test_set else None
+    seconds["gate"] = _lap(started)
+    progress(STAGES["gate"][1], force=True)
+    return Candidate(network=network, decision=decision, validation_before=bank.validation, validation_after=after,
+                     held_out=held_out, trained_on=len(train_ids), history=history, seconds=seconds, test=test)
+
+
+def _lap(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+def _load_digits(samples: list[Sample]) -> tuple[list[np.ndarray], list[int]]:
+    digits = []
+    for sample in samples:
+        try:
+            with sample.digit.open("rb") as handle:
+                digit = np.asarray(Image.open(handle).convert("L"), dtype=np.uint8)
+        except Exception as exc:
+            raise SampleUnreadable(f"Sample {sample.pk}'s image cannot be read ({exc or type(exc).__name__}).") from exc
+        if digit.shape != (28, 28):
+            raise SampleUnreadable(f"Sample {sample.pk}'s image is {digit.shape[1]}×{digit.shape[0]}, not 28×28.")
+        digits.append(digit.copy())
+    return digits, [sample.label for sample in samples]
+
+
+def _test_scores(network: DigitNet, device: torch.device) -> Scores:
+    images, labels = mnist_arrays(settings.MNIST_DATA_DIR, split="test")
+    return Scores.of(network.classifier, embed(network, normalise_digits(images), device=device), labels, device)
+
+
+# ---- The parent's MNIST features, once per worker process ----
+
+_banks: dict[tuple, ParentBank] = {}
+_banks_lock = threading.Lock()
+
+
+def parent_bank(parent: ModelVersion, network: DigitNet, device: torch.device) -> ParentBank:
+    """The replay and validation features of ``parent``, built on first use; one parent is kept at a time (the
+    shared active version, which every personal run starts from)."""
+    key = (parent.pk, parent.weights_sha256, settings.FINE_TUNE_VALIDATION_LIMIT, settings.FINE_TUNE["replay"])
+    with _banks_lock:
+        if key not in _banks:
+            _banks.clear()
+            _banks[key] = _build_bank(network, device)
+        return _banks[key]
+
+
+def _build_bank(network: DigitNet, device: torch.device) -> ParentBank:
+    train_images, train_labels = mnist_arrays(settings.MNIST_DATA_DIR, split="train")
+    picked = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))
+    picked = picked[:settings.FINE_TUNE["replay"]]
+    validation_images, validation_labels = mnist_arrays(settings.MNIST_DATA_DIR, split="validation")
+    limit = settings.FINE_TUNE_VALIDATION_LIMIT
+    return build_bank(network, replay_digits=train_images[picked], replay_labels=train_labels[picked],
+                      validation_digits=validation_images[:limit], validation_labels=validation_labels[:limit],
+                      device=device)
+
+
+def warm_up() -> None:
+    """Build the shared active version's bank now (a worker starting), so the first run does not wait for it."""
+    parent = ModelVersion.objects.filter(is_active=True).first()
+    if parent is not None:
+        parent_bank(parent, parent.load_network(), pick_device(settings.TRAINING_DEVICE))

@@ -1,0 +1,102 @@
+"""The fast adaptation and its gates, on synthetic and real data (no Django)."""
+
+import numpy as np
+import pytest
+import torch
+
+from recognizer.ml.network import DigitNet
+from training.adapt import (
+    AdaptConfig, GateRules, HeldOut, Scores, augmented, build_bank, embed, gate, held_out_scores, split_holdout,
+    train_classifier, with_classifier,
+)
+
+CPU = torch.device("cpu")
+
+
+def scores(accuracy: float, per_class: list[float] | None = None) -> Scores:
+    return Scores(accuracy, 1000, per_class or [accuracy] * 10, [[0] * 10] * 10)
+
+
+def test_the_holdout_takes_a_fifth_of_each_digit_with_enough_drawings():
+    labels = [7] * 20 + [1] * 10 + [3] * 4
+    train, held = split_holdout(labels, fraction=0.2, seed=3)
+    assert sorted(train + held) == list(range(len(labels)))
+    held_labels = [labels[i] for i in held]
+    assert held_labels.count(7) == 4 and held_labels.count(1) == 2
+    assert held_labels.count(3) == 0  # four drawings are too few to give one up
+    assert split_holdout(labels, fraction=0.2, seed=3) == (train, held)  # the same drawings every time
+
+
+def test_no_holdout_when_every_digit_has_too_few_drawings():
+    train, held = split_holdout([0, 0, 1, 2, 2, 2], fraction=0.2)
+    assert held == [] and len(train) == 6
+
+
+def test_the_gate_accepts_a_small_mnist_drop_with_held_out_gains():
+    decision = gate(parent=scores(0.995), candidate=scores(0.992), held_out=HeldOut(10, 0.6, 0.9),
+                    rules=GateRules(max_drop=0.005))
+    assert decision.accepted and "60.0% → 90.0%" in decision.reason
+
+
+def test_the_gate_rejects_forgetting_mnist():
+    decision = gate(parent=scores(0.995), candidate=scores(0.98), held_out=HeldOut(10, 0.6, 1.0),
+                    rules=GateRules(max_drop=0.005))
+    assert not decision.accepted and "MNIST validation accuracy fell" in decision.reason
+
+
+def test_the_gate_rejects_reading_held_out_drawings_worse():
+    decision = gate(parent=scores(0.995), candidate=scores(0.995), held_out=HeldOut(10, 0.9, 0.8),
+                    rules=GateRules(max_drop=0.005))
+    assert not decision.accepted and "did not train on" in decision.reason
+
+
+def test_the_shared_gate_rejects_one_digit_forgotten_even_when_overall_holds():
+    per_class = [0.99] * 10
+    worse = per_class[:4] + [0.975] + per_class[5:]
+    decision = gate(parent=scores(0.99, per_class), candidate=scores(0.9885, worse), held_out=HeldOut(0),
+                    rules=GateRules(max_drop=0.003, max_class_drop=0.01))
+    assert not decision.accepted and "on 4s fell" in decision.reason
+
+
+def test_with_nothing_held_out_the_gate_says_so_instead_of_a_figure():
+    decision = gate(parent=scores(0.99), candidate=scores(0.99), held_out=HeldOut(0), rules=GateRules(0.005))
+    assert decision.accepted and "too few drawings to hold any out" in decision.reason
+
+
+def test_user_digits_are_repeated_and_augmented():
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255
+    images, labels = augmented([digit, digit], [1, 4], repeats=5, seed=0)
+    assert images.shape == (10, 1, 28, 28) and labels.tolist() == [1, 4] * 5
+    assert not torch.equal(images[0], images[2])  # each copy augmented anew
+
+
+def test_only_the_classifier_changes_and_it_learns_the_new_labels():
+    torch.manual_seed(0)
+    parent = DigitNet().eval()
+    digits = torch.randint(0, 256, (200, 28, 28), dtype=torch.uint8)
+    bank = build_bank(parent, replay_digits=digits[:100], replay_labels=torch.arange(100) % 10,
+                      validation_digits=digits[100:], validation_labels=torch.arange(100) % 10, device=CPU)
+    user = torch.randn(40, 1, 28, 28)
+    user_labels = torch.full((40,), 3)
+    classifier, history = train_classifier(parent, embed(parent, user, device=CPU), user_labels, bank,
+                                           AdaptConfig(epochs=3, replay=100), device=CPU)
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    network = with_classifier(parent, classifier)
+    assert all(torch.equal(a, b) for a, b in zip(network.features.state_dict().values(),
+                                                 parent.features.state_dict().values()))
+    result = held_out_scores(parent.classifier, classifier, embed(parent, user, device=CPU), user_labels)
+    assert result.after == 1.0 and result.per_digit["3"]["count"] == 40
+
+
+@pytest.mark.slow
+def test_the_shipped_base_reads_the_mnist_validation_part_as_well_as_the_test_set(base_network, mnist_dir):
+    from training.data import mnist_arrays
+
+    images, labels = mnist_arrays(mnist_dir, split="validation")
+    assert len(images) == 10_000
+    from recognizer.ml.preprocessing import normalise_digits
+
+    accuracy = Scores.of(base_network.classifier, embed(base_network, normalise_digits(images), device=CPU),
+                         labels).accuracy
+    assert accuracy >= 0.99
