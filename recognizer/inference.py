@@ -89,8 +89,7 @@ class PredictorCache:
                 raise CheckpointError(f"v{version_id} failed to load less than {RETRY_BROKEN_SECONDS:.0f} s ago")
             try:
                 network = _load_for_serving(version_id)
-            except CheckpointError as exc:
-                logger.error("Cannot load model v%s: %s", version_id, exc)
+            except CheckpointError:
                 with self._lock:
                     self._broken[version_id] = time.monotonic()
                 raise
@@ -120,11 +119,14 @@ class PredictorCache:
 
 
 def _load_for_serving(version_id: int) -> DigitNet:
+    version = ModelVersion.objects.filter(pk=version_id).first()
     try:
-        version = ModelVersion.objects.get(pk=version_id)
-    except ModelVersion.DoesNotExist as exc:
-        raise CheckpointError(f"v{version_id} no longer exists") from exc
-    network = for_serving(version.load_network())
+        if version is None:
+            raise CheckpointError("it no longer exists")
+        network = for_serving(version.load_network())
+    except CheckpointError as exc:
+        logger.error("Cannot load model %s: %s", version or f"v{version_id}", exc)
+        raise
     logger.info("Loaded model %s for predictions", version)
     return network
 

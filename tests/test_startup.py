@@ -31,7 +31,7 @@ def test_a_worker_starting_with_broken_active_weights_serves_the_newest_loadable
         status, _, answer = predict(base)
     output = log.read_text()
     # Reported at start-up, before any request: post_worker_init loads the model.
-    assert "Cannot load the active model v2 (second): weights file second.pt has changed" in output
+    assert "Cannot load model v2 (second): weights file second.pt has changed" in output
     assert "Serving v1 (shipped base model), the newest loadable version, instead of the active v2" in output
     assert output.index("Serving v1") < output.index("Web worker ready with model v1")
     assert status == 200 and answer["model_version"] == 1 and answer["digit"] == 7

@@ -106,7 +106,7 @@ def test_a_personal_model_that_cannot_load_falls_back_to_the_shared_one_with_a_n
         answer = predict(client)
     assert (answer["model_version"], answer["personal"]) == (active_model_version.pk, False)
     assert "could not be loaded" in answer["note"]
-    assert f"Cannot load model v{personal_version.pk}" in caplog.text
+    assert f"Cannot load model {personal_version}" in caplog.text
 
 
 def test_a_session_keeps_at_most_two_personal_versions(person, tiny_checkpoint, store_version,
