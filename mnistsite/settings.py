@@ -225,6 +225,8 @@ TRAINING_RESTART_STALE_SECONDS = env_int("TRAINING_RESTART_STALE_SECONDS", 15)
 # loaded personal networks each web process holds (least recently used dropped first).
 PERSONAL_MODELS_PER_SESSION = env_int("PERSONAL_MODELS_PER_SESSION", 2)
 PERSONAL_MODEL_CACHE = env_int("PERSONAL_MODEL_CACHE", 32)
+# Weights of gate-rejected candidates are deleted this many days after (cleanup_media); their metrics stay.
+REJECTED_KEEP_DAYS = env_int("REJECTED_KEEP_DAYS", 7)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -8,7 +9,7 @@ from .exceptions import InvalidModelVersion
 from .forms import ThrottledSignInForm
 from .models import ModelVersion, Sample
 from .services import samples_export_zip, samples_relabel, samples_review
-from .versions import model_version_activate
+from .versions import model_version_activate, model_versions_delete
 
 admin.site.login_form = ThrottledSignInForm  # logs and counts failed sign-ins; refuses past RATE_LIMITS["login"]
 
@@ -52,7 +53,7 @@ class SampleAdmin(admin.ModelAdmin):
               "session_key", "created", "drawing", "digit"]
     readonly_fields = ["drawing_large", "digit_large", "predicted", "confidence", "model_version", "session_key",
                        "created", "drawing", "digit"]
-    actions = ["approve", "reject", *[_relabel_action(d) for d in range(10)], "export_zip"]
+    actions = ["approve", "approve_sessions", "reject", *[_relabel_action(d) for d in range(10)], "export_zip"]
 
     def has_add_permission(self, request) -> bool:
         return False  # samples come from people drawing, never from the admin
@@ -92,6 +93,13 @@ class SampleAdmin(admin.ModelAdmin):
         changed = samples_review(queryset, status=Sample.Status.APPROVED)
         self.message_user(request, f"Approved {changed} sample(s).", messages.SUCCESS)
 
+    @admin.action(description="Approve every unrejected sample of the selected samples' sessions (for shared training)")
+    def approve_sessions(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
+        sessions = set(queryset.values_list("session_key", flat=True))
+        whole = Sample.objects.filter(session_key__in=sessions).exclude(status=Sample.Status.REJECTED)
+        changed = samples_review(whole, status=Sample.Status.APPROVED)
+        self.message_user(request, f"Approved {changed} sample(s) from {len(sessions)} session(s).", messages.SUCCESS)
+
     @admin.action(description="Reject selected samples")
     def reject(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
         changed = samples_review(queryset, status=Sample.Status.REJECTED)
@@ -108,16 +116,42 @@ class SampleAdmin(admin.ModelAdmin):
         css = {"all": ["recognizer/admin.css"]}
 
 
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("shared", "Shared: serves everyone"), ("personal", "Personal: serves one session")]
+
+    def queryset(self, request, queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+        if self.value() == "shared":
+            return queryset.filter(owner="")
+        if self.value() == "personal":
+            return queryset.exclude(owner="")
+        return queryset
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "is_active", "weights", "accuracy", "parent", "samples_used", "architecture", "created",
-                    "activated"]
-    list_filter = ["is_active", "architecture"]
+    list_display = ["__str__", "kind", "is_active", "gate", "weights", "accuracy", "validation_accuracy", "parent",
+                    "trained_on", "created", "activated"]
+    list_filter = [KindFilter, "is_active", "gate_passed", "architecture"]
+    search_fields = ["owner", "notes"]
     list_select_related = ["parent"]
-    readonly_fields = ["parent", "weights", "weights_name", "weights_sha256", "architecture", "metrics", "is_active",
-                       "created", "activated", "samples_used"]
+    readonly_fields = ["kind", "gate", "parent", "weights", "weights_name", "weights_sha256", "architecture",
+                       "trained_on", "metrics", "is_active", "created", "activated"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
+
+    @admin.display(description="kind", ordering="owner")
+    def kind(self, version: ModelVersion) -> str:
+        return f"personal · session {version.owner[:8]}" if version.is_personal else "shared"
+
+    @admin.display(description="quality gate", ordering="gate_passed")
+    def gate(self, version: ModelVersion) -> str:
+        if version.gate_passed is None:
+            return "—"
+        return f"{'✓ passed' if version.gate_passed else '✗ REJECTED'}: {version.gate_reason}"
 
     @admin.display(description="weights file")
     def weights(self, version: ModelVersion) -> str:
@@ -144,10 +178,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def accuracy(self, version: ModelVersion) -> str:
         return f"{version.mnist_accuracy:.2%}" if version.mnist_accuracy is not None else "—"
 
-    @admin.display(description="samples used")
-    def samples_used(self, version: ModelVersion) -> int:
-        """Samples of the training run that produced this version (0 for the shipped base)."""
-        return Sample.objects.filter(training_runs__result=version).count()
+    @admin.display(description="MNIST validation accuracy")
+    def validation_accuracy(self, version: ModelVersion) -> str:
+        accuracy = version.metrics.get("mnist_validation_accuracy")
+        return f"{accuracy:.2%}" if accuracy is not None else "—"
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from train_base and fine-tuning, never from a form
@@ -156,14 +190,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
         # Checked per object by the delete page and the bulk delete action alike.
         return super().has_delete_permission(request, obj) and (obj is None or not obj.is_active)
 
-    @admin.action(description="Activate the selected version (use it for predictions)")
-    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+    def delete_model(self, request: HttpRequest, obj: ModelVersion) -> None:
+        model_versions_delete(ModelVersion.objects.filter(pk=obj.pk))  # with its weights file
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        model_versions_delete(queryset)
+
+    @admin.action(description="Activate the selected version (use it for everyone's predictions)")
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
+            return None
+        version = queryset.get()
+        if version.is_rejected and request.POST.get("confirm") != "yes":
+            return TemplateResponse(request, "admin/recognizer/modelversion/activate_rejected.html", {
+                **self.admin_site.each_context(request), "opts": self.model._meta, "version": version,
+                "title": f"Activate {version}, which the quality gate rejected?",
+            })
         try:
-            version = model_version_activate(version=queryset.get())
+            version = model_version_activate(version=version)
         except InvalidModelVersion as exc:
             self.message_user(request, f"Not activated: {exc}", messages.ERROR)
-            return
+            return None
         self.message_user(request, f"{version} is now the active model.", messages.SUCCESS)
+        return None

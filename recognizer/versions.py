@@ -130,14 +130,35 @@ def rejected_weights_delete(*, older_than_days: int) -> list[ModelVersion]:
 
 # ---- Personal models ----
 
+def personal_models_of_ended_sessions_delete() -> list[str]:
+    """Delete the personal models (with their files) of sessions that have expired or been cleared; return the
+    short ids of those sessions. Their samples stay: staff may still review and use them."""
+    from django.contrib.sessions.models import Session
+
+    live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+    ended = set(ModelVersion.objects.exclude(owner="").exclude(owner__in=live).values_list("owner", flat=True))
+    for session_key in ended:
+        personal_models_delete(session_key=session_key)
+    return sorted(key[:8] for key in ended)
+
+
 def personal_model_promote(*, session_key: str, version: ModelVersion) -> None:
-    """Serve ``version`` to its session from its next prediction on, and keep at most PERSONAL_MODELS_PER_SESSION
-    of the session's versions (older ones are deleted with their files)."""
+    """Serve ``version`` to its session from its next prediction on; prune the session's older versions."""
     with transaction.atomic():
-        PersonalModel.objects.update_or_create(session_key=session_key, defaults={"version": version, "enabled": True})
-        kept = ModelVersion.objects.filter(owner=session_key).order_by("-created", "-id")
-        stale = kept.exclude(pk=version.pk).values_list("pk", flat=True)[settings.PERSONAL_MODELS_PER_SESSION - 1:]
-        model_versions_delete(ModelVersion.objects.filter(pk__in=list(stale)))
+        PersonalModel.objects.update_or_create(session_key=session_key, defaults={"version": version,
+                                                                                  "enabled": True})
+        personal_versions_prune(session_key=session_key)
+
+
+def personal_versions_prune(*, session_key: str) -> int:
+    """Keep at most PERSONAL_MODELS_PER_SESSION of a session's versions, gate-rejected candidates included: the one
+    serving it and the newest others. The rest are deleted with their files; return how many."""
+    serving = PersonalModel.objects.filter(session_key=session_key).values_list("version_id", flat=True).first()
+    newest_first = ModelVersion.objects.filter(owner=session_key).order_by("-created", "-id")
+    kept = [serving] if serving else []
+    kept += list(newest_first.exclude(pk=serving).values_list("pk", flat=True)[:settings.PERSONAL_MODELS_PER_SESSION
+                                                                              - len(kept)])
+    return model_versions_delete(newest_first.exclude(pk__in=kept))
 
 
 def personal_model_use(*, session_key: str, personal: bool) -> PersonalModel | None:

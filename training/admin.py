@@ -1,20 +1,50 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
+from recognizer.exceptions import NoActiveModel
+from recognizer.models import ModelVersion, Sample
+
+from .exceptions import TrainingRefused
 from .models import TrainingRun
+from .services import shared_samples, training_run_create_shared
 
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "progress_percent", "parent", "result", "sample_count", "short_session",
-                    "created", "finished"]
-    list_filter = ["status", "created"]
-    search_fields = ["session_key"]
+    list_display = ["id", "kind", "status", "progress_percent", "parent", "result", "sample_count", "short_session",
+                    "requested_by", "created", "finished"]
+    list_filter = ["kind", "status", "created"]
+    search_fields = ["session_key", "requested_by"]
     list_select_related = ["parent", "result"]
-    readonly_fields = ["session_key", "status", "progress", "parent", "result", "history", "metrics", "params",
-                       "error", "created", "started", "finished", "heartbeat", "samples"]
+    readonly_fields = ["kind", "session_key", "requested_by", "status", "progress", "parent", "result", "history",
+                       "metrics", "params", "error", "created", "started", "finished", "heartbeat", "samples"]
 
     def has_add_permission(self, request) -> bool:
-        return False  # runs start from the page or POST /api/train
+        return False  # personal runs start from the page or POST /api/train; shared ones from train_shared below
+
+    def get_urls(self):
+        shared = path("train-shared/", self.admin_site.admin_view(self.train_shared_view), name="training_train_shared")
+        return [shared, *super().get_urls()]
+
+    def train_shared_view(self, request: HttpRequest) -> HttpResponse:
+        """Fine-tune the shared model from approved samples: GET shows what it would train on, POST starts it."""
+        if not request.user.has_perm("recognizer.change_modelversion"):
+            return HttpResponse("Only staff who may change model versions can train the shared model.", status=403)
+        if request.method == "POST":
+            try:
+                run = training_run_create_shared(requested_by=request.user.get_username())
+            except (TrainingRefused, NoActiveModel) as exc:
+                self.message_user(request, f"Not started: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Started shared training run {run.pk}. A candidate that passes the gate "
+                                  "waits, inactive, for you to activate it under Model versions.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
+        return TemplateResponse(request, "admin/training/trainingrun/train_shared.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": "Fine-tune the shared model",
+            **_shared_plan(),
+        })
 
     @admin.display(description="progress")
     def progress_percent(self, run: TrainingRun) -> str:
@@ -26,4 +56,20 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="session")
     def short_session(self, run: TrainingRun) -> str:
-        return run.session_key[:8]
+        return run.session_key[:8] or "—"
+
+
+def _shared_plan() -> dict:
+    """What a shared run would train on now, for the confirmation page."""
+    from django.conf import settings
+
+    approved = Sample.objects.filter(status=Sample.Status.APPROVED)
+    try:
+        kept, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
+        problem = None
+    except TrainingRefused as exc:
+        kept, left_out, problem = [], {}, str(exc)
+    return {"approved": approved.count(), "sessions": approved.values("session_key").distinct().count(),
+            "kept": len(kept), "left_out": left_out, "problem": problem,
+            "max_share": settings.SHARED_MAX_SESSION_SHARE, "parent": ModelVersion.objects.filter(is_active=True).first(),
+            "open_run": TrainingRun.objects.filter(kind=TrainingRun.Kind.SHARED, status__in=TrainingRun.OPEN).first()}

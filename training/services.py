@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from recognizer.exceptions import NoActiveModel
 from recognizer.models import ModelVersion, Sample
-from recognizer.versions import model_version_create, personal_model_promote
+from recognizer.versions import model_version_create, personal_model_promote, personal_versions_prune
 
 from .adapt import AdaptConfig, GateRules
 from .candidate import Candidate, train_candidate
@@ -69,20 +69,23 @@ def training_run_create(*, session_key: str, config: AdaptConfig | None = None) 
     return _run_create(kind=TrainingRun.Kind.PERSONAL, session_key=session_key, samples=samples, config=config)
 
 
-def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None = None) -> TrainingRun:
+def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None = None,
+                               enqueue: bool = True) -> TrainingRun:
     """Queue a fine-tune of the shared model on approved samples from every session, no session making up more
-    than SHARED_MAX_SESSION_SHARE of them (the run records what it left out)."""
+    than SHARED_MAX_SESSION_SHARE of them (the run records what it left out). Without ``enqueue`` the caller runs
+    it (training_run_execute) instead of a worker."""
     samples, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
     if not samples:
         raise NoUsableSamples("No samples are approved yet: approve some in the sample review first.")
     run = _run_create(kind=TrainingRun.Kind.SHARED, session_key="", samples=Sample.objects.filter(pk__in=samples),
-                      config=config, requested_by=requested_by)
+                      config=config, requested_by=requested_by, enqueue=enqueue)
     TrainingRun.objects.filter(pk=run.pk).update(metrics={"left_out": left_out})
+    run.metrics = {"left_out": left_out}
     return run
 
 
 def _run_create(*, kind: str, session_key: str, samples: QuerySet[Sample], config: AdaptConfig | None,
-                requested_by: str = "") -> TrainingRun:
+                requested_by: str = "", enqueue: bool = True) -> TrainingRun:
     config = config or AdaptConfig(**settings.FINE_TUNE)
     training_runs_fail_stale()  # a run whose worker died must not hold its session's place
     parent = ModelVersion.objects.filter(is_active=True).first()
@@ -93,7 +96,8 @@ def _run_create(*, kind: str, session_key: str, samples: QuerySet[Sample], confi
             run = TrainingRun.objects.create(kind=kind, session_key=session_key, parent=parent, params=asdict(config),
                                              requested_by=requested_by)
             run.samples.set(samples)
-            transaction.on_commit(lambda: _enqueue(run.pk))
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(run.pk))
     except IntegrityError:
         open_run = TrainingRun.objects.filter(kind=kind, session_key=session_key, status__in=TrainingRun.OPEN).first()
         state = open_run.status if open_run else "open"
@@ -192,8 +196,12 @@ def _train_and_promote(run: TrainingRun) -> None:
                                 rules=_rules(run), progress=progress, with_test_set=run.kind == TrainingRun.Kind.SHARED)
     started = time.perf_counter()
     version = _store(run, candidate)
-    if candidate.decision.accepted and run.kind == TrainingRun.Kind.PERSONAL:
-        personal_model_promote(session_key=run.session_key, version=version)
+    if run.kind == TrainingRun.Kind.PERSONAL:
+        with transaction.atomic():
+            if candidate.decision.accepted:
+                personal_model_promote(session_key=run.session_key, version=version)
+            else:  # a rejected candidate is kept for inspection, within the session's cap
+                personal_versions_prune(session_key=run.session_key)
     candidate.seconds["activate"] = round(time.perf_counter() - started, 3)
     accepted = candidate.decision.accepted
     TrainingRun.objects.filter(pk=run.pk).update(

@@ -1,0 +1,90 @@
+"""The shared model changes only through staff: approved samples, a share cap per session, a stricter gate, and a
+candidate that waits for staff to activate it."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from recognizer.models import ModelVersion, Sample
+from training.models import TrainingRun
+from training.services import shared_samples
+
+TRAIN_SHARED_URL = "/admin/training/trainingrun/train-shared/"
+FLAG_ONE = [(0.2, 0.25), (0.55, 0.0), (0.55, 1.0), (0.2, 1.0), (0.9, 1.0)]
+
+
+@pytest.fixture(autouse=True)
+def quick_training(settings):
+    settings.FINE_TUNE = {"epochs": 2, "replay": 1000}
+    settings.FINE_TUNE_VALIDATION_LIMIT = 2000
+
+
+def approved(make_sample, session: str, count: int, label: int = 1, **drawing) -> list[Sample]:
+    made = [make_sample(session_key=session * 32, label=label, width=12 + i % 5, **drawing) for i in range(count)]
+    Sample.objects.filter(pk__in=[s.pk for s in made]).update(status="approved")
+    return made
+
+
+def test_no_session_makes_up_more_than_its_share_and_what_was_left_out_is_said(make_sample, active_model_version):
+    approved(make_sample, "a", 10)
+    for session in "bcde":
+        approved(make_sample, session, 2)
+    kept, left_out = shared_samples(0.25)
+    per_session = {}
+    for key in Sample.objects.filter(pk__in=kept).values_list("session_key", flat=True):
+        per_session[key] = per_session.get(key, 0) + 1
+    assert max(per_session.values()) <= 0.25 * len(kept)
+    assert len(kept) == 10 and left_out == {"aaaaaaaa": 8}
+
+
+def test_new_and_rejected_samples_are_never_in_a_shared_run(make_sample, active_model_version):
+    for session in "abcd":
+        approved(make_sample, session, 1)
+    make_sample(session_key="e" * 32)
+    kept, _ = shared_samples(0.25)
+    assert set(Sample.objects.filter(pk__in=kept).values_list("status", flat=True)) == {"approved"}
+
+
+def test_with_too_few_sessions_the_command_says_how_many_are_needed(make_sample, active_model_version):
+    approved(make_sample, "a", 3)
+    with pytest.raises(CommandError, match="at least 4 sessions"):
+        call_command("train_shared")
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_admin_shows_the_plan_and_starts_a_queued_shared_run(admin_client, make_sample, active_model_version,
+                                                                 tasks_not_run):
+    approved(make_sample, "a", 5)
+    for session in "bcd":
+        approved(make_sample, session, 2)
+    page = admin_client.get(TRAIN_SHARED_URL).content.decode()
+    assert "11 approved samples from 4 sessions" in page and "Session aaaaaaaa: 3 samples left out" in page
+    response = admin_client.post(TRAIN_SHARED_URL)
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/trainingrun/{run.pk}/change/")
+    assert (run.kind, run.status, run.session_key, run.requested_by) == ("shared", "queued", "", "admin")
+    assert run.samples.count() == 8 and run.metrics["left_out"] == {"aaaaaaaa": 3}
+    assert "already queued" in admin_client.get(TRAIN_SHARED_URL).content.decode()
+
+
+def test_visitors_cannot_start_a_shared_run(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("student", password="x" * 20))
+    assert client.post(TRAIN_SHARED_URL).status_code == 302  # to the admin login
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.slow
+def test_a_shared_candidate_that_passes_waits_for_staff_then_activates_on_request(make_sample, active_model_version,
+                                                                                 capsys):
+    for session in "abcd":
+        approved(make_sample, session, 5, path=FLAG_ONE)
+        approved(make_sample, session, 2, label=7)
+    call_command("train_shared")
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded", run.metrics
+    candidate = run.result
+    assert candidate.owner == "" and candidate.gate_passed and not candidate.is_active
+    assert ModelVersion.objects.get(is_active=True) == active_model_version  # it waits for staff
+    assert candidate.metrics["mnist_test_accuracy"] >= 0.99 and len(candidate.metrics["per_class_accuracy"]) == 10
+    assert "activate it in the admin" in capsys.readouterr().out
+    call_command("train_shared", "--activate")
+    assert ModelVersion.objects.get(is_active=True) == TrainingRun.objects.first().result
