@@ -36,8 +36,15 @@ class AdaptConfig:
     learning_rate: float = 1e-3
     batch_size: int = 128
     user_repeats: int = 12  # augmented copies of each training drawing (small affine changes, stroke width)
-    replay: int = 4000      # MNIST examples rehearsed beside them
+    replay: int = 4000      # at most this many MNIST examples rehearsed beside them,
+    replay_ratio: int = 4   # about this many per (augmented) user example,
+    min_replay: int = 1000  # and at least this many
     seed: int = 0
+
+    def replay_size(self, user_examples: int) -> int:
+        """MNIST examples to rehearse with this many user examples: enough that MNIST is not forgotten, few enough
+        that a handful of drawings is not drowned out (and trains in a second)."""
+        return min(self.replay, max(self.min_replay, self.replay_ratio * user_examples))
 
 
 def pick_device(name: str) -> torch.device:
@@ -167,8 +174,9 @@ def train_classifier(parent: DigitNet, user_features: Tensor, user_labels: Tenso
     """A copy of the parent's classifier trained on the person's features mixed with the bank's MNIST replay;
     returns it and the per-epoch history (loss, accuracy)."""
     classifier = copy.deepcopy(parent.classifier).to(device)
-    features = torch.cat([user_features, bank.replay_features[:config.replay]])
-    labels = torch.cat([user_labels, bank.replay_labels[:config.replay]])
+    replay = config.replay_size(len(user_labels))
+    features = torch.cat([user_features, bank.replay_features[:replay]])
+    labels = torch.cat([user_labels, bank.replay_labels[:replay]])
     loader = _batches(features, labels, device=device, shuffle=True, batch_size=config.batch_size, seed=config.seed)
     fit_config = FitConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed,
                            label_smoothing=0.05)

@@ -19,7 +19,7 @@ from django.conf import settings
 from PIL import Image
 
 from recognizer.ml.network import DigitNet
-from recognizer.ml.preprocessing import normalise_digits
+from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
 
 from .adapt import (
@@ -165,7 +165,9 @@ def _build_bank(network: DigitNet, device: torch.device) -> ParentBank:
 
 
 def warm_up() -> None:
-    """Build the shared active version's bank now (a worker starting), so the first run does not wait for it."""
+    """Build the shared active version's bank now (a worker starting), and import the augmentation (torchvision's
+    transforms take seconds to import), so the first run waits for neither."""
+    mnist_transform(augment=True)
     parent = ModelVersion.objects.filter(is_active=True).first()
     if parent is not None:
         parent_bank(parent, parent.load_network(), pick_device(settings.TRAINING_DEVICE))

@@ -80,7 +80,7 @@ def test_only_the_classifier_changes_and_it_learns_the_new_labels():
     user = torch.randn(40, 1, 28, 28)
     user_labels = torch.full((40,), 3)
     classifier, history = train_classifier(parent, embed(parent, user, device=CPU), user_labels, bank,
-                                           AdaptConfig(epochs=3, replay=100), device=CPU)
+                                           AdaptConfig(epochs=3, replay=100, min_replay=100), device=CPU)
     assert [record["epoch"] for record in history] == [1, 2, 3]
     network = with_classifier(parent, classifier)
     assert all(torch.equal(a, b) for a, b in zip(network.features.state_dict().values(),
@@ -100,3 +100,8 @@ def test_the_shipped_base_reads_the_mnist_validation_part_as_well_as_the_test_se
     accuracy = Scores.of(base_network.classifier, embed(base_network, normalise_digits(images), device=CPU),
                          labels).accuracy
     assert accuracy >= 0.99
+
+
+def test_replay_grows_with_the_drawings_within_its_bounds():
+    config = AdaptConfig(replay=4000, replay_ratio=4, min_replay=1000)
+    assert [config.replay_size(n) for n in (12, 500, 2000)] == [1000, 2000, 4000]
