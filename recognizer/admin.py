@@ -112,9 +112,6 @@ class SampleAdmin(admin.ModelAdmin):
         samples_export_zip(queryset, response)
         return response
 
-    class Media:
-        css = {"all": ["recognizer/admin.css"]}
-
 
 class KindFilter(admin.SimpleListFilter):
     title = "kind"
