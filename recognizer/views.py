@@ -6,7 +6,9 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.static import serve
 
+from .http import stored_session_key
 from .models import ModelVersion
+from .versions import personal_model_state
 
 
 @ensure_csrf_cookie  # the page's script sends the token with every change it makes
@@ -14,6 +16,7 @@ def index(request: HttpRequest) -> HttpResponse:
     """The drawing page: canvas, live prediction and what the network saw."""
     return render(request, "recognizer/index.html", {
         "model_version": ModelVersion.objects.filter(is_active=True).first(),
+        "model_state": personal_model_state(stored_session_key(request)),  # for the line naming the model
     })
 
 

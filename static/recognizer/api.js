@@ -7,7 +7,8 @@
  * csrftoken cookie that the page view sets.
  *
  * Also here, for every script on the page: onButton() (a click handler that ignores aria-disabled buttons),
- * isTyping() (whether a key press belongs to a form field), plural() and percent().
+ * isTyping() (whether a key press belongs to a form field), askInline() (the page's one way to ask before
+ * deleting something), plural() and percent().
  */
 (() => {
   "use strict";
@@ -84,6 +85,63 @@
     return Boolean(target && target.closest && target.closest("input, textarea, select, [contenteditable]"));
   }
 
+  function button(text, className) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.className = className;
+    element.textContent = text;
+    return element;
+  }
+
+  /*
+   * Ask before deleting, inline (never window.confirm): a question, optional extra controls (a checkbox), and
+   * two buttons, all inside `into` and only while it is asked; `hide` is hidden meanwhile. Escape or Cancel
+   * says no. act() runs on yes and resolves to true when done (the question closes) or false (it stays, to
+   * try again). Focus goes to Cancel, and afterwards to focusAfter() (by default the first of `hide`); onClose()
+   * runs once the question is gone.
+   */
+  function askInline({ into, id, question, yes: yesText, act, extra = [], hide = [], focusAfter = () => hide[0],
+                       onClose = () => {} }) {
+    if (into.querySelector(".confirm")) return null;
+    const box = document.createElement("div");
+    box.className = "confirm";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-labelledby", id);
+    const text = document.createElement("p");
+    text.className = "confirm__text";
+    text.id = id;
+    text.textContent = question;
+    const yes = button(yesText, "button button--small button--danger");
+    const no = button("Cancel", "button button--small");
+    box.append(text, ...extra, yes, no);
+
+    const close = () => {
+      box.remove();
+      hide.forEach((element) => { element.hidden = false; });
+      onClose();
+      const next = focusAfter();
+      if (next && !next.hidden) next.focus();
+    };
+    no.addEventListener("click", close);
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();   // the pad's own Escape (clear the drawing) stays out of it
+        close();
+      }
+    });
+    yes.addEventListener("click", async () => {
+      if (yes.getAttribute("aria-disabled") === "true") return;
+      yes.setAttribute("aria-disabled", "true");
+      if (await act()) close();
+      else yes.removeAttribute("aria-disabled");
+    });
+
+    hide.forEach((element) => { element.hidden = true; });
+    into.append(box);
+    no.focus();
+    return box;
+  }
+
   /* "1 sample", "3 samples". */
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -94,6 +152,6 @@
   }
 
   window.mnistsite = Object.assign(window.mnistsite || {}, {
-    api: { request, NETWORK_ERROR, onButton, isTyping, plural, percent },
+    api: { request, NETWORK_ERROR, onButton, isTyping, askInline, plural, percent },
   });
 })();

@@ -8,9 +8,10 @@
  * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
  * newest one is shown, while superseded requests are aborted.
  *
- * samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on #recognizer:
- * "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed; detail.digit is
- * the predicted digit, or null when no prediction is shown).
+ * model.js, samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on
+ * #recognizer: "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed;
+ * detail.digit is the predicted digit, or null when no prediction is shown; detail.reader is which model read it,
+ * {version, personal, note}, as the prediction's answer says). The line naming the model is model.js's.
  */
 (() => {
   "use strict";
@@ -37,12 +38,6 @@
     digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
     verdict: $("confidence-verdict"), bars: Array.from($("probability-bars").children),
     networkInput: $("network-input"), announcer: $("announcer"),
-    modelLine: $("model-line-text"), modelDot: document.querySelector("#model-line .dot"),
-  };
-  const accuracyScript = $("model-accuracy");
-  const model = {
-    version: root.dataset.modelVersion ? Number(root.dataset.modelVersion) : null,
-    accuracy: accuracyScript ? JSON.parse(accuracyScript.textContent) : null,
   };
   const { percent, plural } = api;   // percent keeps trailing zeros here: "40.0 %"
 
@@ -267,14 +262,17 @@
 
   /* ---------- Result panel ---------- */
 
-  /* digit: the predicted digit while state is "result". */
-  function showState(state, digit = null) {
+  /* digit and reader: the predicted digit and the model that read it, while state is "result". */
+  function showState(state, digit = null, reader = null) {
     ui.idle.hidden = state !== "idle";
     ui.message.hidden = state !== "message";
     ui.body.hidden = state !== "result";
     ui.guess.hidden = state !== "result";
     ui.result.dataset.state = state;
-    root.dispatchEvent(new CustomEvent("pad:state", { detail: { state, digit: state === "result" ? digit : null } }));
+    const result = state === "result";
+    root.dispatchEvent(new CustomEvent("pad:state", {
+      detail: { state, digit: result ? digit : null, reader: result ? reader : null },
+    }));
   }
 
   function showPrediction(data) {
@@ -294,12 +292,8 @@
       row.setAttribute("aria-label", `${index}: ${percent(p)}${index === digit ? " (most likely)" : ""}`);
     });
     ui.networkInput.src = data.preprocessed;
-    if (data.model_version !== model.version) {
-      model.version = data.model_version;
-      model.accuracy = null;
-      showModel();
-    }
-    showState("result", digit);
+    showState("result", digit, { version: data.model_version, personal: Boolean(data.personal),
+                                 note: data.note || null });
     if (!activeStroke) {
       const also = alternative === null ? "" : ` It could also be ${aDigit(alternative)}.`;
       announce(`Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
@@ -329,13 +323,6 @@
     ui.messageText.textContent = text;
     showState("message");
     announce(text);
-  }
-
-  function showModel() {
-    if (model.version === null) return;
-    ui.modelDot.classList.replace("dot--off", "dot--ok");
-    const accuracy = typeof model.accuracy === "number" ? ` · MNIST test accuracy ${percent(model.accuracy)}` : "";
-    ui.modelLine.textContent = `Model v${model.version}${accuracy}`;
   }
 
   function announce(text) {
@@ -368,7 +355,7 @@
     }
   }
 
-  /* ---------- For samples.js and training.js ---------- */
+  /* ---------- For model.js, samples.js and training.js ---------- */
 
   window.mnistsite.pad = {
     isEmpty: () => strokes.length === 0,
@@ -385,12 +372,6 @@
       return true;
     },
     predict: predictNow,
-    modelVersion: () => model.version,
-    setModel(version, accuracy) {
-      model.version = version;
-      model.accuracy = typeof accuracy === "number" ? accuracy : null;
-      showModel();
-    },
     announce,
   };
 
@@ -409,6 +390,5 @@
 
   fitCanvas();
   drawingChanged();
-  showModel();
   root.dataset.ready = "true";
 })();

@@ -3,14 +3,16 @@
  * session's samples as a strip of thumbnails, newest first, with counts per digit.
  *
  * The list mirrors GET /api/samples (loaded once, then kept up to date from each answer), so counts are always
- * worked out from it; until it has loaded, nothing can be deleted from it. Anything that fails leaves the drawing and the list as they were and says why.
+ * worked out from it; until it has loaded, nothing can be deleted from it. Anything that fails leaves the drawing
+ * and the list as they were and says why.
  * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer.
+ * Clear all can delete the personal model too, through window.mnistsite.model (model.js).
  */
 (() => {
   "use strict";
 
   const root = document.getElementById("recognizer");
-  const { api, pad } = window.mnistsite || {};
+  const { api, pad, model } = window.mnistsite || {};
   if (!root || !api || !pad) return;
 
   const OK_MESSAGE_MS = 4000;     // "Saved as 7" fades after this long; errors stay until the next action
@@ -190,58 +192,41 @@
     if (samples.length) deleteSample(samples[0].id, { undoing: true });
   }
 
-  /* Clear all asks first, inline: the question and its two buttons exist only while it is asked. */
+  /* Clear all asks first, inline; with a personal model, it offers to delete that too (it learnt from them). */
   function askToClearAll() {
-    if (!samples.length || ui.actions.querySelector(".confirm")) return;
-    const box = document.createElement("div");
-    box.className = "confirm";
-    box.setAttribute("role", "group");
-    box.setAttribute("aria-labelledby", "clear-confirm-text");
-    const question = document.createElement("p");
-    question.className = "confirm__text";
-    question.id = "clear-confirm-text";
-    question.textContent = `Delete all ${api.plural(samples.length, "sample")}? This cannot be undone.`;
-    const yes = document.createElement("button");
-    yes.type = "button";
-    yes.className = "button button--small button--danger";
-    yes.textContent = "Delete all";
-    const no = document.createElement("button");
-    no.type = "button";
-    no.className = "button button--small";
-    no.textContent = "Cancel";
-    box.append(question, yes, no);
-
-    const close = () => {
-      box.remove();
-      ui.undo.hidden = false;
-      ui.clearAll.hidden = false;
-      ui.clearAll.focus();
-    };
-    no.addEventListener("click", close);
-    box.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();   // the pad's own Escape (clear the drawing) stays out of it
-        close();
-      }
+    if (!samples.length) return;
+    const personal = model ? model.state().personal : null;
+    const alsoModel = document.createElement("input");
+    alsoModel.type = "checkbox";
+    alsoModel.id = "clear-model-too";
+    const extra = [];
+    if (personal) {
+      const label = document.createElement("label");
+      label.className = "confirm__option";
+      label.htmlFor = alsoModel.id;
+      label.append(alsoModel, ` Also delete your model v${personal.version}, which learnt from them`);
+      extra.push(label);
+    }
+    api.askInline({
+      into: ui.actions, id: "clear-confirm-text", yes: "Delete all", extra, hide: [ui.clearAll, ui.undo],
+      question: `Delete all ${api.plural(samples.length, "sample")}? This cannot be undone.`,
+      act: async () => {
+        const answer = await api.request(url, { method: "DELETE" });
+        if (!answer.ok) {
+          showStatus(answer.error, "error");
+          return false;
+        }
+        forget(samples.map((sample) => sample.id));
+        if (!(personal && alsoModel.checked)) {
+          showStatus("Deleted all your samples.", "ok");
+          return true;
+        }
+        const deleted = await model.deletePersonal();
+        if (deleted.ok) showStatus("Deleted all your samples and your model.", "ok");
+        else showStatus(`Deleted all your samples, but not your model: ${deleted.error}`, "error");
+        return true;
+      },
     });
-    yes.addEventListener("click", async () => {
-      if (yes.getAttribute("aria-disabled") === "true") return;
-      yes.setAttribute("aria-disabled", "true");
-      const answer = await api.request(url, { method: "DELETE" });
-      if (!answer.ok) {
-        yes.removeAttribute("aria-disabled");
-        showStatus(answer.error, "error");
-        return;
-      }
-      forget(samples.map((sample) => sample.id));
-      close();
-      showStatus("Deleted all your samples.", "ok");
-    });
-
-    ui.undo.hidden = true;
-    ui.clearAll.hidden = true;
-    ui.actions.append(box);
-    no.focus();
   }
 
   /* ---------- Loading, keyboard and buttons ---------- */

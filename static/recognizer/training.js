@@ -1,23 +1,25 @@
 /*
- * Fine-tuning on this session's samples: the Train button, a progress bar, a live chart of loss and accuracy per
- * epoch, and the outcome (before/after accuracy, the new version, or why it was not used).
+ * Training the person's own model on this session's samples: the Train button, a progress bar with the run's
+ * place in the queue, a live chart of loss and accuracy per epoch, and the outcome: accuracy before and after on
+ * the drawings the run held out (overall and per digit) and on MNIST validation, and whether it became their model.
+ * Other sessions' runs never block this one; they only queue ahead of it.
  *
  * A run's status is polled every POLL_MS while it is queued or running; the first poll may already find it
  * finished (a server that trains inside the request). On load, GET /api/train resumes this session's open run,
- * or shows the last one's outcome. When a run succeeds the prediction panel switches to the new version and,
- * if a drawing is on the pad, predicts it again with that version.
+ * or shows the last one's outcome. When a run finishes, a "train:finished" event tells model.js, which asks which
+ * model reads now and reads the drawing on the pad again; "train:change" (detail.open) says whether a run is open,
+ * and a "train:request" (model.js's Retrain button) starts one.
  */
 (() => {
   "use strict";
 
   const root = document.getElementById("recognizer");
-  const { api, pad } = window.mnistsite || {};
-  if (!root || !api || !pad) return;
+  const { api, pad, model } = window.mnistsite || {};
+  if (!root || !api || !pad || !model) return;
 
   const POLL_MS = 700;
   const RETRY_MS = 2000;          // after a failed poll
-  const BUSY_POLL_MS = 3000;      // while someone else's run keeps the trainer busy
-  const LONG_QUEUE_MS = 60000;    // a run queued this long (as this page saw it) hints that no trainer is running
+  const LONG_QUEUE_MS = 60000;    // no move in the queue for this long (as this page saw it): no trainer is running?
   const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
   const url = root.dataset.trainUrl;
@@ -26,16 +28,18 @@
     live: $("train-live"), stage: $("train-stage"), percent: $("train-percent"), progress: $("train-progress"),
     chart: $("train-chart"), accuracyValue: $("chart-accuracy-value"), lossValue: $("chart-loss-value"),
     outcome: $("train-outcome"), outcomeTitle: $("train-outcome-title"), outcomeTable: $("train-outcome-table"),
-    outcomeNote: $("train-outcome-note"), steps: $("train-steps"),
+    unmeasured: $("train-outcome-unmeasured"), digits: $("train-outcome-digits"),
+    digitRows: $("train-outcome-digit-rows"), outcomeNote: $("train-outcome-note"), steps: $("train-steps"),
   };
 
   let run = null;                 // the latest run of this session, as GET /api/train/<id> answers
-  const queuedSeen = { id: null, at: 0 };   // which queued run this page first saw, and when
+  let followed = null;            // the id of the run this page watched finish
+  let outcomeRun = null;          // the id of the run whose outcome shows (null: none, or an error about starting)
+  const queuedSeen = { id: null, position: null, at: 0 };   // the queue place this page last saw change, and when
   let samplesTotal;               // undefined until samples.js has loaded the list; null when that failed
-  let busyElsewhere = false;
   let starting = false;
+  let wasOpen = false;
   let pollTimer = null;
-  let busyTimer = null;
 
   const isOpen = (r) => Boolean(r) && (r.status === "queued" || r.status === "running");
   const { plural } = api;
@@ -47,8 +51,7 @@
     let reason = "";
     if (starting) reason = "Starting…";
     else if (isOpen(run)) reason = `Training… (run ${run.id})`;
-    else if (busyElsewhere) reason = "Another training run is in progress";
-    else if (pad.modelVersion() === null) reason = "No model is active yet";
+    else if (model.state().shared.version === null) reason = "No model is active yet";
     else if (samplesTotal === 0) reason = "Save a few labelled drawings first";
     else if (samplesTotal === null) reason = "Your samples could not be loaded — reload the page";
     const disabled = Boolean(reason) || samplesTotal === undefined;
@@ -56,6 +59,11 @@
     if (!disabled && typeof samplesTotal === "number") reason = `Learns from your ${plural(samplesTotal, "sample")}`;
     ui.reason.textContent = reason;
     ui.reason.classList.toggle("is-blocked", disabled);
+    const open = starting || isOpen(run);
+    if (open !== wasOpen) {
+      wasOpen = open;
+      root.dispatchEvent(new CustomEvent("train:change", { detail: { open } }));
+    }
   }
 
   async function start() {
@@ -65,14 +73,22 @@
     const answer = await api.request(url, { method: "POST" });
     starting = false;
     if (answer.ok && answer.data && typeof answer.data.job === "number") {
-      run = { id: answer.data.job, status: "queued", progress: 0, history: [], metrics: {} };
+      run = { id: answer.data.job, status: "queued", queue_position: null, progress: 0, history: [], metrics: {} };
       showRun();
       poll();
     } else {
       showOutcome("error", "Training could not start:", { detail: answer.error });
-      if (answer.status === 409) refresh();   // a run is open: maybe this session's, from another tab
+      if (answer.status === 409) refresh();   // this session's run is open already, started in another tab
     }
     updateButton();
+  }
+
+  /* The Retrain button under the prediction: start here, where the run can be watched. */
+  function onRequest() {
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    ui.card.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+    if (ui.button.getAttribute("aria-disabled") === "true") ui.button.focus();   // its reason says why not
+    else start();
   }
 
   /* ---------- Following a run ---------- */
@@ -100,24 +116,20 @@
     updateButton();
   }
 
-  /* GET /api/train: this session's latest run, and whether any run keeps the trainer busy. */
+  /* GET /api/train: this session's latest run. */
   async function refresh({ initial = false } = {}) {
-    clearTimeout(busyTimer);
     const answer = await api.request(url);
     if (!answer.ok || !answer.data) {
       if (initial) showOutcome("error", "The training status could not be loaded:", { detail: answer.error });
-      else if (busyElsewhere) busyTimer = setTimeout(refresh, BUSY_POLL_MS);
       return;
     }
     const latest = answer.data.run;
-    busyElsewhere = Boolean(answer.data.busy) && !isOpen(latest);
     if (latest && (initial || isOpen(latest)) && !(run && run.id === latest.id && isOpen(run))) {
       run = latest;
       showRun();
       if (isOpen(run)) poll();
       else finished({ live: false });
     }
-    if (busyElsewhere) busyTimer = setTimeout(refresh, BUSY_POLL_MS);
     updateButton();
   }
 
@@ -139,17 +151,11 @@
 
   function stage(r) {
     const epochs = totalEpochs(r);
-    if (r.status === "queued") {
-      // Timed by this page, not from the server's clock: the two may disagree.
-      if (queuedSeen.id !== r.id) Object.assign(queuedSeen, { id: r.id, at: Date.now() });
-      return Date.now() - queuedSeen.at < LONG_QUEUE_MS ? "Queued — waiting for the trainer"
-        : "Still queued — the trainer may not be running; tell whoever runs this site";
-    }
+    if (r.status === "queued") return queued(r);
     if (r.status === "running") {
-      // The server gives the first tenth of the bar to measuring the current model and the last 15 % to
-      // measuring the new one.
-      if (r.progress < 0.1 && !r.history.length) return "Measuring the current model…";
-      if (r.progress >= 0.85 || (epochs && r.history.length >= epochs)) return "Checking the result against MNIST…";
+      // The server gives the first tenth of the bar to reading the drawings and the last 15 % to testing the result.
+      if (r.progress < 0.1 && !r.history.length) return "Reading your drawings…";
+      if (r.progress >= 0.85 || (epochs && r.history.length >= epochs)) return "Testing it on unseen drawings…";
       const epoch = r.history.length + 1;
       return `Training epoch ${epoch}${epochs ? ` of ${epochs}` : ""}`;
     }
@@ -158,51 +164,127 @@
     return Number.isFinite(took) ? `${verb} after ${Math.max(1, Math.round(took))}\u00a0s` : verb;
   }
 
+  /* Its place in the queue; a place that has not moved for a minute (timed by this page, not by the server's
+     clock: the two may disagree) hints that no trainer is running. */
+  function queued(r) {
+    const position = typeof r.queue_position === "number" ? r.queue_position : null;
+    if (queuedSeen.id !== r.id || queuedSeen.position !== position) {
+      Object.assign(queuedSeen, { id: r.id, position, at: Date.now() });
+    }
+    if (Date.now() - queuedSeen.at >= LONG_QUEUE_MS) {
+      return "Still queued — the trainer may not be running; tell whoever runs this site";
+    }
+    if (position === 1) return "Next in line";
+    if (position > 1) return `Waiting: ${plural(position - 1, "run")} ahead of yours`;
+    return "Queued — waiting for the trainer";
+  }
+
   function finished({ live }) {
+    if (live) followed = run.id;
+    showFinished();
+    if (live) {
+      root.dispatchEvent(new CustomEvent("train:finished", { detail: { run } }));
+      pad.announce(ui.outcomeTitle.textContent);
+    }
+  }
+
+  /* The finished run's outcome, worded for the model that reads now (shown again when that changes). */
+  function showFinished() {
     const metrics = run.metrics || {};
+    const { personal, shared } = model.state();
+    const still = personal && personal.enabled ? `Your model v${personal.version} still reads your drawings.`
+      : `The shared model${shared.version === null ? "" : ` v${shared.version}`} still reads your drawings.`;
     if (run.status === "succeeded") {
-      const activeNow = live || pad.modelVersion() === run.model_version;
-      showOutcome("ok", activeNow ? `New model v${run.model_version} is now active`
-                                  : `Run ${run.id} made model v${run.model_version}`, {
-        metrics, note: `Learnt from ${plural(run.samples, "sample")}, starting from model v${run.parent_version}.`,
-      });
-      if (live) {
-        const after = metrics.after || {};
-        pad.setModel(run.model_version, after.mnist_accuracy);
-        if (!pad.isEmpty()) pad.predict();   // the drawing on the pad, read again by the new version
-      }
+      showOutcome(...madeModel(personal), { metrics, note: learnt(metrics) });
     } else if (run.status === "rejected") {
-      showOutcome("warn", "The new model was not used:", {
-        detail: metrics.gate || "it did not pass the quality check.", metrics,
-        note: `Model v${run.parent_version} stays active.`,
+      showOutcome("warn", "Your model did not change:", {
+        detail: metrics.gate || "the new one did not pass the quality check.", metrics,
+        note: `The new one was not used. ${still}`,
       });
     } else {
       showOutcome("error", "Training failed:", {
-        detail: run.error || "the trainer gave no reason.", note: "The active model was not changed.",
+        detail: run.error || "the trainer gave no reason.", note: `Your model did not change. ${still}`,
       });
     }
-    if (live) pad.announce(ui.outcomeTitle.textContent);
+    outcomeRun = run.id;
+  }
+
+  /* [kind, title] for a run that made a model: is it the one reading now? */
+  function madeModel(personal) {
+    const version = run.model_version;
+    const current = personal && version !== null && personal.version === version;
+    if ((current && personal.enabled) || (followed === run.id && !personal)) {
+      return ["ok", `Your model v${version} now reads your drawings`];   // or will, once model.js has asked
+    }
+    if (current) return ["info", `Your model v${version} is switched off: the shared model reads your drawings`];
+    if (!personal || version === null) return ["info", `Run ${run.id} made a model that you have since deleted`];
+    return ["info", `Run ${run.id} made your model v${version}; v${personal.version} has replaced it`];
+  }
+
+  function learnt(metrics) {
+    const held = (metrics.held_out || {}).count || 0;
+    const trained = typeof metrics.trained_on === "number" ? metrics.trained_on : run.samples;
+    const aside = held ? `; ${held} more kept aside to test it` : "";
+    const from = run.parent_version ? ` Built on shared model v${run.parent_version}.` : "";
+    return typeof trained === "number" ? `Trained on ${trained} of your drawings${aside}.${from}` : from.trim();
   }
 
   /* ---------- Outcome: before and after ---------- */
 
   /* The title in bold, then the server's explanation (detail) in plain text; before/after rows when measured. */
   function showOutcome(kind, title, { detail = "", metrics = null, note = "" } = {}) {
+    outcomeRun = null;
     ui.outcome.hidden = false;
     ui.outcome.dataset.kind = kind;
     ui.outcomeTitle.replaceChildren(span("outcome__headline", title));
     if (detail) ui.outcomeTitle.append(" ", span("outcome__detail", detail));
     ui.outcomeNote.textContent = note;
     ui.outcomeNote.hidden = !note;
-    const before = (metrics && metrics.before) || {};
-    const after = (metrics && metrics.after) || {};
-    const rows = [
-      ["Your samples", before.user_accuracy, after.user_accuracy, 1],
-      ["MNIST test", before.mnist_accuracy, after.mnist_accuracy, 2],
-    ].filter(([, a, b]) => typeof a === "number" && typeof b === "number");
-    ui.outcomeTable.replaceChildren(...rows.map((row) => comparison(...row)));
-    ui.outcomeTable.hidden = rows.length === 0;
+    showMeasures(metrics || {});
   }
+
+  /* Held-out drawings overall and per digit (or why there are none), and MNIST validation. */
+  function showMeasures({ held_out: held, mnist_validation: validation }) {
+    const rows = [];
+    if (held && held.count > 0) {
+      rows.push(comparison(`${plural(held.count, "drawing")} it did not train on`, held.before, held.after, 1));
+    }
+    if (validation && typeof validation.before === "number") {
+      const count = typeof validation.count === "number" ? ` (${validation.count.toLocaleString("en")} digits)` : "";
+      rows.push(comparison(`MNIST validation${count}`, validation.before, validation.after, 2));
+    }
+    ui.outcomeTable.replaceChildren(...rows);
+    ui.outcomeTable.hidden = rows.length === 0;
+    ui.unmeasured.hidden = !(held && held.count === 0);
+    ui.unmeasured.textContent = "Too few drawings to hold any out, so it was not tested on drawings it had not "
+      + "seen. Save at least 5 of a digit: a fifth of them are then kept aside to test each run.";
+    const digits = Object.entries((held && held.per_digit) || {})
+      .filter(([, d]) => d && d.count > 0).sort(([a], [b]) => Number(a) - Number(b));
+    ui.digitRows.replaceChildren(...digits.map(([digit, d]) => digitRow(digit, d)));
+    ui.digits.hidden = digits.length === 0;
+  }
+
+  function digitRow(digit, { count, before, after }) {
+    const row = document.createElement("tr");
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.append(span("digits__digit", digit), span("digits__count", ` ${plural(count, "drawing")}`));
+    row.append(head, score(before, count), score(after, count, before));
+    return row;
+  }
+
+  /* "2 of 3" over a bar as long as the share right; the after column is coloured by its change. */
+  function score(fraction, count, before = null) {
+    const cell = document.createElement("td");
+    const right = Math.round(fraction * count);
+    cell.className = `digits__score${before === null ? "" : trend(fraction, before)}`;
+    cell.style.setProperty("--p", String(fraction));
+    cell.setAttribute("aria-label", `${right} of ${count} right (${percent(fraction, 0)})`);
+    cell.append(span("digits__bar", ""), span("digits__value", `${right}/${count}`));
+    return cell;
+  }
+
+  const trend = (now, was) => (now > was ? " is-up" : now < was ? " is-down" : "");
 
   function comparison(name, before, after, digits) {
     const row = document.createElement("div");
@@ -229,7 +311,7 @@
     return element;
   }
 
-  /* Samples: "40 %", "42.9 %"; MNIST always with two decimals: "99.64 %". */
+  /* Held-out drawings: "40 %", "42.9 %"; MNIST always with two decimals: "99.64 %". */
   const percent = (fraction, digits) => api.percent(fraction, digits, { trim: digits === 1 });
 
   /* ---------- Chart: loss and accuracy per epoch, in SVG ---------- */
@@ -326,7 +408,11 @@
     samplesTotal = event.detail.total;
     updateButton();
   });
-  root.addEventListener("pad:state", updateButton);   // a prediction may reveal that a model became active
+  root.addEventListener("model:change", () => {
+    if (run && outcomeRun === run.id) showFinished();   // worded for the model that reads now
+    updateButton();
+  });
+  root.addEventListener("train:request", onRequest);
   new ResizeObserver(() => { if (!ui.live.hidden) drawChart(); }).observe(ui.live);
 
   ui.card.hidden = false;

@@ -1,6 +1,7 @@
 """What the browser tests share: strokes, real mouse and touch input, waiting for the page, the strict CSP."""
 
 import math
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -83,6 +84,7 @@ def expect_prediction(page: Page, digit: int) -> None:
 def open_drawing_page(page: Page, url: str) -> Page:
     page.goto(url)
     expect(page.locator("#recognizer")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#recognizer")).to_have_attribute("data-model-ready", "true")
     return page
 
 
@@ -120,3 +122,63 @@ def save_drawing(page: Page, strokes, label: int) -> None:
     page.get_by_role("button", name=f"Save as {label}", exact=True).click()
     expect(thumbnails(page)).to_have_count(before + 1)
     expect(thumbnails(page).first).to_have_attribute("data-label", str(label))
+
+
+# ---- Personal models: who read a drawing, and pictures of the page for a person to look at ----
+
+SHOTS = Path("/tmp/e2e-shots")
+
+
+def jittered(strokes, n: int):
+    """The same strokes moved a little (n picks how): drawings of one digit that are not all the same."""
+    dx, dy = 0.02 * (n % 3 - 1), 0.015 * ((n + 1) % 3 - 1)
+    return [[(round(x + dx, 3), round(y + dy, 3)) for x, y in stroke] for stroke in strokes]
+
+
+def answers_from(page: Page) -> list[tuple[int, bool]]:
+    """(model_version, personal) of every prediction the page gets from now on."""
+    answers: list[tuple[int, bool]] = []
+
+    def note(response) -> None:
+        if response.url.endswith("/api/predict") and response.ok:
+            body = response.json()
+            answers.append((body["model_version"], body["personal"]))
+
+    page.on("response", note)
+    return answers
+
+
+def wait_for_answer(page: Page, answers: list[tuple[int, bool]], wanted: tuple[int, bool],
+                    timeout_ms: int = 10_000) -> None:
+    """Wait until answers_from()'s list holds a prediction by ``wanted`` (model_version, personal)."""
+    for _ in range(timeout_ms // 100):
+        if wanted in answers:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no prediction by {wanted}: {answers}")
+
+
+def session_key(page: Page) -> str:
+    return next(cookie["value"] for cookie in page.context.cookies() if cookie["name"] == "sessionid")
+
+
+def model_line(page: Page):
+    return page.locator("#model-line-text")
+
+
+def held_out(per_digit: dict[str, tuple[int, float, float]]) -> dict:
+    """A run's held_out metrics from {digit: (count, before, after)}."""
+    count = sum(n for n, _, _ in per_digit.values())
+    return {"count": count,
+            "before": sum(n * before for n, before, _ in per_digit.values()) / count,
+            "after": sum(n * after for n, _, after in per_digit.values()) / count,
+            "per_digit": {digit: {"count": n, "before": before, "after": after}
+                          for digit, (n, before, after) in per_digit.items()}}
+
+
+def shot(target, name: str) -> Path:
+    """A screenshot of a page or an element under /tmp/e2e-shots, to look at as a person would."""
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    target.screenshot(path=str(path))
+    return path

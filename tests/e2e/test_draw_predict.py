@@ -44,7 +44,9 @@ def test_a_drawn_one_is_recognised_and_explained_under_a_strict_csp(page: Page, 
     expect(page.locator("#confidence-text")).to_have_text(re.compile(r"^\d{1,3}\.\d\s%$"))
     expect(page.locator("#network-input")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
     expect(page.locator("[aria-live=polite]")).to_have_text(re.compile(r"Looks like a 1 \(\d+\s% sure\)"))
-    expect(page.locator("#model-line-text")).to_have_text(re.compile(rf"^Model v{active_model_version.pk}\b"))
+    expect(page.locator("#model-line-text")).to_have_text(
+        re.compile(rf"^Shared model v{active_model_version.pk} · MNIST test accuracy \d+\.\d\d\s%$"))
+    expect(page.locator("#model-controls")).to_be_hidden()   # no model of its own to switch to
     assert violations == []
 
 
