@@ -13,6 +13,7 @@ from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.versions import model_version_activate, personal_model_promote
 from training.models import TrainingRun
 
+from .axe import severe_violations
 from .helpers import (
     ONE, SEVEN, answers_from, draw_with_finger, draw_with_mouse, expect_prediction, held_out, model_line,
     open_page_with_samples, save_drawing, session_key, shot, wait_for_answer,
@@ -208,20 +209,49 @@ def test_when_your_model_cannot_be_loaded_the_shared_one_reads_and_the_page_says
     shot(page.locator("#model"), "model-note-not-loaded")
 
 
+def finished_run(page: Page, parent: ModelVersion, result: ModelVersion) -> TrainingRun:
+    """A succeeded run of this page's session with 8 epochs and three digits held out, as the worker records it."""
+    return TrainingRun.objects.create(
+        session_key=session_key(page), parent=parent, status=TrainingRun.Status.SUCCEEDED,
+        progress=1.0, finished=timezone.now(), result=result,
+        history=[{"epoch": e, "train_loss": 0.5 / e, "train_accuracy": 0.9 + e / 100} for e in range(1, 9)],
+        metrics={"mnist_validation": {"before": 0.996, "after": 0.9958, "count": 10000},
+                 "held_out": held_out({"1": (2, 0.5, 1.0), "4": (3, 1 / 3, 1.0), "7": (4, 0.75, 0.75)}),
+                 "trained_on": 37, "gate": "ok", "accepted": True},
+    )
+
+
+def test_your_model_its_controls_and_questions_have_no_serious_accessibility_violations(
+        browser, live_server, own_model, store_version, active_model_version):
+    context = browser.new_context(bypass_csp=True)   # axe goes in as an inline script, which the site's CSP refuses
+    page = open_page_with_samples(context.new_page(), live_server.url)
+    mine = own_model(page)
+    finished_run(page, active_model_version, mine)
+    model_version_activate(version=store_version("shared-newer.pt", settings.BASE_MODEL_CHECKPOINT))
+    open_page_with_samples(page, page.url)
+    draw_with_mouse(page, SEVEN)
+    expect_prediction(page, 7)
+    expect(page.locator("#model-newer")).to_be_visible()
+    expect(page.locator("#train-outcome-digits")).to_be_visible()
+    assert severe_violations(page) == []
+
+    page.get_by_role("button", name="Delete your model").click()
+    expect(page.locator("#delete-model-text")).to_be_visible()
+    assert severe_violations(page) == []
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Clear all").click()
+    expect(page.get_by_role("checkbox")).to_be_visible()
+    assert severe_violations(page) == []
+    context.close()
+
+
 def test_on_a_phone_the_model_controls_and_the_outcome_fit_and_work_by_touch(
         browser, live_server, active_model_version, own_model):
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
                                   device_scale_factor=2)
     page = open_page_with_samples(context.new_page(), live_server.url)
     mine = own_model(page)
-    TrainingRun.objects.create(
-        session_key=session_key(page), parent=active_model_version, status=TrainingRun.Status.SUCCEEDED,
-        progress=1.0, finished=timezone.now(), result=mine,
-        history=[{"epoch": e, "train_loss": 0.5 / e, "train_accuracy": 0.9 + e / 100} for e in range(1, 9)],
-        metrics={"mnist_validation": {"before": 0.996, "after": 0.9958, "count": 10000},
-                 "held_out": held_out({"1": (2, 0.5, 1.0), "4": (3, 1 / 3, 1.0), "7": (4, 0.75, 0.75)}),
-                 "trained_on": 37, "gate": "ok", "accepted": True},
-    )
+    finished_run(page, active_model_version, mine)
     open_page_with_samples(page, live_server.url)
     draw_with_finger(page, SEVEN)
     expect_prediction(page, 7)
