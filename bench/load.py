@@ -10,7 +10,7 @@ beside it, both on 127.0.0.1. Then:
    each (and GET /api/health for ``--health-seconds``, the floor). Errors: non-200 answers or connection errors.
 2. Mixed load: one session saves ``--train-samples`` samples; 4 clients predict alone (baseline), then beside
    ``--sessions`` sessions that each save varied drawings (MNIST test digits, correct labels) with a pause; then
-   that session queues a fine-tune (POST /api/train) and all of it goes on until the run ends or
+   that session queues a personal fine-tune (POST /api/train) and all of it goes on until the run ends or
    ``--mixed-cap`` seconds pass. Every sample acknowledged with a 201 is then looked up in the database, its
    label checked and both files found in MEDIA_ROOT.
 3. Memory: VmRSS of the gunicorn master, each web worker (the master's children) and the training worker,
@@ -38,7 +38,7 @@ import numpy as np
 from bench.site import (
     DEFAULT_CHECKPOINT, HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, active_version,
     canvas_png, checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row,
-    predict_multipart, process_memory, ratios_to_health, running_site, sanity_check, scan_logs,
+    predict_multipart, process_memory, ratios_to_health, run_figures, running_site, sanity_check, scan_logs,
     start_training_worker, stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
 )
 from recognizer.ml.checkpoints import file_sha256
@@ -229,9 +229,7 @@ def follow_training(trainer: Session, cap: float) -> dict:
     return {"job": job, "outcome": run.get("status", "unknown") if finished else f"unfinished after {cap:.0f} s",
             "finished": finished, "seconds_to_start": started, "seconds": ended, "polls": dict(polls),
             "progress": run.get("progress"), "epochs": run.get("epochs"), "samples": run.get("samples"),
-            "history": run.get("history"), "gate": (run.get("metrics") or {}).get("gate"),
-            "mnist_accuracy": {k: ((run.get("metrics") or {}).get(k) or {}).get("mnist_accuracy")
-                               for k in ("before", "after")},
+            "history": run.get("history"), **run_figures(run.get("metrics") or {}),
             "model_version": run.get("model_version"), "error": run.get("error")}
 
 
@@ -324,7 +322,8 @@ def print_mixed(mixed: dict) -> None:
           f"ms, p99 {fmt(sv['save_p99_ms'], '.1f')} ms, max {fmt(sv['save_max_ms'], '.1f')} ms")
     print(f"fine-tune: job {tr.get('job')}, outcome {tr['outcome']}, {fmt(tr.get('seconds'), '.1f')} s from queueing "
           f"({fmt(tr.get('seconds_to_start'), '.1f')} s queued), {tr.get('epochs')} epochs on {tr.get('samples')} "
-          f"samples, MNIST accuracy {tr.get('mnist_accuracy')}, gate: {tr.get('gate')}; polls {tr.get('polls')}"
+          f"samples, MNIST validation {tr.get('mnist_validation')}, held out {tr.get('held_out')}, stages "
+          f"{tr.get('stage_seconds')}, gate: {tr.get('gate')}; polls {tr.get('polls')}"
           + (f"; error: {tr['error']}" if tr.get("error") else "")
           + (f"; answer: {tr['answer']} (the session lists {tr.get('session_samples')} samples)" if "answer" in tr
              else ""))
@@ -395,10 +394,12 @@ def print_logs(logs: dict) -> None:
 
 # --- main --------------------------------------------------------------------------------------------------
 
+# The full run fine-tunes with the site's own defaults (8 epochs, 4000 replayed MNIST digits, 10 000 validation
+# digits): a personal run trains the classifier alone and takes seconds.
 QUICK = {"seconds": 10, "health_seconds": 5, "baseline_seconds": 5, "mixed_cap": 120, "fine_tune_epochs": 1,
-         "fine_tune_min_replay": 500, "fine_tune_eval_limit": 2000}
-FULL = {"seconds": 60, "health_seconds": 10, "baseline_seconds": 20, "mixed_cap": 300, "fine_tune_epochs": 2,
-        "fine_tune_min_replay": 2000, "fine_tune_eval_limit": 10000}
+         "fine_tune_replay": 500, "fine_tune_validation_limit": 2000}
+FULL = {"seconds": 60, "health_seconds": 10, "baseline_seconds": 20, "mixed_cap": 300, "fine_tune_epochs": 8,
+        "fine_tune_replay": 4000, "fine_tune_validation_limit": 10000}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -419,9 +420,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-samples", type=int, default=30, help="samples the training session saves first")
     parser.add_argument("--baseline-seconds", type=float, help="each baseline phase (default 20; quick 5)")
     parser.add_argument("--mixed-cap", type=float, help="most seconds to wait for the fine-tune (default 300)")
-    parser.add_argument("--fine-tune-epochs", type=int, help="FINE_TUNE_EPOCHS (default 2; quick 1)")
-    parser.add_argument("--fine-tune-min-replay", type=int, help="FINE_TUNE_MIN_REPLAY (default 2000; quick 500)")
-    parser.add_argument("--fine-tune-eval-limit", type=int, help="FINE_TUNE_EVAL_LIMIT (default 10000; quick 2000)")
+    parser.add_argument("--fine-tune-epochs", type=int, help="FINE_TUNE_EPOCHS (default 8; quick 1)")
+    parser.add_argument("--fine-tune-replay", type=int, help="FINE_TUNE_REPLAY (default 4000; quick 500)")
+    parser.add_argument("--fine-tune-validation-limit", type=int,
+                        help="FINE_TUNE_VALIDATION_LIMIT (default 10000; quick 2000)")
     parser.add_argument("--pool", type=int, default=200, help="distinct drawings the sessions save")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -461,8 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     if not checkpoint_found(args.checkpoint):
         return 2
     unwind_on_sigterm()
-    env = {"FINE_TUNE_EPOCHS": str(args.fine_tune_epochs), "FINE_TUNE_MIN_REPLAY": str(args.fine_tune_min_replay),
-           "FINE_TUNE_EVAL_LIMIT": str(args.fine_tune_eval_limit)}
+    env = {"FINE_TUNE_EPOCHS": str(args.fine_tune_epochs), "FINE_TUNE_REPLAY": str(args.fine_tune_replay),
+           "FINE_TUNE_VALIDATION_LIMIT": str(args.fine_tune_validation_limit)}
     png, label = canvas_png()
     predict = predict_multipart(png)
     machine = machine_info()

@@ -16,6 +16,7 @@ import io
 import math
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -137,6 +138,24 @@ STYLES: dict[str, tuple[int, list[Stroke]]] = dict(sorted(
     key=lambda item: item[1][0]))  # by digit; sorted() is stable, so each shape's mouse style follows the shapes
 
 
+Shapes = dict[str, tuple[int, list[Stroke]]]  # style name -> (label, strokes)
+
+
+@dataclass(frozen=True)
+class Hand:
+    """The ranges a sample's variation is drawn from. The default is anyone at all; one writer is narrower: a
+    slant and size of their own, always the page's canvas and pen."""
+    slant: tuple[float, float] = SLANT
+    tilt_degrees: tuple[float, float] = (-TILT_DEGREES, TILT_DEGREES)
+    width_scale: tuple[float, float] = WIDTH_SCALE
+    height_fraction: tuple[float, float] = HEIGHT_FRACTION
+    other_canvas_share: float = 0.5  # how often the canvas is 200-600 px rather than the page's 280 px
+    page_pen_share: float = 0.5      # how often the pen is the page's rather than another app's
+
+
+ANY_HAND = Hand()
+
+
 class PenSample(NamedTuple):
     style: str
     label: int
@@ -159,11 +178,11 @@ def _catmull_rom(points: list[Point], per_span: int = 8) -> list[Point]:
     return curve
 
 
-def _bend(strokes: list[Stroke], rng: np.random.Generator) -> list[list[Point]]:
+def _bend(strokes: list[Stroke], rng: np.random.Generator, hand: Hand) -> list[list[Point]]:
     """Each stroke as one smooth polyline in digit units, after this hand's slant, tilt, width and wobble."""
-    slant = rng.uniform(*SLANT)
-    tilt = math.radians(rng.uniform(-TILT_DEGREES, TILT_DEGREES))
-    width = rng.uniform(*WIDTH_SCALE)
+    slant = rng.uniform(*hand.slant)
+    tilt = math.radians(rng.uniform(*hand.tilt_degrees))
+    width = rng.uniform(*hand.width_scale)
     cos, sin = math.cos(tilt), math.sin(tilt)
     waves = rng.uniform(0.4, 1.2, size=(2, 2)), rng.uniform(0, 2 * math.pi, size=(2, 2))
     amplitude = rng.uniform(0, WARP, size=2)
@@ -192,14 +211,15 @@ def _bend(strokes: list[Stroke], rng: np.random.Generator) -> list[list[Point]]:
     return bent
 
 
-def _place(lines: list[list[Point]], side: int, rng: np.random.Generator, pen: float) -> list[list[Point]]:
+def _place(lines: list[list[Point]], side: int, rng: np.random.Generator, pen: float,
+           height_fraction: tuple[float, float]) -> list[list[Point]]:
     """Scale the digit to a random share of the canvas height and put it at a random place inside it, the whole
     pen's width clear of the edges."""
     xs = [x for line in lines for x, _ in line]
     ys = [y for line in lines for _, y in line]
     width, height = max(max(xs) - min(xs), 1e-6), max(max(ys) - min(ys), 1e-6)
     inner = side - pen - 2 * EDGE  # the room the pen's centre has
-    scale = min(rng.uniform(*HEIGHT_FRACTION) * side, inner) / height
+    scale = min(rng.uniform(*height_fraction) * side, inner) / height
     scale = min(scale, inner / width)  # a wide digit still fits
     left = pen / 2 + EDGE + rng.uniform(0, max(inner - width * scale, 0.0))
     top = pen / 2 + EDGE + rng.uniform(0, max(inner - height * scale, 0.0))
@@ -235,24 +255,27 @@ def _sampled(lines: list[list[Point]], rng: np.random.Generator) -> list[list[Po
     return sparse
 
 
-def render(style: str, rng: np.random.Generator) -> PenSample:
-    label, strokes = STYLES[style]
-    side = int(rng.integers(CANVAS_SIDES[0], CANVAS_SIDES[1] + 1)) if rng.random() < 0.5 else 280
-    pen = side * (PAGE_PEN if rng.random() < 0.5 else rng.uniform(*OTHER_PENS))
-    lines = _bend(strokes, rng)
+def render(style: str, rng: np.random.Generator, hand: Hand = ANY_HAND, shapes: Shapes = STYLES) -> PenSample:
+    """One sample of ``shapes[style]`` drawn by ``hand``, as the page posts it."""
+    label, strokes = shapes[style]
+    side = int(rng.integers(CANVAS_SIDES[0], CANVAS_SIDES[1] + 1)) if rng.random() < hand.other_canvas_share else 280
+    pen = side * (PAGE_PEN if rng.random() < hand.page_pen_share else rng.uniform(*OTHER_PENS))
+    lines = _bend(strokes, rng, hand)
     if style in MOUSE_STYLES:
         lines = _sampled(lines, rng)
-    lines = _place(lines, side, rng, pen)
+    lines = _place(lines, side, rng, pen, hand.height_fraction)
     buffer = io.BytesIO()
     draw_digit(lines, side, pen).save(buffer, format="PNG")
     return PenSample(style, label, buffer.getvalue())
 
 
-def iter_pen_digits(count: int, seed: int, styles: list[str] | None = None) -> Iterator[PenSample]:
-    """``count`` samples of every style, interleaved, reproducible from ``seed``. Each style draws from a random
-    stream of its own, keyed on its name, so adding or choosing styles changes no other style's samples."""
-    chosen = styles or list(STYLES)
+def iter_pen_digits(count: int, seed: int, styles: list[str] | None = None, *, hand: Hand = ANY_HAND,
+                    shapes: Shapes = STYLES) -> Iterator[PenSample]:
+    """``count`` samples of every style (of ``shapes``, STYLES unless given), interleaved, reproducible from
+    ``seed``. Each style draws from a random stream of its own, keyed on its name, so adding or choosing styles
+    changes no other style's samples."""
+    chosen = styles or list(shapes)
     streams = {style: np.random.default_rng([seed, zlib.crc32(style.encode())]) for style in chosen}
     for _ in range(count):
         for style in chosen:
-            yield render(style, streams[style])
+            yield render(style, streams[style], hand, shapes)

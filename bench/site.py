@@ -145,6 +145,17 @@ def active_version(port: int, endpoint: Endpoint) -> int | None:
     return json.loads(body)["model_version"] if status == 200 else None
 
 
+def run_figures(metrics: dict) -> dict:
+    """What a finished run's metrics say, without per-digit detail: the gate's verdict, MNIST validation and
+    held-out accuracy before and after, and the seconds each stage took."""
+    def before_after(key: str) -> dict:
+        return {when: (metrics.get(key) or {}).get(when) for when in ("before", "after")}
+
+    return {"gate": metrics.get("gate"), "accepted": metrics.get("accepted"),
+            "mnist_validation": before_after("mnist_validation"), "held_out": before_after("held_out"),
+            "held_out_count": (metrics.get("held_out") or {}).get("count"), "stage_seconds": metrics.get("seconds")}
+
+
 # --- what was measured, and where ---------------------------------------------------------------------------
 
 def machine_info(*, libraries: bool = False) -> dict:
@@ -252,11 +263,13 @@ def start_gunicorn(env: dict, tmp: Path, port: int, workers: int, threads: int,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_training_worker(env: dict, tmp: Path) -> subprocess.Popen:
-    """``manage.py training_worker`` (django-tasks-db's db_worker) on the site's database; log in tmp."""
+def start_training_worker(env: dict, tmp: Path, interval: float = 0.5) -> subprocess.Popen:
+    """``manage.py training_worker`` (django-tasks-db's db_worker) on the site's database, polling the queue every
+    ``interval`` seconds (bin/run's worker: 1.0); log in tmp."""
     log = open(tmp / "training_worker.log", "ab")  # noqa: SIM115 - the child keeps the descriptor
     try:
-        return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "training_worker", "--interval", "0.5"],
+        return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "training_worker", "--interval",
+                                 str(interval)],
                                 cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
@@ -521,6 +534,23 @@ def process_memory(pid: int) -> dict | None:
         return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM", "RssAnon", "RssFile")}
     except (KeyError, ValueError, IndexError):
         return None  # a zombie has no memory lines
+
+
+def resident_by_file(pid: int) -> dict[str, float]:
+    """Resident MiB of each file ``pid`` maps (libraries), from /proc/<pid>/smaps, largest first; {} once gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return {}
+    found: Counter = Counter()
+    mapping = None
+    for line in text.splitlines():
+        head = re.match(r"[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(/\S*)?", line)
+        if head:
+            mapping = head.group(1)
+        elif mapping and line.startswith("Rss:"):
+            found[mapping] += int(line.split()[1]) / 1024
+    return dict(found.most_common())
 
 
 # --- logs --------------------------------------------------------------------------------------------------
