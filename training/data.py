@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
-from torchvision.datasets import MNIST
 
 from recognizer.ml.preprocessing import mnist_transform
 
@@ -22,6 +21,8 @@ def mnist_dataset(root: Path, *, train: bool, augment: bool = False, limit: int 
     """torchvision's MNIST read from ``root/MNIST/raw`` (never downloaded here; see fetch_mnist): the training
     part of MNIST train (never its validation part), or the test set. Augmented, it also draws handwriting styles
     MNIST lacks onto some of its digits (training.styles)."""
+    from torchvision.datasets import MNIST  # here: web processes import this module but never read MNIST
+
     transform = mnist_transform(augment=augment)
     dataset: Dataset = MNIST(root=str(root), train=train, download=False, transform=None if augment else transform)
     if augment:  # the styles are drawn on the raw digit, before the transform
@@ -34,6 +35,8 @@ def mnist_dataset(root: Path, *, train: bool, augment: bool = False, limit: int 
 
 def mnist_arrays(root: Path, *, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST as uint8 (N, 28, 28) images and labels: split 'train' (the training part), 'validation' or 'test'."""
+    from torchvision.datasets import MNIST
+
     mnist = MNIST(root=str(root), train=split != "test", download=False)
     part = {"train": slice(0, MNIST_TRAIN_PART), "validation": slice(MNIST_TRAIN_PART, None),
             "test": slice(None)}[split]
