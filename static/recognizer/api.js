@@ -7,8 +7,8 @@
  * csrftoken cookie that the page view sets.
  *
  * Also here, for every script on the page: onButton() (a click handler that ignores aria-disabled buttons),
- * isTyping() (whether a key press belongs to a form field), askInline() (the page's one way to ask before
- * deleting something), plural() and percent().
+ * isShortcut() (whether a key press may act as one of the pad's keyboard shortcuts), askInline() (the page's one
+ * way to ask before deleting something), plural() and percent().
  */
 (() => {
   "use strict";
@@ -79,10 +79,15 @@
     };
   }
 
-  /* Whether a key press is meant for a form field, so the page's keyboard shortcuts leave it alone. */
-  function isTyping(event) {
+  /*
+   * Whether a key press may act as one of the pad's shortcuts: only while focus is on the pad, its tools or the
+   * label buttons (the elements marked data-shortcuts), never in a form field. Single keys that act anywhere on
+   * the page would fire from a speech-input user's words or a stray key on the Train button (WCAG 2.1.4).
+   */
+  function isShortcut(event) {
     const target = event.target;
-    return Boolean(target && target.closest && target.closest("input, textarea, select, [contenteditable]"));
+    if (!target || !target.closest) return false;
+    return Boolean(target.closest("[data-shortcuts]")) && !target.closest("input, textarea, select, [contenteditable]");
   }
 
   function button(text, className) {
@@ -152,6 +157,6 @@
   }
 
   window.mnistsite = Object.assign(window.mnistsite || {}, {
-    api: { request, NETWORK_ERROR, onButton, isTyping, askInline, plural, percent },
+    api: { request, NETWORK_ERROR, onButton, isShortcut, askInline, plural, percent },
   });
 })();

@@ -12,6 +12,7 @@
  * #recognizer: "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed;
  * detail.digit is the predicted digit, or null when no prediction is shown; detail.reader is which model read it,
  * {version, personal, note}, as the prediction's answer says). The line naming the model is model.js's.
+ * The pad's keys act only while it, its tools or the label buttons have focus (api.isShortcut).
  */
 (() => {
   "use strict";
@@ -134,6 +135,7 @@
     } catch (error) {
       // The pointer is already gone (a very quick tap): the stroke still ends on pointerup.
     }
+    canvas.focus({ preventScroll: true });   // the pad's keys act while it has focus: Escape after drawing clears
     activePointer = event.pointerId;
     activeStroke = [pointFrom(event)];
     strokes.push(activeStroke);
@@ -335,7 +337,7 @@
 
   function onKeyDown(event) {
     if (event.defaultPrevented || event.isComposing || event.altKey) return;
-    if (api.isTyping(event)) return;
+    if (!api.isShortcut(event)) return;
     const target = event.target;
     const key = (event.key || "").toLowerCase();
     const command = event.ctrlKey || event.metaKey;

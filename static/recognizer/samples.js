@@ -1,6 +1,7 @@
 /*
- * Labelled samples: save the drawing on the pad with a digit (buttons 0–9 or the digit keys), then see this
- * session's samples as a strip of thumbnails, newest first, with counts per digit.
+ * Labelled samples: save the drawing on the pad with a digit (buttons 0–9, or the digit keys while the pad or
+ * those buttons have focus), then see this session's samples as a strip of thumbnails, newest first, with counts
+ * per digit.
  *
  * The list mirrors GET /api/samples (loaded once, then kept up to date from each answer), so counts are always
  * worked out from it; until it has loaded, nothing can be deleted from it. Anything that fails leaves the drawing
@@ -248,7 +249,7 @@
   function onKeyDown(event) {
     if (event.defaultPrevented || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     if (!/^[0-9]$/.test(event.key || "")) return;
-    if (api.isTyping(event)) return;
+    if (!api.isShortcut(event)) return;
     event.preventDefault();
     save(Number(event.key));
   }

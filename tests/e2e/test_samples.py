@@ -77,6 +77,7 @@ def test_saved_samples_appear_newest_first_can_be_deleted_and_survive_a_reload(
 def test_a_digit_key_saves_the_drawing_with_that_label(samples_page: Page):
     page = samples_page
     expect(page.locator(".label-button[aria-disabled=true]")).to_have_count(10)   # nothing to save yet
+    page.locator("#pad-canvas").focus()   # the digit keys act while the pad or the label buttons have focus
     page.keyboard.press("3")
     expect(page.locator("#save-status")).to_contain_text("Draw a digit first")
     assert Sample.objects.count() == 0
