@@ -4,7 +4,8 @@
  * request() resolves to {ok, status, data, error}: `error` is the API's own {"error": ...} text when it sent
  * one, else a line for the status (a proxy's HTML 429 or 502), for no answer within TIMEOUT_MS, or for a dropped
  * connection. It rejects only when the caller aborts. Changes (POST, DELETE) carry Django's CSRF token from the
- * csrftoken cookie that the page view sets.
+ * csrftoken cookie that the page view sets. A body is sent as JSON, or as multipart form data when one of its
+ * values is a file (an uploaded picture).
  *
  * Also here, for every script on the page: onButton() (a click handler that ignores aria-disabled buttons),
  * isShortcut() (whether a key press may act as one of the pad's keyboard shortcuts), askInline() (the page's one
@@ -35,9 +36,20 @@
     }
   }
 
+  /* {file: File, label: 7} as multipart form data (the browser writes its Content-Type); anything else as JSON. */
+  function encode(body, headers) {
+    if (!Object.values(body).some((value) => value instanceof Blob)) {
+      headers["Content-Type"] = "application/json";
+      return JSON.stringify(body);
+    }
+    const form = new FormData();
+    Object.entries(body).forEach(([name, value]) => form.append(name, value instanceof Blob ? value : String(value)));
+    return form;
+  }
+
   async function request(url, { method = "GET", body, signal, networkError = NETWORK_ERROR } = {}) {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const payload = body === undefined ? undefined : encode(body, headers);
     if (!SAFE_METHODS.has(method)) headers["X-CSRFToken"] = csrfToken();
     // One controller for both ways a request ends early: the caller's signal, and the timeout.
     const controller = new AbortController();
@@ -53,7 +65,7 @@
       try {
         response = await fetch(url, {
           method, headers, signal: controller.signal, credentials: "same-origin",
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: payload,
         });
       } catch (error) {
         if (error.name === "AbortError" && !timedOut) throw error;

@@ -7,6 +7,8 @@
  * be nine times the pixels to upload and decode, for a digit the network sees at 20 px anyway.
  * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
  * newest one is shown, while superseded requests are aborted.
+ * Instead of strokes the pad can hold a picture (upload.js: a file chosen or dropped): once the server has read
+ * it, it is shown scaled to fit and the file itself is what is sent, to predict and to save. Drawing replaces it.
  *
  * model.js, samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on
  * #recognizer: "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed;
@@ -31,6 +33,7 @@
 
   const $ = (id) => document.getElementById(id);
   const canvas = $("pad-canvas");
+  const PAD_LABEL = canvas.getAttribute("aria-label");
   const ui = {
     undo: $("undo-button"), clear: $("clear-button"), predict: $("predict-button"),
     placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"), guess: $("pad-guess"),
@@ -45,6 +48,7 @@
   /* ---------- Drawing ---------- */
 
   const strokes = [];             // each stroke: [{x, y}, ...] in canvas units
+  let picture = null;             // an uploaded picture shown instead of strokes: {file, image}
   let revision = 0;               // goes up with every change, so others can tell whether a snapshot is current
   let activeStroke = null;
   let activePointer = null;
@@ -85,11 +89,24 @@
     context.stroke();
   }
 
-  /* Draw every stroke on a transparent square canvas of any size. */
+  /* The picture scaled to fit the square and centred; pixels stay sharp when it is enlarged (a 28x28 digit). */
+  function paintPicture(context, side) {
+    const { image } = picture;
+    const scale = side / Math.max(image.width, image.height);
+    const [width, height] = [image.width * scale, image.height * scale];
+    context.imageSmoothingEnabled = scale < 1;
+    context.drawImage(image, (side - width) / 2, (side - height) / 2, width, height);
+  }
+
+  /* Draw every stroke (or the picture) on a transparent square canvas of any size. */
   function paint(target) {
     const context = target.getContext("2d");
     const side = target.width;
     context.clearRect(0, 0, side, target.height);
+    if (picture) {
+      paintPicture(context, side);
+      return;
+    }
     context.lineCap = "round";
     context.lineJoin = "round";
     context.lineWidth = LINE_WIDTH * side;
@@ -107,11 +124,14 @@
   sendCanvas.width = SEND_SIDE;
   sendCanvas.height = SEND_SIDE;
 
-  /* The drawing as the PNG data URL sent to the server: the strokes at SEND_SIDE pixels. */
-  function imageToSend() {
+  /* What is sent to the server: the uploaded file as it is, or the strokes at SEND_SIDE pixels as a PNG data URL. */
+  function fieldsToSend() {
+    if (picture) return { file: picture.file };
     paint(sendCanvas);
-    return sendCanvas.toDataURL("image/png");
+    return { image: sendCanvas.toDataURL("image/png") };
   }
+
+  const isEmpty = () => strokes.length === 0 && picture === null;
 
   function requestRedraw() {
     if (!frameRequested) {
@@ -137,6 +157,7 @@
     }
     canvas.focus({ preventScroll: true });   // the pad's keys act while it has focus: Escape after drawing clears
     activePointer = event.pointerId;
+    picture = null;   // drawing starts afresh over an uploaded picture
     activeStroke = [pointFrom(event)];
     strokes.push(activeStroke);
     drawingChanged();
@@ -166,32 +187,36 @@
   }
 
   function undo() {
-    if (activeStroke || !strokes.length) return;
-    strokes.pop();
+    if (activeStroke || isEmpty()) return;
+    if (picture) picture = null;
+    else strokes.pop();
     drawingChanged();
     redraw();
-    if (strokes.length) predictNow();
+    if (!isEmpty()) predictNow();
     else announce("Drawing cleared.");
   }
 
   function reset() {
     strokes.length = 0;
+    picture = null;
     drawingChanged();
     redraw();
   }
 
   function clear() {
-    if (activeStroke || !strokes.length) return;
+    if (activeStroke || isEmpty()) return;
     reset();
     announce("Drawing cleared.");
   }
 
   /* Buttons, placeholder and result follow the drawing; an empty pad never calls the API. */
   function drawingChanged() {
-    const empty = strokes.length === 0;
+    const empty = isEmpty();
     revision += 1;
     ui.placeholder.hidden = !empty;
-    ui.strokeCount.textContent = empty ? "Empty" : plural(strokes.length, "stroke");
+    ui.strokeCount.textContent = picture ? "Picture" : empty ? "Empty" : plural(strokes.length, "stroke");
+    canvas.setAttribute("aria-label", picture ? `${PAD_LABEL} It shows the picture ${picture.file.name || "you chose"}.`
+      : PAD_LABEL);
     ui.undo.setAttribute("aria-disabled", String(empty));
     ui.clear.setAttribute("aria-disabled", String(empty));
     ui.predict.setAttribute("aria-disabled", String(empty));
@@ -222,33 +247,41 @@
     setBusy(false);
   }
 
-  async function predictNow() {
+  /*
+   * Send fields ({image} or {file}) as the newest request; show(answer, current) runs unless a newer request or
+   * a cleared pad made it stale meanwhile (current() says whether it still is the newest). Resolves once done.
+   */
+  async function ask(fields, show) {
     cancelPrediction();
-    if (!strokes.length) return;
     const mine = sequence;
+    const current = () => mine === sequence;
     const controller = new AbortController();
     inFlight = controller;
     clearTimeout(busyTimer);
     busyTimer = setTimeout(() => setBusy(true), BUSY_DELAY_MS);
     try {
-      const answer = await requestPrediction(imageToSend(), controller.signal);
-      if (mine !== sequence) return;   // a newer drawing was sent, or the pad was cleared
-      if (answer.ok) showPrediction(answer.data);
-      else showMessage(answer.error);
+      const answer = await requestPrediction(fields, controller.signal);
+      if (current()) await show(answer, current);
     } catch (error) {
       if (error.name !== "AbortError") throw error;   // api.request rejects only when aborted: superseded
     } finally {
-      if (mine === sequence) {
+      if (current()) {
         inFlight = null;
         setBusy(false);
       }
     }
   }
 
+  function predictNow() {
+    cancelPrediction();
+    if (isEmpty()) return Promise.resolve();
+    return ask(fieldsToSend(), (answer) => (answer.ok ? showPrediction(answer.data) : showMessage(answer.error)));
+  }
+
   /* POST the drawing; resolve to {ok, data} or {ok: false, error}, reject only when aborted. */
-  async function requestPrediction(image, signal) {
+  async function requestPrediction(fields, signal) {
     const answer = await api.request(root.dataset.predictUrl, {
-      method: "POST", body: { image }, signal, networkError: NETWORK_ERROR,
+      method: "POST", body: fields, signal, networkError: NETWORK_ERROR,
     });
     if (answer.ok && !(answer.data && Array.isArray(answer.data.probabilities))) {
       return { ok: false, error: NETWORK_ERROR };
@@ -357,15 +390,54 @@
     }
   }
 
-  /* ---------- For model.js, samples.js and training.js ---------- */
+  /* ---------- An uploaded picture ---------- */
+
+  /* The picture to show: the file decoded by the browser, or else the 28x28 the server made of it. */
+  async function pictureImage(file, preprocessed) {
+    try {
+      return await createImageBitmap(file);
+    } catch (error) {
+      const image = new Image();
+      image.src = preprocessed;
+      await image.decode();
+      return image;
+    }
+  }
+
+  /*
+   * Put a picture on the pad in place of the drawing, once the server has read it: resolves to the API's answer
+   * ({ok, error} says why not, and the pad stays as it was), or null when a newer drawing or picture came first.
+   */
+  async function putPicture(file) {
+    if (activeStroke) return { ok: false, error: "Finish the stroke first, then choose a picture." };
+    const before = revision;
+    let result = null;
+    await ask({ file }, async (answer, current) => {
+      if (!answer.ok) {
+        result = answer;
+        return;
+      }
+      const image = await pictureImage(file, answer.data.preprocessed);
+      if (!current() || revision !== before) return;   // drawing started meanwhile: it wins
+      strokes.length = 0;
+      picture = { file, image };
+      drawingChanged();
+      redraw();
+      showPrediction(answer.data);
+      result = answer;
+    });
+    return result;
+  }
+
+  /* ---------- For model.js, samples.js, training.js and upload.js ---------- */
 
   window.mnistsite.pad = {
-    isEmpty: () => strokes.length === 0,
+    isEmpty,
     isDrawing: () => activeStroke !== null,
-    /* The drawing as a PNG data URL with its revision, or null while empty or mid-stroke. */
+    /* What the pad holds, as fields to send ({image} or {file}), with its revision; null while empty or mid-stroke. */
     snapshot() {
-      if (activeStroke || !strokes.length) return null;
-      return { image: imageToSend(), revision };
+      if (activeStroke || isEmpty()) return null;
+      return { fields: fieldsToSend(), revision };
     },
     /* Clear the pad quietly, unless it changed since that snapshot (the person is drawing the next one). */
     clearIfUnchanged(snapshotRevision) {
@@ -374,6 +446,7 @@
       return true;
     },
     predict: predictNow,
+    putPicture,
     announce,
   };
 

@@ -1,7 +1,7 @@
 /*
- * Labelled samples: save the drawing on the pad with a digit (buttons 0–9, or the digit keys while the pad or
- * those buttons have focus), then see this session's samples as a strip of thumbnails, newest first, with counts
- * per digit.
+ * Labelled samples: save the drawing (or uploaded picture) on the pad with a digit (buttons 0–9, or the digit keys
+ * while the pad or those buttons have focus), then see this session's samples as a strip of thumbnails, newest
+ * first, with counts per digit.
  *
  * The list mirrors GET /api/samples (loaded once, then kept up to date from each answer), so counts are always
  * worked out from it; until it has loaded, nothing can be deleted from it. Anything that fails leaves the drawing
@@ -46,7 +46,7 @@
     saving = true;
     updateLabels();
     showStatus(`Saving as ${label}…`, "busy");
-    const answer = await api.request(url, { method: "POST", body: { image: shot.image, label } });
+    const answer = await api.request(url, { method: "POST", body: { ...shot.fields, label } });
     saving = false;
     if (answer.ok && answer.data && typeof answer.data.id === "number") {
       pad.clearIfUnchanged(shot.revision);   // ready for the next drawing
