@@ -6,7 +6,8 @@
  * The list mirrors GET /api/samples (loaded once, then kept up to date from each answer), so counts are always
  * worked out from it; until it has loaded, nothing can be deleted from it. Anything that fails leaves the drawing
  * and the list as they were and says why.
- * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer.
+ * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer;
+ * one that starts after the list may have loaded (or failed to) reads window.mnistsite.samples.total() first.
  * Clear all can delete the personal model too, through window.mnistsite.model (model.js).
  */
 (() => {
@@ -28,6 +29,7 @@
 
   let samples = [];               // newest first, as the API answers
   let loaded = false;
+  let failed = false;             // the first load failed, and no save has brought the list back yet
   let saving = false;
   let padEmpty = pad.isEmpty();
   let suggested = null;
@@ -239,8 +241,10 @@
       samples = answer.data.samples;
       ui.strip.replaceChildren(...samples.map(thumbnail));
       loaded = true;
+      failed = false;
       listChanged();
     } else {
+      failed = true;
       showStatus(`Your saved samples could not be loaded: ${answer.error || api.NETWORK_ERROR}`, "error");
       root.dispatchEvent(new CustomEvent("samples:change", { detail: { total: null } }));
     }
@@ -270,6 +274,8 @@
   });
   document.addEventListener("keydown", onKeyDown);
 
+  /* As samples:change says it: a number once loaded, null when loading failed, undefined until then. */
+  window.mnistsite.samples = { total: () => (loaded ? samples.length : failed ? null : undefined) };
   ui.extras.hidden = false;
   updateLabels();
   render();

@@ -14,7 +14,7 @@
   "use strict";
 
   const root = document.getElementById("recognizer");
-  const { api, pad, model } = window.mnistsite || {};
+  const { api, pad, model, samples } = window.mnistsite || {};
   if (!root || !api || !pad || !model) return;
 
   const POLL_MS = 700;
@@ -36,7 +36,9 @@
   let followed = null;            // the id of the run this page watched finish
   let outcomeRun = null;          // the id of the run whose outcome shows (null: none, or an error about starting)
   const queuedSeen = { id: null, position: null, at: 0 };   // the queue place this page last saw change, and when
-  let samplesTotal;               // undefined until samples.js has loaded the list; null when that failed
+  // undefined until samples.js has loaded the list; null when that failed. Its load may end before this script
+  // runs (a quickly refused request), so the event alone could be missed.
+  let samplesTotal = samples ? samples.total() : undefined;
   let starting = false;
   let wasOpen = false;
   let pollTimer = null;
