@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import NoActiveModel, SampleLimitReached
 from .forms import (
-    DrawingForm, RequestRefused, drawing_form_from_request, model_choice_form_from_request,
+    ApiForm, RequestRefused, drawing_form_from_request, model_choice_form_from_request,
     sample_form_from_request,
 )
 from .http import allow, error, rate_limited, session_key_for, stored_session_key
@@ -32,7 +32,7 @@ def prediction_json(prediction: Prediction) -> dict:
     }
 
 
-def _invalid(form: DrawingForm, request: HttpRequest) -> JsonResponse:
+def _invalid(form: ApiForm, request: HttpRequest) -> JsonResponse:
     return error(form.first_error(), 400, request=request)
 
 
@@ -136,7 +136,7 @@ def _model_use(request: HttpRequest) -> JsonResponse:
     except RequestRefused as exc:
         return error(str(exc), exc.status, request=request)
     if not form.is_valid():
-        return error(form.first_error(), 400, request=request)
+        return _invalid(form, request)
     session_key = stored_session_key(request)
     if personal_model_use(session_key=session_key or "", personal=form.cleaned_data["use"] == "personal") is None:
         return error("You have no personal model yet: save drawings and press Train to make one.", 404,

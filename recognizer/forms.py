@@ -54,7 +54,17 @@ def decode_data_url(value: str) -> bytes:
     return data
 
 
-class DrawingForm(forms.Form):
+class ApiForm(forms.Form):
+    """A form whose errors are answered as one line of an API error."""
+
+    def first_error(self) -> str:
+        """The first problem, for a one-line API error."""
+        for errors in self.errors.as_data().values():
+            return errors[0].messages[0]
+        return "The request is invalid."
+
+
+class DrawingForm(ApiForm):
     file = forms.FileField(required=False, allow_empty_file=False)
     image = forms.CharField(required=False, strip=True)
 
@@ -74,11 +84,6 @@ class DrawingForm(forms.Form):
         cleaned["image_bytes"] = upload.read() if upload else data_url_bytes
         return cleaned
 
-    def first_error(self) -> str:
-        """The first problem, for a one-line API error."""
-        for errors in self.errors.as_data().values():
-            return errors[0].messages[0]
-        return "The request is invalid."
 
 
 def drawing_form_from_request(request: HttpRequest, *, form_class: type[DrawingForm] = DrawingForm) -> DrawingForm:
@@ -163,15 +168,12 @@ class ThrottledSignInForm(AdminAuthenticationForm):
             raise
 
 
-class ModelChoiceForm(forms.Form):
+class ModelChoiceForm(ApiForm):
     use = forms.ChoiceField(
         choices=[("personal", "your personal model"), ("shared", "the shared model")],
         error_messages={"required": 'Say which model should read your drawings: "use" is "personal" or "shared".',
                         "invalid_choice": '"use" must be "personal" or "shared".'},
     )
-
-    def first_error(self) -> str:
-        return next(iter(self.errors.values()))[0]
 
 
 def model_choice_form_from_request(request: HttpRequest) -> ModelChoiceForm:

@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -133,8 +134,6 @@ def rejected_weights_delete(*, older_than_days: int) -> list[ModelVersion]:
 def personal_models_of_ended_sessions_delete() -> list[str]:
     """Delete the personal models (with their files) of sessions that have expired or been cleared; return the
     short ids of those sessions. Their samples stay: staff may still review and use them."""
-    from django.contrib.sessions.models import Session
-
     live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
     ended = set(ModelVersion.objects.exclude(owner="").exclude(owner__in=live).values_list("owner", flat=True))
     for session_key in ended:

@@ -137,9 +137,6 @@ class HeldOut:
     after: float | None = None
     per_digit: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "before": self.before, "after": self.after, "per_digit": self.per_digit}
-
 
 def held_out_scores(parent_classifier: torch.nn.Module, candidate_classifier: torch.nn.Module, features: Tensor,
                     labels: Tensor) -> HeldOut:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -61,8 +62,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 def _shared_plan() -> dict:
     """What a shared run would train on now, for the confirmation page."""
-    from django.conf import settings
-
     approved = Sample.objects.filter(status=Sample.Status.APPROVED)
     try:
         kept, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)

@@ -10,7 +10,7 @@ first run from a parent pays for them; the worker builds the active version's ba
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ class Candidate:
         return {
             "mnist_validation": {"before": self.validation_before.accuracy, "after": self.validation_after.accuracy,
                                  "count": self.validation_after.count},
-            "held_out": self.held_out.as_dict(),
+            "held_out": asdict(self.held_out),
             "trained_on": self.trained_on,
             "gate": self.decision.reason,
             "accepted": self.decision.accepted,
@@ -63,7 +63,7 @@ class Candidate:
         after = self.validation_after
         metrics = {"mnist_validation_accuracy": after.accuracy, "mnist_validation_count": after.count,
                    "per_class_validation_accuracy": after.per_class_accuracy,
-                   "validation_confusion_matrix": after.confusion_matrix, "held_out": self.held_out.as_dict()}
+                   "validation_confusion_matrix": after.confusion_matrix, "held_out": asdict(self.held_out)}
         if self.test is not None:
             metrics.update(mnist_test_accuracy=self.test.accuracy, mnist_test_count=self.test.count,
                            per_class_accuracy=self.test.per_class_accuracy,

@@ -77,15 +77,12 @@ def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None 
     samples, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
     if not samples:
         raise NoUsableSamples("No samples are approved yet: approve some in the sample review first.")
-    run = _run_create(kind=TrainingRun.Kind.SHARED, session_key="", samples=Sample.objects.filter(pk__in=samples),
-                      config=config, requested_by=requested_by, enqueue=enqueue)
-    TrainingRun.objects.filter(pk=run.pk).update(metrics={"left_out": left_out})
-    run.metrics = {"left_out": left_out}
-    return run
+    return _run_create(kind=TrainingRun.Kind.SHARED, session_key="", samples=Sample.objects.filter(pk__in=samples),
+                       config=config, requested_by=requested_by, enqueue=enqueue, metrics={"left_out": left_out})
 
 
 def _run_create(*, kind: str, session_key: str, samples: QuerySet[Sample], config: AdaptConfig | None,
-                requested_by: str = "", enqueue: bool = True) -> TrainingRun:
+                requested_by: str = "", enqueue: bool = True, metrics: dict | None = None) -> TrainingRun:
     config = config or AdaptConfig(**settings.FINE_TUNE)
     training_runs_fail_stale()  # a run whose worker died must not hold its session's place
     parent = ModelVersion.objects.filter(is_active=True).first()
@@ -94,7 +91,7 @@ def _run_create(*, kind: str, session_key: str, samples: QuerySet[Sample], confi
     try:
         with transaction.atomic():  # the database allows one open run per session (and one shared run)
             run = TrainingRun.objects.create(kind=kind, session_key=session_key, parent=parent, params=asdict(config),
-                                             requested_by=requested_by)
+                                             requested_by=requested_by, metrics=metrics or {})
             run.samples.set(samples)
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(run.pk))
