@@ -12,40 +12,17 @@ events.
 None of this is used in training, so it measures how the network copes with drawings unlike its data.
 """
 
-import io
 import math
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-Point = tuple[float, float]
-# A stroke is one pen-down: segments smoothed separately and joined at sharp corners.
-Stroke = list[list[Point]]
+from training.strokes import ANY_HAND, CANVAS_SIDES, Hand, Point, Stroke, arc, png
+from training.strokes import render as draw
 
-SUPERSAMPLE = 4             # drawn at 4x and box-reduced: anti-aliased edges, as a canvas draws them
-PAGE_PEN = 1 / 14           # the page's pen width, as a fraction of the canvas side (draw.js LINE_WIDTH)
-OTHER_PENS = (1 / 40, 1 / 9)  # other drawing apps: fine-liners to markers
-CANVAS_SIDES = (200, 600)
-EDGE = 2                    # pixels between the ink and the canvas's edge, at least
-HEIGHT_FRACTION = (0.35, 0.9)  # how much of the canvas the digit fills; people on a drawing pad draw big
-SLANT = (-0.15, 0.45)       # horizontal shift of the top against the bottom, in digit heights (+: leaning right)
-TILT_DEGREES = 6.0
-WIDTH_SCALE = (0.75, 1.3)
-WOBBLE = 0.03               # the standard deviation of a corner's displacement, in digit heights
-CURVE_WOBBLE = 0.008        # ... and of a point on a curve: a hand does not shake along a curve
-WARP = 0.05                 # the amplitude of a smooth warp over the whole digit: loops a bit uneven, lines bowed
-
-
-def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, steps: int = 12,
-        end_scale: float = 1.0) -> list[Point]:
-    """Points on an ellipse from angle ``start`` to ``end`` in degrees: 0 is right, 90 down (y grows down). With
-    ``end_scale`` the radii change steadily to that multiple by the end: a loop that overshoots past its start."""
-    return [(cx + rx * k * math.cos(math.radians(a)), cy + ry * k * math.sin(math.radians(a)))
-            for a, k in zip(np.linspace(start, end, steps), np.linspace(1.0, end_scale, steps))]
+__all__ = ["ANY_HAND", "CANVAS_SIDES", "STYLES", "Hand", "PenSample", "arc", "iter_pen_digits", "render"]
 
 
 def _figure_eight(top_width: float, bottom_width: float, steps: int = 40) -> list[Point]:
@@ -131,7 +108,6 @@ SHAPES: dict[str, tuple[int, list[Stroke]]] = {
 MOUSE_STYLES = {"0 oval, mouse": "0 oval", "2 plain, mouse": "2 plain", "3 round, mouse": "3 round",
                 "5 mouse": "5 one stroke", "6 curved, mouse": "6 curved", "8 mouse": "8 one stroke",
                 "9 curved, mouse": "9 curved stem"}
-MOUSE_STEP = (0.08, 0.18)   # the distance between pointer events, in digit heights: a quick hand at 60 Hz
 
 STYLES: dict[str, tuple[int, list[Stroke]]] = dict(sorted(
     {**SHAPES, **{name: SHAPES[shape] for name, shape in MOUSE_STYLES.items()}}.items(),
@@ -141,132 +117,16 @@ STYLES: dict[str, tuple[int, list[Stroke]]] = dict(sorted(
 Shapes = dict[str, tuple[int, list[Stroke]]]  # style name -> (label, strokes)
 
 
-@dataclass(frozen=True)
-class Hand:
-    """The ranges a sample's variation is drawn from. The default is anyone at all; one writer is narrower: a
-    slant and size of their own, always the page's canvas and pen."""
-    slant: tuple[float, float] = SLANT
-    tilt_degrees: tuple[float, float] = (-TILT_DEGREES, TILT_DEGREES)
-    width_scale: tuple[float, float] = WIDTH_SCALE
-    height_fraction: tuple[float, float] = HEIGHT_FRACTION
-    other_canvas_share: float = 0.5  # how often the canvas is 200-600 px rather than the page's 280 px
-    page_pen_share: float = 0.5      # how often the pen is the page's rather than another app's
-
-
-ANY_HAND = Hand()
-
-
 class PenSample(NamedTuple):
     style: str
     label: int
     data: bytes  # a PNG, as the page posts it
 
 
-def _catmull_rom(points: list[Point], per_span: int = 8) -> list[Point]:
-    """A smooth curve through ``points``, as a hand moving through them draws it."""
-    if len(points) < 3:
-        return list(points)
-    p = np.asarray(points, dtype=np.float64)
-    padded = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
-    curve = [tuple(p[0])]
-    for i in range(1, len(padded) - 2):
-        p0, p1, p2, p3 = padded[i - 1: i + 3]
-        for t in np.linspace(0, 1, per_span + 1)[1:]:
-            point = 0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
-                           + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3)
-            curve.append(tuple(point))
-    return curve
-
-
-def _bend(strokes: list[Stroke], rng: np.random.Generator, hand: Hand) -> list[list[Point]]:
-    """Each stroke as one smooth polyline in digit units, after this hand's slant, tilt, width and wobble."""
-    slant = rng.uniform(*hand.slant)
-    tilt = math.radians(rng.uniform(*hand.tilt_degrees))
-    width = rng.uniform(*hand.width_scale)
-    cos, sin = math.cos(tilt), math.sin(tilt)
-    waves = rng.uniform(0.4, 1.2, size=(2, 2)), rng.uniform(0, 2 * math.pi, size=(2, 2))
-    amplitude = rng.uniform(0, WARP, size=2)
-
-    def move(x: float, y: float) -> Point:
-        (fx, fy), (px, py) = waves[0], waves[1]
-        x += amplitude[0] * math.sin(2 * math.pi * fx[0] * y + px[0]) * math.sin(2 * math.pi * fx[1] * x + px[1])
-        y += amplitude[1] * math.sin(2 * math.pi * fy[0] * x + py[0]) * math.sin(2 * math.pi * fy[1] * y + py[1])
-        x = (x - 0.5) * width + slant * (0.5 - y)
-        y = y - 0.5
-        return (x * cos - y * sin, x * sin + y * cos)
-
-    bent = []
-    for stroke in strokes:
-        line: list[Point] = []
-        corner: Point | None = None  # where the last segment ended, wobbled: the next one starts there
-        for segment in stroke:
-            shake = WOBBLE if len(segment) <= 4 else CURVE_WOBBLE
-            wobbled = [(x + rng.normal(0, shake), y + rng.normal(0, shake)) for x, y in segment]
-            if corner is not None:
-                wobbled[0] = corner
-            corner = wobbled[-1]
-            smooth = _catmull_rom([move(x, y) for x, y in wobbled])
-            line.extend(smooth[1:] if line else smooth)
-        bent.append(line)
-    return bent
-
-
-def _place(lines: list[list[Point]], side: int, rng: np.random.Generator, pen: float,
-           height_fraction: tuple[float, float]) -> list[list[Point]]:
-    """Scale the digit to a random share of the canvas height and put it at a random place inside it, the whole
-    pen's width clear of the edges."""
-    xs = [x for line in lines for x, _ in line]
-    ys = [y for line in lines for _, y in line]
-    width, height = max(max(xs) - min(xs), 1e-6), max(max(ys) - min(ys), 1e-6)
-    inner = side - pen - 2 * EDGE  # the room the pen's centre has
-    scale = min(rng.uniform(*height_fraction) * side, inner) / height
-    scale = min(scale, inner / width)  # a wide digit still fits
-    left = pen / 2 + EDGE + rng.uniform(0, max(inner - width * scale, 0.0))
-    top = pen / 2 + EDGE + rng.uniform(0, max(inner - height * scale, 0.0))
-    return [[(left + (x - min(xs)) * scale, top + (y - min(ys)) * scale) for x, y in line] for line in lines]
-
-
-def draw_digit(lines: list[list[Point]], side: int, pen: float) -> Image.Image:
-    """Round-pen polylines on a transparent ``side`` x ``side`` canvas, dark ink, anti-aliased."""
-    big = side * SUPERSAMPLE
-    alpha = Image.new("L", (big, big), 0)
-    brush = ImageDraw.Draw(alpha)
-    width = max(1, round(pen * SUPERSAMPLE))
-    radius = width / 2
-    for line in lines:
-        points = [(x * SUPERSAMPLE, y * SUPERSAMPLE) for x, y in line]
-        brush.line(points, fill=255, width=width, joint="curve")
-        for x, y in points:  # round caps and joins at every vertex, as the canvas's lineJoin/lineCap "round"
-            brush.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-    image.putalpha(alpha.reduce(SUPERSAMPLE))
-    return image
-
-
-def _sampled(lines: list[list[Point]], rng: np.random.Generator) -> list[list[Point]]:
-    """Each line cut down to the points a pointer event reported, evenly spaced along it, plus its ends."""
-    step = rng.uniform(*MOUSE_STEP)
-    sparse = []
-    for line in lines:
-        p = np.asarray(line)
-        along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
-        at = np.concatenate([[0.0], np.arange(rng.uniform(0, step), along[-1], step), [along[-1]]])
-        sparse.append(list(zip(np.interp(at, along, p[:, 0]), np.interp(at, along, p[:, 1]))))
-    return sparse
-
-
 def render(style: str, rng: np.random.Generator, hand: Hand = ANY_HAND, shapes: Shapes = STYLES) -> PenSample:
     """One sample of ``shapes[style]`` drawn by ``hand``, as the page posts it."""
     label, strokes = shapes[style]
-    side = int(rng.integers(CANVAS_SIDES[0], CANVAS_SIDES[1] + 1)) if rng.random() < hand.other_canvas_share else 280
-    pen = side * (PAGE_PEN if rng.random() < hand.page_pen_share else rng.uniform(*OTHER_PENS))
-    lines = _bend(strokes, rng, hand)
-    if style in MOUSE_STYLES:
-        lines = _sampled(lines, rng)
-    lines = _place(lines, side, rng, pen, hand.height_fraction)
-    buffer = io.BytesIO()
-    draw_digit(lines, side, pen).save(buffer, format="PNG")
-    return PenSample(style, label, buffer.getvalue())
+    return PenSample(style, label, png(draw(strokes, rng, hand, mouse=style in MOUSE_STYLES)))
 
 
 def iter_pen_digits(count: int, seed: int, styles: list[str] | None = None, *, hand: Hand = ANY_HAND,
