@@ -42,17 +42,17 @@ def _relabel_action(digit: int):
 @admin.register(Sample)
 class SampleAdmin(admin.ModelAdmin):
     list_display = ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
-                    "confidence_percent", "status", "short_session", "created"]
+                    "confidence_percent", "verdict_shown", "status", "short_session", "created"]
     list_display_links = ["id", "drawing_thumbnail"]
-    list_filter = ["label", "status", DisagreementFilter, "created"]
+    list_filter = ["label", "status", "verdict", DisagreementFilter, "created"]
     search_fields = ["session_key"]
     date_hierarchy = "created"
     list_select_related = ["model_version"]
     list_per_page = 50
-    fields = ["drawing_large", "digit_large", "label", "status", "predicted", "confidence", "model_version",
-              "session_key", "created", "drawing", "digit"]
-    readonly_fields = ["drawing_large", "digit_large", "predicted", "confidence", "model_version", "session_key",
-                       "created", "drawing", "digit"]
+    fields = ["drawing_large", "digit_large", "label", "status", "predicted", "confidence", "verdict",
+              "not_a_digit_score", "model_version", "session_key", "created", "drawing", "digit"]
+    readonly_fields = ["drawing_large", "digit_large", "predicted", "confidence", "verdict", "not_a_digit_score",
+                       "model_version", "session_key", "created", "drawing", "digit"]
     actions = ["approve", "approve_sessions", "reject", *[_relabel_action(d) for d in range(10)], "export_zip"]
 
     def has_add_permission(self, request) -> bool:
@@ -83,6 +83,12 @@ class SampleAdmin(admin.ModelAdmin):
     @admin.display(description="confidence", ordering="confidence")
     def confidence_percent(self, sample: Sample) -> str:
         return "—" if sample.confidence is None else f"{sample.confidence:.1%}"
+
+    @admin.display(description="verdict", ordering="verdict")
+    def verdict_shown(self, sample: Sample) -> str:
+        if not sample.verdict:
+            return "—"
+        return format_html('<span class="verdict verdict--{}">{}</span>', sample.verdict, sample.get_verdict_display())
 
     @admin.display(description="session", ordering="session_key")
     def short_session(self, sample: Sample) -> str:

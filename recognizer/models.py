@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
+from .ml.reader import DIGIT, NOT_A_DIGIT, UNSURE
 
 
 class ModelVersion(models.Model):
@@ -106,6 +107,11 @@ def sample_digit_path(instance: "Sample", filename: str) -> str:
 class Sample(models.Model):
     """A labelled drawing kept by one browser session, for review and fine-tuning."""
 
+    class Verdict(models.TextChoices):  # recognizer.ml.reader's verdicts
+        DIGIT = DIGIT, "Digit"
+        UNSURE = UNSURE, "Unsure"
+        NOT_A_DIGIT = NOT_A_DIGIT, "Not a digit"
+
     class Status(models.TextChoices):
         NEW = "new", "New"
         APPROVED = "approved", "Approved"
@@ -117,6 +123,10 @@ class Sample(models.Model):
     digit = models.ImageField(upload_to=sample_digit_path, help_text="the 28x28 MNIST-style image the network saw")
     predicted = models.PositiveSmallIntegerField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True, db_index=True,
+                               help_text="what the model made of the drawing; empty when there was no prediction")
+    not_a_digit_score = models.FloatField(null=True, blank=True,
+                                          help_text="the non-digit detector's score, 0-1 (0.5 and above: no digit)")
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="samples")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW, db_index=True)

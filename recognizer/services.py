@@ -29,9 +29,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    digit: int
+    digit: int  # the best guess, whatever the verdict
     confidence: float
     probabilities: list[float]
+    verdict: str  # ml.reader's: digit, unsure or not_a_digit
+    not_a_digit_score: float | None  # None for a model saved without a detector
+    runner_up: int | None
     model_version: int
     personal: bool  # read by the session's own personal model
     preprocessed: np.ndarray  # the (28, 28) uint8 image the network saw
@@ -49,6 +52,7 @@ def _predict(digit_image: np.ndarray, session_key: str | None) -> Prediction:
     reading = chosen.predictor.read(to_model_input(digit_image))[0]
     return Prediction(
         digit=reading.digit, confidence=reading.confidence, probabilities=reading.probabilities,
+        verdict=reading.verdict, not_a_digit_score=reading.not_a_digit_score, runner_up=reading.runner_up,
         model_version=chosen.predictor.version_id, personal=chosen.predictor.personal, preprocessed=digit_image,
         note=chosen.note,
     )
@@ -85,6 +89,8 @@ def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample
         session_key=session_key, label=label,
         predicted=prediction.digit if prediction else None,
         confidence=prediction.confidence if prediction else None,
+        verdict=prediction.verdict if prediction else "",
+        not_a_digit_score=prediction.not_a_digit_score if prediction else None,
         model_version_id=prediction.model_version if prediction else None,
     )
     sample.drawing.save("drawing.png", ContentFile(_png_bytes(image)), save=False)
@@ -140,7 +146,7 @@ def samples_relabel(samples: QuerySet[Sample], *, label: int) -> int:
     return samples.exclude(label=label).update(label=label)
 
 
-EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "model_version", "status", "session", "created",
+EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "verdict", "not_a_digit_score", "model_version", "status", "session", "created",
                   "mnist_file", "original_file"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -169,7 +175,8 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
                 except FileNotFoundError:
                     logger.warning("Export: %s of sample %s is missing", field.name, sample.pk)
             writer.writerow([spreadsheet_safe(cell) for cell in (
-                sample.pk, sample.label, sample.predicted, sample.confidence, sample.model_version_id, sample.status,
+                sample.pk, sample.label, sample.predicted, sample.confidence, sample.verdict or None,
+                sample.not_a_digit_score, sample.model_version_id, sample.status,
                 sample.session_key[:8], sample.created.isoformat(), mnist_name, original_name)])
             count += 1
         archive.writestr("labels.csv", rows.getvalue())

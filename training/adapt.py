@@ -95,22 +95,36 @@ class Scores:
 
 @dataclass(frozen=True)
 class ParentBank:
-    """What every run from one parent reuses: features of a fixed MNIST replay sample and of the MNIST validation
-    set, and the parent's own scores on that validation set."""
+    """What every run from one parent reuses: features of a fixed MNIST replay sample, of the MNIST validation set
+    and of held-out non-digits, and the parent's own scores on them."""
     replay_features: Tensor
     replay_labels: Tensor
     validation_features: Tensor
     validation_labels: Tensor
     validation: Scores
+    nondigit_features: Tensor
+    nondigit_recall: float | None  # None: the parent has no detector
 
 
 def build_bank(parent: DigitNet, *, replay_digits: Tensor, replay_labels: Tensor, validation_digits: Tensor,
-               validation_labels: Tensor, device: torch.device) -> ParentBank:
-    """The bank for ``parent`` from MNIST as uint8 (N, 28, 28) tensors (a random replay sample, and validation)."""
+               validation_labels: Tensor, nondigit_digits: Tensor, device: torch.device) -> ParentBank:
+    """The bank for ``parent`` from MNIST as uint8 (N, 28, 28) tensors (a random replay sample, and validation)
+    and from non-digits drawn and preprocessed as the site would (training.nondigits, never trained on)."""
     replay = embed(parent, normalise_digits(replay_digits), device=device)
     validation = embed(parent, normalise_digits(validation_digits), device=device)
+    nondigits = embed(parent, normalise_digits(nondigit_digits), device=device)
     return ParentBank(replay, replay_labels, validation, validation_labels,
-                      Scores.of(parent.classifier, validation, validation_labels, device))
+                      Scores.of(parent.classifier, validation, validation_labels, device),
+                      nondigits, nondigit_recall(parent.detector, nondigits))
+
+
+def nondigit_recall(detector: torch.nn.Module | None, features: Tensor) -> float | None:
+    """The share of these non-digits' features the detector calls no digit (None without a detector or data)."""
+    if detector is None or not len(features):
+        return None
+    detector = detector.cpu().eval()
+    with torch.inference_mode():
+        return (detector(features)[:, 0] > 0).float().mean().item()
 
 
 # ---- Held-out drawings ----
@@ -198,7 +212,9 @@ def one_thread() -> Iterator[None]:
 
 
 def with_classifier(parent: DigitNet, classifier: torch.nn.Module) -> DigitNet:
-    """A new network: the parent's convolutional stages and ``classifier``."""
+    """A new network: the parent's convolutional stages and detector, and ``classifier``. The detector is kept as
+    it is: a fine-tune never teaches it anything, so a drawing labelled as a digit never trains it towards "no
+    digit" (and the gate checks that it still finds non-digits)."""
     network = copy.deepcopy(parent).cpu()
     network.classifier = copy.deepcopy(classifier).cpu()
     return network.eval()
@@ -210,6 +226,15 @@ def with_classifier(parent: DigitNet, classifier: torch.nn.Module) -> DigitNet:
 class GateRules:
     max_drop: float                    # overall MNIST validation accuracy may fall by at most this
     max_class_drop: float | None = None  # and each digit's by at most this, when set
+    max_nondigit_drop: float = 0.03    # held-out non-digits called no digit may fall by at most this
+
+
+@dataclass(frozen=True)
+class NondigitRecall:
+    """How many held-out non-digits the parent and the candidate call no digit (None: no detector)."""
+    count: int
+    before: float | None
+    after: float | None
 
 
 @dataclass(frozen=True)
@@ -218,9 +243,10 @@ class GateDecision:
     reason: str
 
 
-def gate(*, parent: Scores, candidate: Scores, held_out: HeldOut, rules: GateRules) -> GateDecision:
-    """Accept a candidate only if it has not forgotten MNIST (overall, and per digit when the rules say) and reads
-    the held-out drawings no worse than its parent."""
+def gate(*, parent: Scores, candidate: Scores, held_out: HeldOut, rules: GateRules,
+         nondigits: NondigitRecall | None = None) -> GateDecision:
+    """Accept a candidate only if it has not forgotten MNIST (overall, and per digit when the rules say), still
+    finds non-digits, and reads the held-out drawings no worse than its parent."""
     drop = parent.accuracy - candidate.accuracy
     if drop > rules.max_drop + 1e-9:
         return GateDecision(False, f"MNIST validation accuracy fell from {parent.accuracy:.2%} to "
@@ -231,6 +257,12 @@ def gate(*, parent: Scores, candidate: Scores, held_out: HeldOut, rules: GateRul
             if was - now > rules.max_class_drop + 1e-9:
                 return GateDecision(False, f"MNIST validation accuracy on {digit}s fell from {was:.2%} to {now:.2%} "
                                            f"(at most {rules.max_class_drop * 100:.1f} points allowed per digit).")
+    if nondigits is not None and nondigits.before is not None:
+        after = nondigits.after or 0.0
+        if nondigits.before - after > rules.max_nondigit_drop + 1e-9:
+            return GateDecision(False, f"It found fewer drawings that are no digit: {nondigits.before:.1%} → "
+                                       f"{after:.1%} of {nondigits.count} (at most "
+                                       f"{rules.max_nondigit_drop * 100:.0f} points may be lost).")
     mnist = f"MNIST validation {parent.accuracy:.2%} → {candidate.accuracy:.2%}"
     if not held_out.count:
         return GateDecision(True, f"{mnist}; too few drawings to hold any out, so none were measured.")

@@ -12,6 +12,7 @@ import PIL
 import scipy
 import torch
 import torchvision
+from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from recognizer.ml.checkpoints import save_checkpoint
@@ -19,8 +20,13 @@ from recognizer.ml.network import DigitNet, parameter_count
 from recognizer.ml.preprocessing import normalise_digits
 
 from .data import MNIST_TRAIN_PART, loader, mnist_arrays, mnist_dataset
+from .detector import (
+    NONDIGIT_SEEDS, NONDIGITS_PER_FAMILY, DetectorConfig, Progress, classifier_logits, expected_calibration_error, fit_temperature, fold_temperature,
+    fold_threshold, logits_of, nondigit_digits, threshold_for, train_detector,
+)
 from .loop import BatchCallback, EpochCallback, FitConfig, evaluate, fit
 from .mnist_files import MNIST_SHA256
+from .nondigits import UNSEEN, training_families
 
 
 def library_versions() -> dict[str, str]:
@@ -89,3 +95,76 @@ def write_base_model(model: DigitNet, card: dict[str, Any], checkpoint_path: Pat
     tmp = card_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(card, indent=2) + "\n")
     tmp.replace(card_path)
+
+
+# ---- The non-digit detector and calibration, added to a trained base ----
+
+def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, progress: Progress | None = None,
+                 per_family: dict[str, int] = NONDIGITS_PER_FAMILY) -> dict[str, Any]:
+    """Give ``model`` a non-digit detector and a calibrated confidence (training.detector); return what the model
+    card says about both. The convolutional features and every best guess stay as they were."""
+    train_digits, _ = mnist_arrays(data_dir, split="train")
+    validation_digits, validation_labels = mnist_arrays(data_dir, split="validation")
+    seen = training_families()
+    nondigits, _ = nondigit_digits(seen, count=per_family["train"], seed=NONDIGIT_SEEDS["train"])
+    held_nondigits, held_families = nondigit_digits(seen, count=per_family["validation"],
+                                                    seed=NONDIGIT_SEEDS["validation"])
+    unseen, unseen_families = nondigit_digits(sorted(UNSEEN), count=per_family["validation"],
+                                              seed=NONDIGIT_SEEDS["unseen"])
+    head = train_detector(model, train_digits, nondigits, config, progress=progress)
+    digit_logits = logits_of(model, head, validation_digits)
+    threshold = threshold_for(digit_logits, config.refuse_at_most)
+    fold_threshold(head, threshold)
+    model.detector = head
+
+    logits = classifier_logits(model, validation_digits)
+    confidence_before = logits.softmax(1).max(1).values
+    temperature = fit_temperature(logits, validation_labels.long())
+    fold_temperature(model.classifier, temperature)
+    confidence = classifier_logits(model, validation_digits).softmax(1).max(1)
+    correct = (confidence.indices == validation_labels).tolist()
+
+    def refused(digits: Tensor) -> Tensor:
+        return logits_of(model, model.detector, digits) > 0
+
+    baseline = confidence_baseline(model, validation_digits, torch.cat([held_nondigits, unseen]),
+                                   refuse_at_most=config.refuse_at_most)
+    return {
+        "detector": {
+            "method": "outlier exposure: a head on the frozen convolutional features, trained against generated "
+                      "non-digits (training.nondigits)",
+            "config": asdict(config),
+            "trained_on": {"digits": len(train_digits), "nondigits": len(nondigits), "families": len(seen)},
+            "validation_digits_refused": refused(validation_digits).float().mean().item(),
+            "validation_nondigit_recall": refused(held_nondigits).float().mean().item(),
+            "validation_nondigit_count": len(held_nondigits),
+            "unseen_family_recall": refused(unseen).float().mean().item(),
+            "unseen_families": sorted(UNSEEN),
+            "per_family_recall": _per_family(refused(torch.cat([held_nondigits, unseen])),
+                                             held_families + unseen_families),
+            "confidence_baseline": baseline,
+        },
+        "calibration": {
+            "temperature": temperature,
+            "validation_ece_before": expected_calibration_error(confidence_before.tolist(), correct),
+            "validation_ece_after": expected_calibration_error(confidence.values.tolist(), correct),
+        },
+    }
+
+
+def confidence_baseline(model: DigitNet, digits: Tensor, nondigits: Tensor, *, refuse_at_most: float
+                        ) -> dict[str, float]:
+    """The simple alternative the detector is measured against: refuse a drawing when the classifier's top
+    probability is below a threshold, set to refuse as many validation digits as the detector may."""
+    digit_doubt = -classifier_logits(model, digits).softmax(1).max(1).values
+    threshold = threshold_for(digit_doubt, refuse_at_most)
+    nondigit_doubt = -classifier_logits(model, nondigits).softmax(1).max(1).values
+    return {"confidence_below": -threshold, "nondigit_recall": (nondigit_doubt > threshold).float().mean().item(),
+            "validation_digits_refused": (digit_doubt > threshold).float().mean().item()}
+
+
+def _per_family(refused: Tensor, families: list[str]) -> dict[str, float]:
+    totals: dict[str, list[int]] = {}
+    for family, was_refused in zip(families, refused.tolist()):
+        totals.setdefault(family, []).append(int(was_refused))
+    return {family: sum(flags) / len(flags) for family, flags in sorted(totals.items())}

@@ -23,11 +23,13 @@ from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
 
 from .adapt import (
-    AdaptConfig, GateDecision, GateRules, HeldOut, ParentBank, Scores, augmented, build_bank, embed, gate,
-    held_out_scores, pick_device, split_holdout, train_classifier, with_classifier,
+    AdaptConfig, GateDecision, GateRules, HeldOut, NondigitRecall, ParentBank, Scores, augmented, build_bank, embed,
+    gate, held_out_scores, nondigit_recall, pick_device, split_holdout, train_classifier, with_classifier,
 )
 from .data import mnist_arrays
+from .detector import NONDIGIT_SEEDS, nondigit_digits
 from .exceptions import NoUsableSamples, SampleUnreadable
+from .nondigits import training_families
 
 # Shares of the progress bar: reading the drawings (and, the first time, the parent's MNIST features), training,
 # gating. Storing and promoting take the rest.
@@ -42,6 +44,7 @@ class Candidate:
     validation_before: Scores
     validation_after: Scores
     held_out: HeldOut
+    nondigits: NondigitRecall
     trained_on: int
     history: list[dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
@@ -53,6 +56,7 @@ class Candidate:
             "mnist_validation": {"before": self.validation_before.accuracy, "after": self.validation_after.accuracy,
                                  "count": self.validation_after.count},
             "held_out": asdict(self.held_out),
+            "nondigit_recall": asdict(self.nondigits),
             "trained_on": self.trained_on,
             "gate": self.decision.reason,
             "accepted": self.decision.accepted,
@@ -63,7 +67,8 @@ class Candidate:
         after = self.validation_after
         metrics = {"mnist_validation_accuracy": after.accuracy, "mnist_validation_count": after.count,
                    "per_class_validation_accuracy": after.per_class_accuracy,
-                   "validation_confusion_matrix": after.confusion_matrix, "held_out": asdict(self.held_out)}
+                   "validation_confusion_matrix": after.confusion_matrix, "held_out": asdict(self.held_out),
+                   "nondigit_recall": self.nondigits.after}
         if self.test is not None:
             metrics.update(mnist_test_accuracy=self.test.accuracy, mnist_test_count=self.test.count,
                            per_class_accuracy=self.test.per_class_accuracy,
@@ -100,17 +105,20 @@ def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptCo
 
     started = time.perf_counter()
     after = Scores.of(classifier, bank.validation_features, bank.validation_labels, device)
+    network = with_classifier(parent_network, classifier)
+    nondigits = NondigitRecall(len(bank.nondigit_features), bank.nondigit_recall,
+                               nondigit_recall(network.detector, bank.nondigit_features))
     held_features = embed(parent_network, normalise_digits(torch.from_numpy(np.stack([digits[i] for i in held_ids])))
                           if held_ids else torch.empty(0, 1, 28, 28), device=device)
     held_out = held_out_scores(parent_network.classifier, classifier, held_features,
                                torch.tensor([labels[i] for i in held_ids], dtype=torch.long))
-    decision = gate(parent=bank.validation, candidate=after, held_out=held_out, rules=rules)
-    network = with_classifier(parent_network, classifier)
+    decision = gate(parent=bank.validation, candidate=after, held_out=held_out, rules=rules, nondigits=nondigits)
     test = _test_scores(network, device) if with_test_set else None
     seconds["gate"] = _lap(started)
     progress(STAGES["gate"][1], force=True)
     return Candidate(network=network, decision=decision, validation_before=bank.validation, validation_after=after,
-                     held_out=held_out, trained_on=len(train_ids), history=history, seconds=seconds, test=test)
+                     held_out=held_out, nondigits=nondigits, trained_on=len(train_ids), history=history,
+                     seconds=seconds, test=test)
 
 
 def _lap(started: float) -> float:
@@ -145,7 +153,8 @@ _banks_lock = threading.Lock()
 def parent_bank(parent: ModelVersion, network: DigitNet, device: torch.device) -> ParentBank:
     """The replay and validation features of ``parent``, built on first use; one parent is kept at a time (the
     shared active version, which every personal run starts from)."""
-    key = (parent.pk, parent.weights_sha256, settings.FINE_TUNE_VALIDATION_LIMIT, settings.FINE_TUNE["replay"])
+    key = (parent.pk, parent.weights_sha256, settings.FINE_TUNE_VALIDATION_LIMIT, settings.FINE_TUNE["replay"],
+           settings.GATE_NONDIGITS_PER_FAMILY)
     with _banks_lock:
         if key not in _banks:
             _banks.clear()
@@ -159,9 +168,11 @@ def _build_bank(network: DigitNet, device: torch.device) -> ParentBank:
     picked = picked[:settings.FINE_TUNE["replay"]]
     validation_images, validation_labels = mnist_arrays(settings.MNIST_DATA_DIR, split="validation")
     limit = settings.FINE_TUNE_VALIDATION_LIMIT
+    nondigits, _ = nondigit_digits(training_families(), count=settings.GATE_NONDIGITS_PER_FAMILY,
+                                   seed=NONDIGIT_SEEDS["validation"], processes=1)
     return build_bank(network, replay_digits=train_images[picked], replay_labels=train_labels[picked],
                       validation_digits=validation_images[:limit], validation_labels=validation_labels[:limit],
-                      device=device)
+                      nondigit_digits=nondigits, device=device)
 
 
 def warm_up() -> None:

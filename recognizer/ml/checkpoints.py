@@ -56,12 +56,14 @@ def load_checkpoint(path: Path) -> tuple[DigitNet, dict[str, Any]]:
         raise CheckpointError(f"weights file {path} cannot be read: {exc}") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("arch"), str):
         raise CheckpointError(f"weights file {path} is not a DigitNet checkpoint")
+    state = payload.get("state_dict")
     try:
-        model = DigitNet(payload["arch"])
-        model.load_state_dict(payload["state_dict"])
+        has_detector = isinstance(state, dict) and any(key.startswith("detector.") for key in state)
+        model = DigitNet(payload["arch"], detector=has_detector)
+        model.load_state_dict(state)
     except UnknownArchitecture as exc:
         raise CheckpointError(f"weights file {path}: {exc}") from exc
-    except (KeyError, RuntimeError) as exc:
+    except (KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"weights file {path} does not fit {payload['arch']}: {exc}") from exc
     model.eval()
     return model, payload.get("metadata", {})

@@ -8,6 +8,10 @@ trained with an older layout still loads and can be rolled back to:
   6 M multiply-adds: about 0.3 ms per image on one CPU thread.
 - ``DigitNet-v1``: two convolutions per stage (32, 32 | 64, 64). About 468k parameters but 19 M multiply-adds,
   three times the work per image for no measurable gain in accuracy.
+
+Beside the classifier sits the non-digit detector: a small head on the same convolutional features whose one
+output is a logit for "this is no digit at all", positive when it is (its threshold is folded into its bias;
+training.detector trains it). Versions saved before it existed have none (``detector`` is None).
 """
 
 import torch
@@ -36,8 +40,11 @@ def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
     ]
 
 
+DETECTOR_HIDDEN = 64
+
+
 class DigitNet(nn.Module):
-    def __init__(self, architecture: str = ARCHITECTURE, dropout: float = 0.3) -> None:
+    def __init__(self, architecture: str = ARCHITECTURE, dropout: float = 0.3, *, detector: bool = True) -> None:
         super().__init__()
         if architecture not in LAYOUTS:
             raise UnknownArchitecture(f"unknown architecture {architecture!r}; known: {', '.join(LAYOUTS)}")
@@ -58,10 +65,20 @@ class DigitNet(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(128, 10),
         )
+        self.detector = detector_head(channels * side * side) if detector else None
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, 1, 28, 28) normalised images -> (N, 10) logits."""
         return self.classifier(self.features(x))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """(N, 1, 28, 28) normalised images -> (N, D) features, what the classifier and the detector read."""
+        return self.features(x).flatten(1)
+
+
+def detector_head(features: int) -> nn.Sequential:
+    """``features`` -> one logit, positive for a drawing that is no digit."""
+    return nn.Sequential(nn.Linear(features, DETECTOR_HIDDEN), nn.ReLU(inplace=True), nn.Linear(DETECTOR_HIDDEN, 1))
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -75,6 +75,7 @@ def assert_export_matches_database(rows: list[dict], names: set[str], samples: l
     for row in rows:
         sample = Sample.objects.get(pk=row["id"])
         assert (int(row["label"]), int(row["predicted"]), row["status"]) == (sample.label, sample.predicted, sample.status)
+        assert (row["verdict"], float(row["not_a_digit_score"])) == (sample.verdict, sample.not_a_digit_score)
         assert row["mnist_file"] in names and row["original_file"] in names
 
 

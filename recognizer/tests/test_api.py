@@ -44,7 +44,9 @@ def test_a_multipart_file_is_read_and_answered(client, active_model_version):
     response = client.post(URL, upload(SEVEN))
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"digit", "confidence", "probabilities", "model_version", "personal", "preprocessed"}
+    assert set(body) == {"digit", "confidence", "probabilities", "verdict", "not_a_digit_score", "runner_up",
+                         "model_version", "personal", "preprocessed"}
+    assert body["verdict"] == "digit" and body["not_a_digit_score"] < 0.5
     assert body["personal"] is False  # no session: the shared model
     assert body["digit"] == 7
     assert body["model_version"] == active_model_version.pk

@@ -28,7 +28,6 @@
   const INK = "#111827";
   const DEBOUNCE_MS = 200;        // after the last pointer move
   const BUSY_DELAY_MS = 250;      // show "Thinking…" only when an answer is slow, to avoid flicker
-  const RUNNER_UP_SHOWN = 0.1;    // a second digit this likely is named beside the answer ("could also be a 7")
   const NETWORK_ERROR = "Could not reach the recogniser — try again.";
 
   const $ = (id) => document.getElementById(id);
@@ -40,7 +39,7 @@
     result: $("result"), status: $("result-status"), idle: $("result-idle"), body: $("result-body"),
     message: $("result-message"), messageText: $("result-message-text"),
     digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
-    verdict: $("confidence-verdict"), bars: Array.from($("probability-bars").children),
+    verdict: $("confidence-verdict"), digitLabel: $("result-digit-label"), bars: Array.from($("probability-bars").children),
     networkInput: $("network-input"), announcer: $("announcer"),
   };
   const { percent, plural } = api;   // percent keeps trailing zeros here: "40.0 %"
@@ -298,7 +297,7 @@
   /* ---------- Result panel ---------- */
 
   /* digit and reader: the predicted digit and the model that read it, while state is "result". */
-  function showState(state, digit = null, reader = null) {
+  function showState(state, digit = null, reader = null, verdict = null) {
     ui.idle.hidden = state !== "idle";
     ui.message.hidden = state !== "message";
     ui.body.hidden = state !== "result";
@@ -306,18 +305,23 @@
     ui.result.dataset.state = state;
     const result = state === "result";
     root.dispatchEvent(new CustomEvent("pad:state", {
-      detail: { state, digit: result ? digit : null, reader: result ? reader : null },
+      detail: { state, digit: result ? digit : null, reader: result ? reader : null,
+                verdict: result ? verdict : null },
     }));
   }
 
+  /* The server's verdict, worded: the page never works it out itself, so it agrees with the API and the admin. */
   function showPrediction(data) {
-    const { digit, confidence, probabilities } = data;
+    const { digit, confidence, probabilities, verdict } = data;
+    const alternative = typeof data.runner_up === "number" ? data.runner_up : null;
+    const noDigit = verdict === "not_a_digit";
+    ui.body.dataset.verdict = verdict;
     ui.digit.textContent = String(digit);
+    ui.digitLabel.textContent = noDigit ? "That doesn\u2019t look like a digit" : "Most likely digit";
     ui.confidence.textContent = percent(confidence);
     ui.meter.value = confidence;
-    const alternative = runnerUp(probabilities, digit);
-    ui.verdict.textContent = verdict(confidence, alternative);
-    ui.guess.textContent = `Looks like ${digit} · ${percent(confidence, 0)}`;
+    ui.verdict.textContent = wording(verdict, digit, alternative);
+    ui.guess.textContent = noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence, 0)}`;
     ui.bars.forEach((row, index) => {
       const p = probabilities[index];
       row.style.setProperty("--p", String(p));
@@ -328,28 +332,25 @@
     });
     ui.networkInput.src = data.preprocessed;
     showState("result", digit, { version: data.model_version, personal: Boolean(data.personal),
-                                 note: data.note || null });
-    if (!activeStroke) {
+                                 note: data.note || null }, verdict);
+    if (activeStroke) return;
+    if (noDigit) {
+      announce(`That doesn\u2019t look like a digit. Best guess: ${digit}.`);
+    } else {
       const also = alternative === null ? "" : ` It could also be ${aDigit(alternative)}.`;
-      announce(`Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
+      const unsure = verdict === "unsure" ? "Unsure: " : "";
+      announce(`${unsure}Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
     }
   }
 
   const aDigit = (digit) => `${digit === 8 ? "an" : "a"} ${digit}`;   // "an 8", said as "eight"
 
-  /* The second most likely digit when it is a real contender (a flagged 1 and a 7, a 4 and a 9), else null. */
-  function runnerUp(probabilities, digit) {
-    let second = null;
-    probabilities.forEach((p, index) => {
-      if (index !== digit && (second === null || p > probabilities[second])) second = index;
-    });
-    return probabilities[second] >= RUNNER_UP_SHOWN ? second : null;
-  }
-
-  function verdict(confidence, alternative) {
+  function wording(verdict, digit, alternative) {
     const also = alternative === null ? "" : ` — could also be ${aDigit(alternative)}`;
-    if (confidence >= 0.9) return `Confident${also}`;
-    if (confidence >= 0.6) return `Fairly sure${also}`;
+    if (verdict === "not_a_digit") {
+      return `Best guess ${digit}, faded: draw one digit from 0 to 9 — or, if it is one, save it with its label`;
+    }
+    if (verdict === "digit") return `Confident${also}`;
     // Size and position do not matter (the server crops and centres the ink): only the shape can help.
     return `Unsure${also || " — try a clearer shape"}`;
   }

@@ -98,12 +98,13 @@
     item.className = "thumb";
     item.dataset.id = String(sample.id);
     item.dataset.label = String(sample.label);
-    const right = sample.predicted === sample.label;
+    const noDigit = sample.verdict === "not_a_digit";
+    const right = sample.predicted === sample.label && !noDigit;
     const known = typeof sample.predicted === "number";
     item.classList.add(!known ? "thumb--unknown" : right ? "thumb--right" : "thumb--wrong");
 
-    const said = !known ? "it was not read by a model" : right ? "the model read it right"
-      : `the model said ${sample.predicted}`;
+    const said = !known ? "it was not read by a model" : noDigit ? "the model said it is no digit"
+      : right ? "the model read it right" : `the model said ${sample.predicted}`;
     const picture = document.createElement("img");
     picture.className = "thumb__image";
     picture.src = sample.image_url;
@@ -123,7 +124,8 @@
     label.textContent = String(sample.label);
     const verdict = document.createElement("span");
     verdict.className = "thumb__verdict";
-    verdict.textContent = !known ? "not read" : right ? "✓ right" : `✗ said ${sample.predicted}`;
+    verdict.textContent = !known ? "not read" : noDigit ? "✗ no digit" : right ? "✓ right"
+      : `✗ said ${sample.predicted}`;
     caption.append(label, verdict);
 
     const remove = document.createElement("button");
@@ -269,7 +271,8 @@
     updateLabels();
   });
   root.addEventListener("pad:state", (event) => {
-    suggested = event.detail.digit;
+    // A drawing the model calls no digit suggests no label: the person says what it is.
+    suggested = event.detail.verdict === "not_a_digit" ? null : event.detail.digit;
     updateLabels();
   });
   document.addEventListener("keydown", onKeyDown);

@@ -20,6 +20,10 @@ ONE_OR_SEVEN = [[(0.28, 0.262), (0.56, 0.14), (0.54, 0.86)]]
 SLASHED_ZERO = [[(round(0.5 + 0.15 * math.sin(-a), 3), round(0.5 - 0.3 * math.cos(a), 3))
                  for a in (math.radians(d) for d in range(0, 361, 30))],
                 [(0.33, 0.86), (0.67, 0.14)]]
+# Drawings that are no digit: a hash sign, and a house (a square, its roof and a door).
+HASH = [[(0.4, 0.2), (0.34, 0.8)], [(0.64, 0.2), (0.58, 0.8)], [(0.22, 0.4), (0.8, 0.4)], [(0.2, 0.62), (0.78, 0.62)]]
+HOUSE = [[(0.25, 0.45), (0.25, 0.85), (0.75, 0.85), (0.75, 0.45), (0.25, 0.45)], [(0.2, 0.48), (0.5, 0.15), (0.8, 0.48)],
+         [(0.44, 0.85), (0.44, 0.66), (0.56, 0.66), (0.56, 0.85)]]
 
 # What the later security work will send: no inline script or style anywhere.
 STRICT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

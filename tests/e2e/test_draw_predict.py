@@ -13,8 +13,9 @@ from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
 from .helpers import (
-    CROSSED_SEVEN, DOT, FLAGGED_ONE, ONE, ONE_OR_SEVEN, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES, SLASHED_ZERO,
-    draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction, open_drawing_page,
+    CROSSED_SEVEN, DOT, FLAGGED_ONE, HASH, HOUSE, ONE, ONE_OR_SEVEN, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES,
+    SLASHED_ZERO, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction,
+    open_drawing_page, shot,
 )
 
 pytestmark = pytest.mark.e2e
@@ -225,3 +226,25 @@ def test_focus_moves_from_the_pad_to_the_buttons(drawing_page: Page):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id"))
     assert order == ["undo-button", "clear-button", "predict-button"]
+
+
+@pytest.mark.parametrize("strokes", [HASH, HOUSE], ids=["hash", "house"])
+def test_a_drawing_that_is_no_digit_is_said_so_plainly_with_the_guess_faded(drawing_page: Page, strokes):
+    draw_with_mouse(drawing_page, strokes)
+    body = drawing_page.locator("#result-body")
+    expect(body).to_have_attribute("data-verdict", "not_a_digit")
+    expect(drawing_page.locator("#result-digit-label")).to_have_text("That doesn\u2019t look like a digit")
+    expect(drawing_page.locator("#confidence-verdict")).to_contain_text("Best guess")
+    expect(drawing_page.locator("#confidence-verdict")).not_to_contain_text("Confident")
+    expect(drawing_page.locator("#pad-guess")).to_have_text("Not a digit?")
+    expect(drawing_page.locator("[aria-live=polite]")).to_have_text(
+        re.compile(r"^That doesn\u2019t look like a digit\. Best guess: \d\.$"))
+    digit = drawing_page.locator("#result-digit")
+    faded, ink = digit.evaluate("e => getComputedStyle(e).color"), drawing_page.locator(".intro__text").evaluate(
+        "e => getComputedStyle(e).color")
+    assert faded != ink  # the guess is shown in the quiet colour, not as an answer
+    shot(drawing_page.locator("#result"), f"not-a-digit-{len(strokes)}")
+    drawing_page.keyboard.press("Escape")
+    draw_with_mouse(drawing_page, SEVEN)  # and a digit afterwards is an answer again
+    expect(body).to_have_attribute("data-verdict", "digit")
+    expect(drawing_page.locator("#result-digit-label")).to_have_text("Most likely digit")

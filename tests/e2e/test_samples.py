@@ -14,7 +14,7 @@ from recognizer.models import Sample
 from recognizer.tests.drawings import canvas_png
 
 from .helpers import (
-    DOT, INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
+    DOT, HASH, INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
     expect_prediction, open_page_with_samples, save_drawing, thumbnails,
 )
 
@@ -107,6 +107,21 @@ def test_a_mark_shows_when_the_model_read_a_sample_differently(samples_page: Pag
     expect(count_of(page, 1)).to_have_text("1")
     sample = Sample.objects.get()
     assert (sample.label, sample.predicted) == (1, 7)
+
+
+def test_a_drawing_called_no_digit_suggests_no_label_but_saves_with_the_one_given(samples_page: Page):
+    page = samples_page
+    draw_with_mouse(page, HASH)
+    expect(page.locator("#result-body")).to_have_attribute("data-verdict", "not_a_digit")
+    expect(page.locator("#label-buttons .is-suggested")).to_have_count(0)   # the person says what it is
+    label_button(page, 4).click()
+
+    saved = thumbnails(page).first
+    expect(saved).to_have_class(re.compile(r"\bthumb--wrong\b"))
+    expect(saved).to_contain_text("✗ no digit")
+    expect(saved.get_by_role("img")).to_have_attribute("alt", re.compile(r"labelled 4; the model said it is no digit$"))
+    sample = Sample.objects.get()
+    assert (sample.label, sample.verdict) == (4, "not_a_digit") and sample.not_a_digit_score >= 0.5
 
 
 def test_undo_last_save_deletes_only_the_newest_sample(samples_page: Page):

@@ -6,8 +6,8 @@ import torch
 
 from recognizer.ml.network import DigitNet
 from training.adapt import (
-    AdaptConfig, GateRules, HeldOut, Scores, augmented, build_bank, embed, gate, held_out_scores, split_holdout,
-    train_classifier, with_classifier,
+    AdaptConfig, GateRules, HeldOut, NondigitRecall, Scores, augmented, build_bank, embed, gate, held_out_scores,
+    split_holdout, train_classifier, with_classifier,
 )
 
 CPU = torch.device("cpu")
@@ -76,15 +76,17 @@ def test_only_the_classifier_changes_and_it_learns_the_new_labels():
     parent = DigitNet().eval()
     digits = torch.randint(0, 256, (200, 28, 28), dtype=torch.uint8)
     bank = build_bank(parent, replay_digits=digits[:100], replay_labels=torch.arange(100) % 10,
-                      validation_digits=digits[100:], validation_labels=torch.arange(100) % 10, device=CPU)
+                      validation_digits=digits[100:], validation_labels=torch.arange(100) % 10,
+                      nondigit_digits=digits[:20], device=CPU)
     user = torch.randn(40, 1, 28, 28)
     user_labels = torch.full((40,), 3)
     classifier, history = train_classifier(parent, embed(parent, user, device=CPU), user_labels, bank,
                                            AdaptConfig(epochs=3, replay=100, min_replay=100), device=CPU)
     assert [record["epoch"] for record in history] == [1, 2, 3]
     network = with_classifier(parent, classifier)
-    assert all(torch.equal(a, b) for a, b in zip(network.features.state_dict().values(),
-                                                 parent.features.state_dict().values()))
+    for part in ("features", "detector"):  # a drawing labelled as a digit never trains the detector
+        assert all(torch.equal(a, b) for a, b in zip(getattr(network, part).state_dict().values(),
+                                                     getattr(parent, part).state_dict().values()))
     result = held_out_scores(parent.classifier, classifier, embed(parent, user, device=CPU), user_labels)
     assert result.after == 1.0 and result.per_digit["3"]["count"] == 40
 
@@ -105,3 +107,21 @@ def test_the_shipped_base_reads_the_mnist_validation_part_as_well_as_the_test_se
 def test_replay_grows_with_the_drawings_within_its_bounds():
     config = AdaptConfig(replay=4000, replay_ratio=4, min_replay=1000)
     assert [config.replay_size(n) for n in (12, 500, 2000)] == [1000, 2000, 4000]
+
+
+def test_a_candidate_that_finds_fewer_non_digits_is_refused_in_words():
+    lost = NondigitRecall(count=400, before=0.95, after=0.91)
+    decision = gate(parent=scores(0.99), candidate=scores(0.99), held_out=HeldOut(0), rules=GateRules(0.005),
+                    nondigits=lost)
+    assert not decision.accepted and "95.0% → 91.0% of 400" in decision.reason
+
+
+def test_losing_up_to_three_points_of_non_digits_passes():
+    kept = NondigitRecall(count=400, before=0.95, after=0.925)
+    assert gate(parent=scores(0.99), candidate=scores(0.99), held_out=HeldOut(0), rules=GateRules(0.005),
+                nondigits=kept).accepted
+
+
+def test_a_parent_without_a_detector_is_not_held_to_non_digits():
+    assert gate(parent=scores(0.99), candidate=scores(0.99), held_out=HeldOut(0), rules=GateRules(0.005),
+                nondigits=NondigitRecall(count=400, before=None, after=None)).accepted

@@ -4,7 +4,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from training.base import train_base_model, write_base_model
+from training.base import add_detector, train_base_model, write_base_model
+from training.console import step_bar
+from training.detector import DetectorConfig
 from training.loop import FitConfig
 
 
@@ -43,6 +45,11 @@ class Command(BaseCommand):
                                        train_limit=options["limit"], on_batch=on_batch, on_epoch=on_epoch)
         batches.close()
         epochs.close()
+        self.stdout.write("Adding the non-digit detector and calibrating confidence…")
+        detector_bar, on_detector_step = step_bar("detector")
+        card.update(add_detector(model, settings.MNIST_DATA_DIR, DetectorConfig(seed=config.seed),
+                                 progress=on_detector_step))
+        detector_bar.close()
         output: Path = options["output"]
         card_path = output.with_name(output.stem + ".card.json")
         write_base_model(model, card, output, card_path)
