@@ -1,4 +1,4 @@
-"""Canvas-robustness benchmark: accuracy per encoding of the real preprocessing + network on bench.canvas_set.
+"""Canvas-robustness benchmark: accuracy per encoding of the real preprocessing + network on training.canvas.
 
     .venv/bin/python -m bench.robustness --count 500 --checkpoint recognizer/weights/base.pt
 
@@ -23,7 +23,7 @@ from PIL import Image
 from bench.accuracy import (
     MAX_PIXELS, SMALL, contact_sheet, digit_tile, load_network, parse_args, thumbnail, write_accuracy_result,
 )
-from bench.canvas_set import ENCODINGS, CanvasSample, iter_robustness_set
+from training.canvas import ENCODINGS, CanvasSample, iter_robustness_set
 from bench.site import mnist_test
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 from recognizer.ml.reader import NOT_A_DIGIT, read

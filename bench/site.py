@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.canvas_set import load_mnist_test, render_canvas_sample
+from training.canvas import load_mnist_test, render_canvas_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -8,9 +8,9 @@ pad's JSON data URL, any other encoding as an uploaded file):
 
 1. non-digits: ``--count`` drawings of every family of training.nondigits (UNSEEN ones included), from ``--seed``
    (never a training seed), their canvas's alpha taken as ink and encoded round-robin in every encoding of
-   bench.canvas_set. Recall is the share answered ``not_a_digit``; a 4xx (a speck, say) is no recall but is
+   training.canvas. Recall is the share answered ``not_a_digit``; a 4xx (a speck, say) is no recall but is
    listed apart, and a connection error or 5xx is counted as an error and left out of every share.
-2. digits: ``--digits`` MNIST test digits per encoding (bench.canvas_set.iter_robustness_set). Accuracy counts a
+2. digits: ``--digits`` MNIST test digits per encoding (training.canvas.iter_robustness_set). Accuracy counts a
    refused digit (``not_a_digit`` or a 4xx) as wrong; the expected calibration error is that of ``confidence``.
 
 Then the simple baseline "refuse when confidence < t", with t set to refuse as many digits as the detector did
@@ -42,7 +42,7 @@ from scipy.stats import rankdata
 from tqdm import tqdm
 
 from bench.accuracy import CELL, contact_sheet, load_network, thumbnail, write_accuracy_result
-from bench.canvas_set import ENCODINGS, iter_robustness_set
+from training.canvas import ENCODINGS, iter_robustness_set
 from bench.site import (
     DEFAULT_CHECKPOINT, RESULTS, SITE_SETTINGS, Endpoint, canvas_png, checkpoint_found, mnist_test,
     predict_multipart, request_once, running_site, sanity_check, scan_logs, unwind_on_sigterm, warm_up,

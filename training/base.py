@@ -21,7 +21,8 @@ from recognizer.ml.preprocessing import normalise_digits
 
 from .data import MNIST_TRAIN_PART, loader, mnist_arrays, mnist_dataset
 from .detector import (
-    NONDIGIT_SEEDS, NONDIGITS_PER_FAMILY, DetectorConfig, Progress, classifier_logits, expected_calibration_error, fit_temperature, fold_temperature,
+    CANVAS_DIGITS, CANVAS_SEEDS, NONDIGIT_SEEDS, NONDIGITS_PER_FAMILY, DetectorConfig, Progress, canvas_digits,
+    classifier_logits, expected_calibration_error, fit_temperature, fold_temperature,
     fold_threshold, logits_of, nondigit_digits, threshold_for, train_detector,
 )
 from .loop import BatchCallback, EpochCallback, FitConfig, evaluate, fit
@@ -100,11 +101,16 @@ def write_base_model(model: DigitNet, card: dict[str, Any], checkpoint_path: Pat
 # ---- The non-digit detector and calibration, added to a trained base ----
 
 def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, progress: Progress | None = None,
-                 per_family: dict[str, int] = NONDIGITS_PER_FAMILY) -> dict[str, Any]:
+                 per_family: dict[str, int] = NONDIGITS_PER_FAMILY, canvas: dict[str, int] = CANVAS_DIGITS
+                 ) -> dict[str, Any]:
     """Give ``model`` a non-digit detector and a calibrated confidence (training.detector); return what the model
     card says about both. The convolutional features and every best guess stay as they were."""
-    train_digits, _ = mnist_arrays(data_dir, split="train")
+    mnist_train, _ = mnist_arrays(data_dir, split="train")
     validation_digits, validation_labels = mnist_arrays(data_dir, split="validation")
+    picked = torch.randperm(len(mnist_train), generator=torch.Generator().manual_seed(config.seed))
+    train_digits = torch.cat([mnist_train, canvas_digits(mnist_train[picked[:canvas["train"]]],
+                                                         seed=CANVAS_SEEDS["train"])])
+    canvas_validation = canvas_digits(validation_digits[:canvas["validation"]], seed=CANVAS_SEEDS["validation"])
     seen = training_families()
     nondigits, _ = nondigit_digits(seen, count=per_family["train"], seed=NONDIGIT_SEEDS["train"])
     held_nondigits, held_families = nondigit_digits(seen, count=per_family["validation"],
@@ -112,8 +118,10 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
     unseen, unseen_families = nondigit_digits(sorted(UNSEEN), count=per_family["validation"],
                                               seed=NONDIGIT_SEEDS["unseen"])
     head = train_detector(model, train_digits, nondigits, config, progress=progress)
-    digit_logits = logits_of(model, head, validation_digits)
-    threshold = threshold_for(digit_logits, config.refuse_at_most)
+    # The stricter of two thresholds: no more than refuse_at_most of MNIST's validation digits, nor of the same
+    # digits drawn as canvases, are called no digit.
+    threshold = max(threshold_for(logits_of(model, head, digits), config.refuse_at_most)
+                    for digits in (validation_digits, canvas_validation))
     fold_threshold(head, threshold)
     model.detector = head
 
@@ -134,8 +142,10 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
             "method": "outlier exposure: a head on the frozen convolutional features, trained against generated "
                       "non-digits (training.nondigits)",
             "config": asdict(config),
-            "trained_on": {"digits": len(train_digits), "nondigits": len(nondigits), "families": len(seen)},
+            "trained_on": {"digits": len(train_digits), "canvas_digits": canvas["train"], "nondigits": len(nondigits),
+                           "families": len(seen)},
             "validation_digits_refused": refused(validation_digits).float().mean().item(),
+            "validation_canvas_digits_refused": refused(canvas_validation).float().mean().item(),
             "validation_nondigit_recall": refused(held_nondigits).float().mean().item(),
             "validation_nondigit_count": len(held_nondigits),
             "unseen_family_recall": refused(unseen).float().mean().item(),

@@ -1,6 +1,8 @@
-"""A canvas-robustness set: MNIST *test* digits re-drawn the way a browser canvas would post them.
+"""MNIST digits re-drawn the way a browser canvas would post them. No Django.
 
-Each sample takes one MNIST test digit and
+The benchmarks' canvas-robustness set draws MNIST *test* digits; training.detector draws digits of MNIST's training
+and validation parts, so that the non-digit detector learns, and sets its threshold on, digits as the site sees
+them. Each sample takes one MNIST digit and
 
 1. crops it to its ink, pads it, and upscales it smoothly (bicubic) so the drawn digit is 25-85 % of the
    canvas height (a 200-600 px canvas, square or not; a wide digit on a narrow canvas is shrunk to fit);
