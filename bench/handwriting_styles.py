@@ -26,6 +26,8 @@ from bench.accuracy import (
 )
 from bench.pen_digits import STYLES, PenSample, iter_pen_digits
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
+from recognizer.ml.reader import NOT_A_DIGIT
+from recognizer.ml.reader import read as read_batch
 
 TARGET_OVERALL = 0.98
 TARGET_PER_STYLE = 0.95
@@ -38,6 +40,7 @@ class StyleTally:
     n: int = 0
     correct: int = 0
     rejected: int = 0
+    not_a_digit: int = 0      # answered "not a digit": counted as wrong
     confidence: float = 0.0   # summed over the answers, for the mean
     confusions: Counter = field(default_factory=Counter)  # predicted digit -> count, wrong answers only
 
@@ -53,10 +56,11 @@ class Read:
     digit: np.ndarray | None  # what the network saw, or None when refused
     predicted: int | None = None
     confidence: float = 0.0
+    verdict: str = ""
 
     @property
     def wrong(self) -> bool:
-        return self.predicted != self.sample.label
+        return self.predicted != self.sample.label or self.verdict == NOT_A_DIGIT
 
 
 def read_all(network: torch.nn.Module, samples: list[PenSample]) -> list[Read]:
@@ -72,12 +76,9 @@ def read_all(network: torch.nn.Module, samples: list[PenSample]) -> list[Read]:
         if digit is not None:
             inputs.append(to_model_input(digit))
     if inputs:
-        with torch.inference_mode():
-            probabilities = torch.softmax(network(torch.cat(inputs)), dim=1)
-        confidence, predicted = probabilities.max(dim=1)
         answered = (r for r in reads if r.digit is not None)
-        for read, guess, sure in zip(answered, predicted.tolist(), confidence.tolist()):
-            read.predicted, read.confidence = guess, sure
+        for read, reading in zip(answered, read_batch(network, torch.cat(inputs))):
+            read.predicted, read.confidence, read.verdict = reading.digit, reading.confidence, reading.verdict
     return reads
 
 
@@ -90,8 +91,9 @@ def tally(reads: list[Read]) -> dict[str, StyleTally]:
             t.rejected += 1
             continue
         t.confidence += read.confidence
+        t.not_a_digit += read.verdict == NOT_A_DIGIT
         if read.wrong:
-            t.confusions[read.predicted] += 1
+            t.confusions["no digit" if read.verdict == NOT_A_DIGIT else read.predicted] += 1
         else:
             t.correct += 1
     return tallies
@@ -110,15 +112,17 @@ def report(tallies: dict[str, StyleTally]) -> dict:
     worst = min(tallies, key=lambda s: tallies[s].accuracy)
     checks = {"overall_met": overall >= TARGET_OVERALL, "per_style_met": tallies[worst].accuracy >= TARGET_PER_STYLE}
     checks["pass"] = checks["overall_met"] and checks["per_style_met"]
-    print(f"{'overall':<18} {total:>5} {overall:>9.2%}")
+    not_a_digit = sum(t.not_a_digit for t in tallies.values())
+    print(f"{'overall':<18} {total:>5} {overall:>9.2%}   answered 'not a digit': {not_a_digit} "
+          f"({not_a_digit / total:.2%})")
     print(f"target overall >= {TARGET_OVERALL:.0%}: {'PASS' if checks['overall_met'] else 'FAIL'}; every style >= "
           f"{TARGET_PER_STYLE:.0%}: {'PASS' if checks['per_style_met'] else 'FAIL'} (worst {worst} "
           f"{tallies[worst].accuracy:.2%})")
     print(f"RESULT: {'PASS' if checks['pass'] else 'FAIL'}")
     return {
-        "overall_accuracy": overall, "n": total, "worst_style": worst,
+        "overall_accuracy": overall, "n": total, "worst_style": worst, "not_a_digit": not_a_digit,
         "per_style": {style: {"label": STYLES[style][0], "n": t.n, "correct": t.correct, "accuracy": t.accuracy,
-                              "rejected": t.rejected, "mean_confidence": t.confidence / max(t.n - t.rejected, 1),
+                              "rejected": t.rejected, "not_a_digit": t.not_a_digit, "mean_confidence": t.confidence / max(t.n - t.rejected, 1),
                               "misread_as": {str(k): v for k, v in t.confusions.items()}}
                       for style, t in tallies.items()},
         "targets": {"overall": TARGET_OVERALL, "per_style": TARGET_PER_STYLE, **checks},
@@ -127,7 +131,8 @@ def report(tallies: dict[str, StyleTally]) -> dict:
 
 def _pair(read: Read) -> list[tuple[Image.Image, str]]:
     size = Image.open(io.BytesIO(read.sample.data)).size
-    verdict = "refused" if read.digit is None else f"-> {read.predicted} ({read.confidence:.0%})"
+    verdict = ("refused" if read.digit is None else "-> no digit" if read.verdict == NOT_A_DIGIT
+               else f"-> {read.predicted} ({read.confidence:.0%})")
     return [(thumbnail(read.sample.data), read.sample.style),
             (digit_tile(read.digit), f"{size[0]}x{size[1]} {verdict}")]
 

@@ -136,8 +136,8 @@ class KindFilter(admin.SimpleListFilter):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "is_active", "gate", "weights", "accuracy", "validation_accuracy", "parent",
-                    "trained_on", "created", "activated"]
+    list_display = ["__str__", "kind", "is_active", "gate", "weights", "accuracy", "validation_accuracy",
+                    "nondigit_recall", "parent", "trained_on", "created", "activated"]
     list_filter = [KindFilter, "is_active", "gate_passed", "architecture"]
     search_fields = ["owner", "notes"]
     list_select_related = ["parent"]
@@ -185,6 +185,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def validation_accuracy(self, version: ModelVersion) -> str:
         accuracy = version.metrics.get("mnist_validation_accuracy")
         return f"{accuracy:.2%}" if accuracy is not None else "—"
+
+    @admin.display(description="non-digits found")
+    def nondigit_recall(self, version: ModelVersion) -> str:
+        """Of held-out drawings that are no digit, the share this version calls so (— without a detector)."""
+        recall = version.metrics.get("nondigit_recall")
+        return f"{recall:.1%}" if recall is not None else "—"
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from train_base and fine-tuning, never from a form

@@ -58,7 +58,8 @@ def model_version_register_base() -> ModelVersion | None:
         tmp.replace(target)
     metrics = {"mnist_test_accuracy": card.get("test_accuracy"), "per_class_accuracy": card.get("per_class_accuracy"),
                "confusion_matrix": card.get("confusion_matrix"),
-               "mnist_validation_accuracy": card.get("validation_accuracy")}
+               "mnist_validation_accuracy": card.get("validation_accuracy"),
+               "nondigit_recall": card.get("detector", {}).get("validation_nondigit_recall")}
     first = not ModelVersion.objects.exists()
     version = ModelVersion.objects.create(
         weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(target)[0].architecture,
