@@ -24,5 +24,5 @@ WHITENOISE_AUTOREFRESH = True
 # Most tests send many requests from one address; tests/…/test_ratelimit.py turns the budgets back on.
 RATE_LIMIT_ENABLED = False
 RATE_LIMIT_STORE = _scratch / "ratelimit.sqlite3"
-# The fine-tune gate's held-out non-digits: two of each family (about 2 s to draw) rather than ten.
-GATE_NONDIGITS_PER_FAMILY = 2
+# The fine-tune gate's held-out non-digits: one of each family (under a second to draw) rather than ten.
+GATE_NONDIGITS_PER_FAMILY = 1

@@ -39,7 +39,8 @@
     result: $("result"), status: $("result-status"), idle: $("result-idle"), body: $("result-body"),
     message: $("result-message"), messageText: $("result-message-text"),
     digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
-    verdict: $("confidence-verdict"), digitLabel: $("result-digit-label"), bars: Array.from($("probability-bars").children),
+    verdict: $("confidence-verdict"), digitLabel: $("result-digit-label"),
+    confidenceUnit: $("confidence-unit"), bars: Array.from($("probability-bars").children),
     networkInput: $("network-input"), announcer: $("announcer"),
   };
   const { percent, plural } = api;   // percent keeps trailing zeros here: "40.0 %"
@@ -319,6 +320,8 @@
     ui.digit.textContent = String(digit);
     ui.digitLabel.textContent = noDigit ? "That doesn\u2019t look like a digit" : "Most likely digit";
     ui.confidence.textContent = percent(confidence);
+    // The classifier's confidence is among digits only: for a drawing that is none, say so beside the figure.
+    ui.confidenceUnit.textContent = noDigit ? `that it is a ${digit}, if a digit at all` : "confidence";
     ui.meter.value = confidence;
     ui.verdict.textContent = wording(verdict, digit, alternative);
     ui.guess.textContent = noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence, 0)}`;
@@ -348,7 +351,7 @@
   function wording(verdict, digit, alternative) {
     const also = alternative === null ? "" : ` — could also be ${aDigit(alternative)}`;
     if (verdict === "not_a_digit") {
-      return `Best guess ${digit}, faded: draw one digit from 0 to 9 — or, if it is one, save it with its label`;
+      return "Draw one digit from 0 to 9 — or, if this is one, save it with its label";
     }
     if (verdict === "digit") return `Confident${also}`;
     // Size and position do not matter (the server crops and centres the ink): only the shape can help.

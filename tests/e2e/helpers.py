@@ -15,7 +15,7 @@ FLAGGED_ONE = [[(0.32, 0.33), (0.56, 0.14), (0.54, 0.86)]]
 CROSSED_SEVEN = [[(0.28, 0.2), (0.72, 0.2), (0.45, 0.84)], [(0.42, 0.52), (0.7, 0.52)]]
 OPEN_FOUR = [[(0.32, 0.18), (0.3, 0.56), (0.74, 0.56)], [(0.62, 0.24), (0.62, 0.84)]]
 # Halfway between a flagged 1 and a 7: the flag as long as a short bar. The network hesitates between the two.
-ONE_OR_SEVEN = [[(0.28, 0.262), (0.56, 0.14), (0.54, 0.86)]]
+ONE_OR_SEVEN = [[(0.31, 0.23), (0.56, 0.14), (0.54, 0.86)]]
 # An oval drawn anticlockwise from the top, then a slash from bottom left to top right through it.
 SLASHED_ZERO = [[(round(0.5 + 0.15 * math.sin(-a), 3), round(0.5 - 0.3 * math.cos(a), 3))
                  for a in (math.radians(d) for d in range(0, 361, 30))],

@@ -200,6 +200,7 @@ def test_the_page_has_no_serious_accessibility_violations_in_any_state(axe_page:
     assert severe_violations(page) == [], "prediction shown"
 
     page.get_by_role("button", name="Save as 7", exact=True).click()
+    expect(page.locator("#sample-strip > li")).to_have_count(1)
     save_drawing(page, ONE, 1)
     assert severe_violations(page) == [], "saved samples"
     draw_with_mouse(page, SEVEN)

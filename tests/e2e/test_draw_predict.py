@@ -234,7 +234,8 @@ def test_a_drawing_that_is_no_digit_is_said_so_plainly_with_the_guess_faded(draw
     body = drawing_page.locator("#result-body")
     expect(body).to_have_attribute("data-verdict", "not_a_digit")
     expect(drawing_page.locator("#result-digit-label")).to_have_text("That doesn\u2019t look like a digit")
-    expect(drawing_page.locator("#confidence-verdict")).to_contain_text("Best guess")
+    expect(drawing_page.locator("#confidence-verdict")).to_contain_text("save it with its label")
+    expect(drawing_page.locator("#confidence-unit")).to_have_text(re.compile(r"^that it is a \d, if a digit at all$"))
     expect(drawing_page.locator("#confidence-verdict")).not_to_contain_text("Confident")
     expect(drawing_page.locator("#pad-guess")).to_have_text("Not a digit?")
     expect(drawing_page.locator("[aria-live=polite]")).to_have_text(
@@ -248,3 +249,4 @@ def test_a_drawing_that_is_no_digit_is_said_so_plainly_with_the_guess_faded(draw
     draw_with_mouse(drawing_page, SEVEN)  # and a digit afterwards is an answer again
     expect(body).to_have_attribute("data-verdict", "digit")
     expect(drawing_page.locator("#result-digit-label")).to_have_text("Most likely digit")
+    expect(drawing_page.locator("#confidence-unit")).to_have_text("confidence")
