@@ -105,11 +105,12 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
                  ) -> dict[str, Any]:
     """Give ``model`` a non-digit detector and a calibrated confidence (training.detector); return what the model
     card says about both. The convolutional features and every best guess stay as they were."""
-    mnist_train, _ = mnist_arrays(data_dir, split="train")
+    mnist_train, mnist_labels = mnist_arrays(data_dir, split="train")
     validation_digits, validation_labels = mnist_arrays(data_dir, split="validation")
     picked = torch.randperm(len(mnist_train), generator=torch.Generator().manual_seed(config.seed))
     train_digits = torch.cat([mnist_train, canvas_digits(mnist_train[picked[:canvas["train"]]],
                                                          seed=CANVAS_SEEDS["train"])])
+    train_labels = torch.cat([mnist_labels, mnist_labels[picked[:canvas["train"]]]])
     canvas_validation = canvas_digits(validation_digits[:canvas["validation"]], seed=CANVAS_SEEDS["validation"])
     seen = training_families()
     nondigits, _ = nondigit_digits(seen, count=per_family["train"], seed=NONDIGIT_SEEDS["train"])
@@ -117,7 +118,7 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
                                                     seed=NONDIGIT_SEEDS["validation"])
     unseen, unseen_families = nondigit_digits(sorted(UNSEEN), count=per_family["validation"],
                                               seed=NONDIGIT_SEEDS["unseen"])
-    head = train_detector(model, train_digits, nondigits, config, progress=progress)
+    head = train_detector(model, train_digits, nondigits, config, labels=train_labels, progress=progress)
     # The stricter of two thresholds: no more than refuse_at_most of MNIST's validation digits, nor of the same
     # digits drawn as canvases, are called no digit.
     threshold = max(threshold_for(logits_of(model, head, digits), config.refuse_at_most)

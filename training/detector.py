@@ -32,6 +32,7 @@ from recognizer.ml.preprocessing import (
 
 from .canvas import ENCODINGS, render_canvas_sample
 from .nondigits import iter_nondigits
+from .styles import MARKS
 
 Progress = Callable[[int, int, float], None]  # (step, steps, loss)
 NONDIGITS_PER_FAMILY = {"train": 300, "validation": 40}  # drawings of each family
@@ -109,12 +110,21 @@ def canvas_digits(digits: Tensor, *, seed: int, processes: int = 2, chunk: int =
 
 # ---- Training the head ----
 
-def _augment(digits: Tensor, transform: Callable) -> Tensor:
-    return torch.stack([transform(Image.fromarray(digit.numpy(), mode="L")) for digit in digits])
+def _augment(digits: Tensor, labels: Tensor | None, transform: Callable, generator: torch.Generator) -> Tensor:
+    """Each drawing augmented; digits of a label with a style MNIST lacks (training.styles: a 1's flag, a 0's
+    slash) get it as often as the base model's training drew it, so the detector knows those digits too."""
+    images = []
+    for index, digit in enumerate(digits):
+        image = Image.fromarray(digit.numpy(), mode="L")
+        mark = MARKS.get(int(labels[index])) if labels is not None and index < len(labels) else None
+        if mark is not None and torch.rand((), generator=generator) < mark.probability:
+            image = mark.draw(image, generator)
+        images.append(transform(image))
+    return torch.stack(images)
 
 
 def train_detector(network: DigitNet, digits: Tensor, nondigits: Tensor, config: DetectorConfig, *,
-                   progress: Progress | None = None) -> nn.Module:
+                   labels: Tensor | None = None, progress: Progress | None = None) -> nn.Module:
     """A new detector head for ``network``, trained on uint8 (N, 28, 28) ``digits`` against ``nondigits``, both
     augmented afresh at every step (small affine changes, stroke width) so the head learns shapes, not pixels."""
     torch.manual_seed(config.seed)
@@ -130,9 +140,11 @@ def train_detector(network: DigitNet, digits: Tensor, nondigits: Tensor, config:
     for _ in range(config.epochs):
         order = torch.randperm(len(digits), generator=generator)
         for start in range(0, len(digits), config.batch_size):
-            positives = digits[order[start:start + config.batch_size]]
+            picked = order[start:start + config.batch_size]
+            positives = digits[picked]
             negatives = nondigits[torch.randint(len(nondigits), (len(positives),), generator=generator)]
-            images = _augment(torch.cat([positives, negatives]), transform)
+            images = _augment(torch.cat([positives, negatives]), None if labels is None else labels[picked],
+                              transform, generator)
             targets = torch.cat([torch.zeros(len(positives)), torch.ones(len(negatives))])
             with torch.no_grad():
                 features = network.embed(images)
