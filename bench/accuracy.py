@@ -21,6 +21,11 @@ SMALL = 84
 
 
 def parse_args(description: str, argv: list[str] | None, *, unit: str, count: int, seed: int) -> argparse.Namespace:
+    return argument_parser(description, unit=unit, count=count, seed=seed).parse_args(argv)
+
+
+def argument_parser(description: str, *, unit: str, count: int, seed: int) -> argparse.ArgumentParser:
+    """The options every accuracy benchmark takes; a benchmark may add its own before parsing."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--count", type=int, default=count, help=f"samples per {unit} (default {count})")
     parser.add_argument("--seed", type=int, default=seed)
@@ -28,7 +33,7 @@ def parse_args(description: str, argv: list[str] | None, *, unit: str, count: in
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and the sheets")
     parser.set_defaults(unit=unit)
-    return parser.parse_args(argv)
+    return parser
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ temp folder deleted on every exit path, Ctrl-C and SIGTERM included. Exits 0 unl
 """
 
 import argparse
-import base64
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -32,7 +30,7 @@ from bench.accuracy import MAX_PIXELS
 from bench.network_latency import timings_ms
 from bench.site import (
     DEFAULT_CHECKPOINT, HEALTH, RESULTS, Endpoint, Site, canvas_png, checkpoint_found, code_state, fmt, machine_info,
-    measure_row, predict_multipart, ratios_to_health, running_site, sanity_check, unwind_on_sigterm, warm_up,
+    measure_row, predict_data_url, predict_multipart, ratios_to_health, running_site, sanity_check, unwind_on_sigterm, warm_up,
     write_result,
 )
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint
@@ -46,9 +44,7 @@ TARGET_THROUGHPUT_RATIO = 0.5
 def endpoints(png: bytes, *, data_url: bool) -> list[Endpoint]:
     found = [HEALTH, predict_multipart(png)]
     if data_url:
-        body = json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode()}).encode()
-        found.append(Endpoint("predict json data-url", "POST", "/api/predict", body,
-                              {"Content-Type": "application/json"}))
+        found.append(predict_data_url(png))
     return found
 
 

@@ -10,6 +10,7 @@ The per-client rate limit is switched off (``RATE_LIMIT_ENABLED=false``): every 
 127.0.0.1, and throttling it would measure the limiter, not the site.
 """
 
+import base64
 import contextlib
 import functools
 import http.client
@@ -137,6 +138,12 @@ def drawing_pool(count: int, seed: int, *, size: tuple[int, int] | None = None,
 
 def predict_multipart(png: bytes) -> Endpoint:
     return Endpoint("predict multipart", "POST", "/api/predict", multipart_body(png), {"Content-Type": MULTIPART_TYPE})
+
+
+def predict_data_url(image: bytes, mime: str = "image/png") -> Endpoint:
+    """The image as the drawing pad sends it: a JSON body holding a base64 data URL."""
+    body = json.dumps({"image": f"data:{mime};base64,{base64.b64encode(image).decode()}"}).encode()
+    return Endpoint("predict json data-url", "POST", "/api/predict", body, {"Content-Type": "application/json"})
 
 
 def active_version(port: int, endpoint: Endpoint) -> int | None:

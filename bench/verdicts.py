@@ -24,7 +24,6 @@ cannot be loaded.
 """
 
 import argparse
-import base64
 import http.client
 import io
 import json
@@ -41,11 +40,11 @@ from PIL import Image, ImageDraw
 from scipy.stats import rankdata
 from tqdm import tqdm
 
-from bench.accuracy import CELL, contact_sheet, load_network, thumbnail, write_accuracy_result
+from bench.accuracy import CELL, argument_parser, contact_sheet, load_network, thumbnail, write_accuracy_result
 from training.canvas import ENCODINGS, iter_robustness_set
 from bench.site import (
-    DEFAULT_CHECKPOINT, RESULTS, SITE_SETTINGS, Endpoint, canvas_png, checkpoint_found, mnist_test,
-    predict_multipart, request_once, running_site, sanity_check, scan_logs, unwind_on_sigterm, warm_up,
+    SITE_SETTINGS, Endpoint, canvas_png, checkpoint_found, mnist_test,
+    predict_data_url, predict_multipart, request_once, running_site, sanity_check, scan_logs, unwind_on_sigterm, warm_up,
 )
 from recognizer.ml.reader import NOT_A_DIGIT, UNSURE
 from training.detector import NONDIGIT_SEEDS, expected_calibration_error
@@ -71,20 +70,14 @@ ANSWERED, REFUSED, ERROR = "answered", "refused", "error"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100, help="drawings per non-digit family (default 100)")
+    parser = argument_parser(__doc__.splitlines()[0], unit="non-digit family", count=100, seed=2026)
     parser.add_argument("--digits", type=int, default=300, help="MNIST test digits per encoding (default 300)")
-    parser.add_argument("--seed", type=int, default=2026, help="for both sets; training uses 1, 2 and 3")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--clients", type=int, default=4, help="client threads posting at once (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--server-threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
     parser.add_argument("--transport", choices=("page", "json", "multipart"), default="page",
                         help="page: a canvas PNG as a JSON data URL and other encodings as an uploaded file, as "
                              "the page sends them; json or multipart: everything that way")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads here, only to load the checkpoint")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and the sheets")
-    parser.set_defaults(unit="non-digit family")
     return parser.parse_args(argv)
 
 
@@ -154,9 +147,7 @@ def digit_drawings(count_per_encoding: int, seed: int) -> Iterator[Drawing]:
 def predict_endpoint(data: bytes, encoding: str, transport: str) -> Endpoint:
     if transport == "multipart" or (transport == "page" and encoding not in DRAWN_ON_PAD):
         return predict_multipart(data)
-    mime = Image.MIME[Image.open(io.BytesIO(data)).format]
-    body = json.dumps({"image": f"data:{mime};base64,{base64.b64encode(data).decode()}"}).encode()
-    return Endpoint("predict json", "POST", "/api/predict", body, {"Content-Type": "application/json"})
+    return predict_data_url(data, Image.MIME[Image.open(io.BytesIO(data)).format])
 
 
 def ask(port: int, drawing: Drawing, transport: str) -> Answer:

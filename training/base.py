@@ -136,6 +136,7 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
     def refused(digits: Tensor) -> Tensor:
         return logits_of(model, model.detector, digits) > 0
 
+    held_refused, unseen_refused = refused(held_nondigits), refused(unseen)
     baseline = confidence_baseline(model, validation_digits, torch.cat([held_nondigits, unseen]),
                                    refuse_at_most=config.refuse_at_most)
     return {
@@ -147,11 +148,11 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
                            "families": len(seen)},
             "validation_digits_refused": refused(validation_digits).float().mean().item(),
             "validation_canvas_digits_refused": refused(canvas_validation).float().mean().item(),
-            "validation_nondigit_recall": refused(held_nondigits).float().mean().item(),
+            "validation_nondigit_recall": held_refused.float().mean().item(),
             "validation_nondigit_count": len(held_nondigits),
-            "unseen_family_recall": refused(unseen).float().mean().item(),
+            "unseen_family_recall": unseen_refused.float().mean().item(),
             "unseen_families": sorted(UNSEEN),
-            "per_family_recall": _per_family(refused(torch.cat([held_nondigits, unseen])),
+            "per_family_recall": _per_family(torch.cat([held_refused, unseen_refused]),
                                              held_families + unseen_families),
             "confidence_baseline": baseline,
         },
