@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.site import (
-    DEFAULT_CHECKPOINT, HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, active_version,
-    canvas_png, checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row,
+    HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, active_version, canvas_png,
+    checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row, pass_fail,
     predict_multipart, process_memory, ratios_to_health, run_figures, running_site, sanity_check, scan_logs,
-    start_training_worker, stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
+    server_argument_parser, start_training_worker, stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
 )
 from recognizer.ml.checkpoints import file_sha256
 
@@ -351,36 +351,35 @@ def print_memory(processes: list[dict]) -> None:
 
 
 def judge(rows: list[dict], mixed: dict, processes: list[dict], predict: str, workers: int) -> dict:
-    verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
     checks = {}
     print()
     for r in (r for r in rows if r["endpoint"] == predict):
         ok = r["errors"] == 0 and r["requests"] > 0
         checks[f"predict_{r['clients']}_clients_zero_errors"] = ok
-        print(f"{verdict(ok)}: predict at {r['clients']} clients: {r['errors']} errors ({r['server_errors']} 5xx) "
+        print(f"{pass_fail(ok)}: predict at {r['clients']} clients: {r['errors']} errors ({r['server_errors']} 5xx) "
               f"in {r['requests']} requests")
     phases = [p for p in mixed["phases"].values() if p is not None]
     five = (sum(p["server_errors"] for p in phases) + mixed["savers"]["server_errors"]
             + sum(n for s, n in mixed["training"].get("polls", {}).items() if s[0] == "5")
             + sum(n for s, n in mixed["trainer"]["statuses"].items() if s[0] == "5"))
     checks["mixed_no_5xx"] = five == 0
-    print(f"{verdict(five == 0)}: mixed load: {five} 5xx answers")
+    print(f"{pass_fail(five == 0)}: mixed load: {five} 5xx answers")
     ve = mixed["verification"]
     checks["mixed_no_lost_sample"] = ve["lost"] == 0 and ve["acknowledged"] > 0
-    print(f"{verdict(checks['mixed_no_lost_sample'])}: mixed load: {ve['lost']} of {ve['acknowledged']} acknowledged "
+    print(f"{pass_fail(checks['mixed_no_lost_sample'])}: mixed load: {ve['lost']} of {ve['acknowledged']} acknowledged "
           "samples missing, without their files or with another label")
     web = [p for p in processes if p["role"] == "web worker"]
     peak = max((max(p["max_rss_mib"], p["hwm_mib"]) for p in web), default=None)
     checks["web_worker_peak_mib"] = peak
     checks["web_worker_under_1gb"] = peak is not None and peak < WEB_WORKER_LIMIT_MIB
-    print(f"{verdict(checks['web_worker_under_1gb'])}: web worker resident memory peak {fmt(peak, '.1f')} MiB "
+    print(f"{pass_fail(checks['web_worker_under_1gb'])}: web worker resident memory peak {fmt(peak, '.1f')} MiB "
           f"(limit 1 GB = {WEB_WORKER_LIMIT_MIB:.1f} MiB)")
     if len(web) > workers:
         print(f"NOTE: {len(web)} web worker processes seen for {workers} workers: gunicorn replaced some")
     if not mixed["training"].get("finished") or mixed["training"]["outcome"] == "failed":
         print(f"NOTE: the fine-tune did not succeed or get rejected by the gate: {mixed['training']['outcome']}")
     checks["pass"] = all(v for k, v in checks.items() if isinstance(v, bool))
-    print(f"RESULT: {verdict(checks['pass'])}")
+    print(f"RESULT: {pass_fail(checks['pass'])}")
     return checks
 
 
@@ -403,14 +402,9 @@ FULL = {"seconds": 60, "health_seconds": 10, "baseline_seconds": 20, "mixed_cap"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = server_argument_parser(__doc__.splitlines()[0], clients=[8, 32])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 s phases, a tiny fine-tune")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=60, help="gunicorn's worker timeout (bin/run's)")
-    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[8, 32],
-                        help="comma-separated concurrency levels for phase 1 (default 8,32)")
     parser.add_argument("--seconds", type=float, help="predict, per concurrency (default 60; quick 10)")
     parser.add_argument("--health-seconds", type=float, help="health, per concurrency (default 10; quick 5)")
     parser.add_argument("--max-requests", type=int, default=100000, help="per row, a bound")

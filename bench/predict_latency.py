@@ -29,9 +29,9 @@ from PIL import features
 from bench.accuracy import MAX_PIXELS
 from bench.network_latency import timings_ms
 from bench.site import (
-    DEFAULT_CHECKPOINT, HEALTH, RESULTS, Endpoint, Site, canvas_png, checkpoint_found, code_state, fmt, machine_info,
-    measure_row, predict_data_url, predict_multipart, ratios_to_health, running_site, sanity_check, unwind_on_sigterm, warm_up,
-    write_result,
+    HEALTH, RESULTS, Endpoint, Site, canvas_png, checkpoint_found, code_state, fmt, machine_info, measure_row,
+    pass_fail, predict_data_url, predict_multipart, ratios_to_health, running_site, sanity_check,
+    server_argument_parser, unwind_on_sigterm, warm_up, write_result,
 )
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint
 from recognizer.ml.network import for_serving
@@ -142,11 +142,10 @@ def judge(rows: list[dict], found: list[dict], predict: str) -> dict:
         "throughput_ratio_met": None if eight is None else bool(eight["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO),
         "errors": errors,
     }
-    verdict = lambda ok: "not measured" if ok is None else ("PASS" if ok else "FAIL")  # noqa: E731
-    print(f"\ntarget predict p50 <= {TARGET_P50_MS:.0f} ms at 1 client: {verdict(checks['predict_p50_met'])} "
+    print(f"\ntarget predict p50 <= {TARGET_P50_MS:.0f} ms at 1 client: {pass_fail(checks['predict_p50_met'])} "
           f"({fmt(checks['predict_p50_ms_at_1_client'], '.2f')} ms)")
     print(f"target predict throughput >= {TARGET_THROUGHPUT_RATIO:.0%} of the trivial view's at 8 clients: "
-          f"{verdict(checks['throughput_ratio_met'])} ({fmt(checks['throughput_ratio_at_8_clients'], '.1%')})")
+          f"{pass_fail(checks['throughput_ratio_met'])} ({fmt(checks['throughput_ratio_at_8_clients'], '.1%')})")
     if errors:
         print(f"WARNING: {errors} requests failed (non-200 or connection error)")
     checks["pass"] = bool(checks["predict_p50_met"] and checks["throughput_ratio_met"] and not errors)
@@ -157,14 +156,9 @@ def judge(rows: list[dict], found: list[dict], predict: str) -> dict:
 # --- main --------------------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser = server_argument_parser(__doc__.splitlines()[0], clients=[1, 8])
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint and concurrency (default 10)")
     parser.add_argument("--max-requests", type=int, default=20000, help="per endpoint and concurrency")
-    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8],
-                        help="comma-separated concurrency levels (default 1,8)")
     parser.add_argument("--no-data-url", dest="data_url", action="store_false",
                         help="skip the third row, predict with a JSON data URL")
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -10,6 +10,7 @@ The per-client rate limit is switched off (``RATE_LIMIT_ENABLED=false``): every 
 127.0.0.1, and throttling it would measure the limiter, not the site.
 """
 
+import argparse
 import base64
 import contextlib
 import functools
@@ -503,6 +504,22 @@ def ratios_to_health(rows: list[dict]) -> list[dict]:
                       "p99_ratio": r["client_p99_ms"] / base["client_p99_ms"],
                       "throughput_ratio": r["throughput_rps"] / base["throughput_rps"]})
     return found
+
+
+def server_argument_parser(description: str, *, clients: list[int]) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark of a throwaway site takes: the checkpoint to serve, gunicorn's
+    workers and threads, and the concurrency levels (comma-separated) to measure at."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=clients,
+                        help=f"comma-separated concurrency levels (default {','.join(map(str, clients))})")
+    return parser
+
+
+def pass_fail(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("PASS" if ok else "FAIL")
 
 
 def fmt(value, spec: str) -> str:
