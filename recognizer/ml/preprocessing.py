@@ -149,26 +149,35 @@ def _strongest(values: np.ndarray) -> float:
     return float(np.partition(lit, -PEAK_RANK)[-PEAK_RANK]) if lit.size >= PEAK_RANK else float(lit.max(initial=0))
 
 
-def _strongest_in_histogram(counts: np.ndarray) -> int:
-    """_strongest for a 256-bin histogram of uint8 values."""
+def _level_reached(counts: np.ndarray, how_many: int) -> int:
+    """The highest level that at least ``how_many`` non-zero values reach, in a 256-bin histogram; 0 if none."""
     from_top = np.cumsum(counts[:0:-1])  # how many non-zero values are at least 255, 254, ... 1
-    if from_top[-1] == 0:
-        return 0
-    return 255 - int(np.flatnonzero(from_top >= min(PEAK_RANK, from_top[-1]))[0])
+    reached = np.flatnonzero(from_top >= how_many)
+    return 255 - int(reached[0]) if reached.size else 0
 
 
 def _ink_box(distance: Distance) -> Box | None:
     """A box holding every pixel that can be ink or among the PEAK_RANK strongest; None when there is none.
 
-    From the bound alone: the PEAK_RANK-th strongest bound, less its slack, over its spread, is a floor under
-    the true peak, hence under the ink threshold (which rises with the peak); no pixel bounded below that can
-    be ink, and the strongest pixels are all above the threshold."""
-    counts = np.asarray(distance.bound.histogram()).reshape(-1, 256)
-    strongest = max(_strongest_in_histogram(band) for band in counts)
-    peak_at_least = max(strongest - BOUND_SLACK, 0) / 255 / distance.spread
+    Worked out on the bound halved in each direction (Pillow's reduce: 2x2 blocks averaged and rounded), a
+    quarter of the work: a block holds a pixel at least as strong as its average, and a pixel's block averages
+    at least a quarter of it. If PEAK_RANK blocks reach a level, so do PEAK_RANK pixels: less the bound's slack
+    and over its spread, that is a floor under the true peak, hence under the ink threshold (which rises with
+    the peak). No pixel bounded below the threshold can be ink, and the strongest pixels are all above it."""
+    blocks = distance.bound.reduce(2)
+    counts = np.asarray(blocks.histogram()).reshape(-1, 256)
+    level = max(_level_reached(band, PEAK_RANK) for band in counts)
+    peak_at_least = max(level - BOUND_SLACK, 0) / 255 / distance.spread
     _, threshold_at_least = _ink_threshold(peak_at_least, distance.noise / distance.full_scale)
+    # A pixel over ``cut`` puts its block's rounded average at (cut + 1) / 4 - 0.5 or more.
     cut = math.floor(threshold_at_least * 255) - BOUND_SLACK
-    return distance.bound.point([255 if value > cut else 0 for value in range(256)] * len(counts)).getbbox()
+    keep_from = math.ceil((cut + 1) / 4 - 0.5)
+    found = blocks.point([255 if value >= keep_from else 0 for value in range(256)] * len(counts)).getbbox()
+    if found is None:
+        return None
+    width, height = distance.bound.size
+    left, upper, right, lower = found
+    return 2 * left, 2 * upper, min(2 * right, width), min(2 * lower, height)
 
 
 def _stretch(distance: np.ndarray, background_noise: float, *, full_scale: float, image_side: int) -> Ink:
@@ -220,13 +229,14 @@ def _distance_from_background(image: Image.Image) -> Distance:
         if image.mode not in {"RGBA", "LA"}:
             image = image.convert("RGBA")
         alpha = image.getchannel("A")
+        alpha_values = np.asarray(alpha)  # uint8: a canvas is compared and ranked without floats
 
         def alpha_of(box: Box) -> np.ndarray:
-            return np.asarray(alpha.crop(box))  # uint8: a canvas is compared and ranked without floats
+            return alpha_values[box[1]:box[3], box[0]:box[2]]
 
-        alpha_border = _border(alpha_of, image.size)
-        if np.median(alpha_border) < 128:  # transparent background: the alpha channel carries the ink
-            return Distance(alpha, 1.0, alpha_of, 255.0, float(np.percentile(alpha_border, 95)))
+        typical, noise = np.percentile(_border(alpha_of, image.size), [50, 95])
+        if typical < 128:  # transparent background: the alpha channel carries the ink
+            return Distance(alpha, 1.0, alpha_of, 255.0, float(noise))
         if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
             return _colour_distance(image)
         on_white = Image.new("RGB", image.size, "white")
@@ -240,13 +250,13 @@ def _distance_from_background(image: Image.Image) -> Distance:
 def _colour_distance(image: Image.Image) -> Distance:
     """The Euclidean distance (over sqrt 3, so 0 to 1) of each pixel's colour from the border's median colour,
     the image seen as uint8 RGB."""
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
 
     def rgb_of(box: Box) -> np.ndarray:
         return np.asarray(rgb.crop(box))
 
     border = _border(rgb_of, rgb.size)
-    background = np.median(border.astype(np.float32) / 255.0, axis=0)
+    background = _median_colour(border)
     # Per channel, each of the 256 levels' squared difference from the background, in float32 as numpy would
     # work it out pixel by pixel: the same bits, looked up instead of computed.
     squares = np.square(np.arange(256, dtype=np.float32)[None, :] / 255.0 - background[:, None])
@@ -263,6 +273,15 @@ def _colour_distance(image: Image.Image) -> Distance:
     differences = ImageChops.difference(rgb, Image.new("RGB", rgb.size, levels))
     noise = float(np.percentile(distance_of(border), 95))
     return Distance(differences, math.sqrt(3.0), lambda box: distance_of(rgb_of(box)), 1.0, noise)
+
+
+def _median_colour(pixels: np.ndarray) -> np.ndarray:
+    """The per-channel median of (k, 3) uint8 pixels as float32 in [0, 1], exactly (to the bit) what np.median
+    gives for the pixels scaled to floats, from their middle one or two values only: partitioning a few
+    thousand floats per channel cost more than the rest of the colour's work."""
+    middle = [(len(pixels) - 1) // 2, len(pixels) // 2]
+    by_channel = np.partition(np.ascontiguousarray(pixels.T), middle, axis=1)[:, middle]
+    return np.median(by_channel.T.astype(np.float32) / 255.0, axis=0)
 
 
 def _bounds(mask: np.ndarray) -> tuple[slice, slice]:

@@ -5,11 +5,13 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from hypothesis import example, given, settings, strategies as st
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from recognizer.ml.preprocessing import (
-    MNIST_MEAN, MNIST_STD, InvalidImage, decode_image, encode_png, prepare_digit, to_model_input,
+    MNIST_MEAN, MNIST_STD, Ink, InvalidImage, _distance_from_background, _reduce_image, _reduce_ink, _stretch,
+    decode_image, encode_png, ink_map, prepare_digit, to_model_input,
 )
 from recognizer.tests.drawings import canvas_png, draw, encode
 
@@ -230,3 +232,90 @@ def test_separate_strokes_of_one_digit_are_kept():
     digit = prepare(encode(image))
     top = np.nonzero(digit.any(1))[0][0]
     assert (digit[top: top + 2] > 128).any(0).sum() >= 6  # the bar is still on top, wide
+
+
+# --- The ink box is found in C from a bound; measuring only inside it must lose nothing --------------------------
+
+@st.composite
+def drawings_of_every_kind(draw_from) -> Image.Image:
+    """A few strokes of any width and colour on any background, with or without noise and hot pixels, as any
+    image mode the site reads: what scanners, phones, scripts and other apps send."""
+    width, height = draw_from(st.integers(16, 360)), draw_from(st.integers(16, 360))
+    colour = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
+    background = draw_from(colour)
+    image = Image.new("RGB", (width, height), background)
+    pen = ImageDraw.Draw(image)
+    for _ in range(draw_from(st.integers(0, 5))):  # each stroke its own colour: some strong, some faint
+        points = [(draw_from(st.floats(0, width)), draw_from(st.floats(0, height))) for _ in range(2)]
+        pen.line(points, fill=draw_from(colour), width=draw_from(st.integers(1, 30)))
+    pixels = np.asarray(image, dtype=np.float64)
+    noise = draw_from(st.sampled_from([0.0, 0.0, 2.0, 8.0, 20.0]))
+    rng = np.random.default_rng(draw_from(st.integers(0, 2**32 - 1)))
+    pixels = pixels + rng.normal(0.0, noise, pixels.shape)
+    for _ in range(draw_from(st.integers(0, 30))):  # hot pixels: a few stray specks
+        pixels[rng.integers(height), rng.integers(width)] = rng.integers(0, 256, 3)
+    image = Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
+    kind = draw_from(st.sampled_from(["RGB", "L", "P", "JPEG", "opaque RGBA", "see-through ink", "transparent RGBA",
+                                      "transparent LA", "16-bit grey"]))
+    if kind in {"L", "P"}:
+        return image.convert(kind)
+    if kind == "JPEG":
+        return Image.open(io.BytesIO(encode(image, "JPEG", quality=draw_from(st.integers(30, 95)))))
+    coverage = Image.fromarray(np.round(255 * np.asarray(image.convert("L")) / 255).astype(np.uint8))
+    if kind == "opaque RGBA":
+        return image.convert("RGBA")
+    if kind == "see-through ink":  # an opaque background, the ink's edges partly transparent
+        faded = image.convert("RGBA")
+        faded.putalpha(Image.fromarray(np.maximum(np.asarray(coverage), 128).astype(np.uint8)))
+        return faded
+    if kind == "16-bit grey":
+        return Image.fromarray(np.asarray(image.convert("L")).astype(np.int32) * 37 + 1000, mode="I")
+    transparent = Image.new("RGBA" if kind == "transparent RGBA" else "LA", image.size)
+    transparent.putalpha(coverage)  # the lighter the pixel, the more ink: any map of coverage will do
+    return transparent
+
+
+def every_pixel_ink(image: Image.Image) -> Ink:
+    """The image's ink the slow way that is obviously right: the exact distance of every pixel."""
+    image = _reduce_image(image)
+    distance = _distance_from_background(image)
+    everywhere = distance.exact((0, 0, *image.size))
+    return _reduce_ink(_stretch(everywhere, distance.noise, full_scale=distance.full_scale,
+                                image_side=max(image.size)))
+
+
+def strokes_far_apart(background: tuple, strong: tuple, faint: tuple, faint_width: int) -> Image.Image:
+    """A bold stroke, and far from it a faint one whose colour differs from the background in another way: the
+    strong ink in one channel only, the faint in all three, or a one-pixel hairline. The faint stroke is ink,
+    but only just: a box worked out carelessly from the strong one leaves it out."""
+    image = Image.new("RGB", (240, 200), background)
+    pen = ImageDraw.Draw(image)
+    pen.line([(30, 40), (30, 160)], fill=strong, width=14)
+    pen.line([(200, 30), (210, 170)], fill=faint, width=faint_width)
+    return image
+
+
+@settings(max_examples=300, deadline=None)
+@given(drawings_of_every_kind())
+@example(strokes_far_apart((0, 0, 0), (255, 0, 0), (30, 30, 30), 6))
+@example(strokes_far_apart((255, 255, 255), (0, 0, 0), (200, 200, 200), 1))
+def test_measuring_only_inside_the_box_gives_what_measuring_every_pixel_gives(image):
+    fast, slow = ink_map(image), every_pixel_ink(image)
+    assert fast.image_side == slow.image_side
+    assert np.array_equal(fast.pixels, slow.pixels)
+
+
+@settings(max_examples=50, deadline=None)
+@given(drawings_of_every_kind())
+def test_the_colour_distance_is_the_euclidean_distance_from_the_border_colour(image):
+    image = _reduce_image(image)
+    distance = _distance_from_background(image)
+    if image.mode not in {"RGB", "L", "P"}:
+        return  # seen as RGB otherwise (over white, stretched, or the alpha itself): the rest is the same
+    colour = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    height, width = colour.shape[:2]
+    t = max(1, round(0.02 * min(height, width)))
+    border = np.concatenate([colour[:t].reshape(-1, 3), colour[-t:].reshape(-1, 3),
+                             colour[:, :t].reshape(-1, 3), colour[:, -t:].reshape(-1, 3)])
+    expected = np.linalg.norm(colour - np.median(border, axis=0), axis=-1) / np.sqrt(3.0)
+    assert np.array_equal(distance.exact((0, 0, width, height)), expected)
