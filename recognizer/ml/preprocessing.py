@@ -229,6 +229,8 @@ def _distance_from_background(image: Image.Image) -> Distance:
         if image.mode not in {"RGBA", "LA"}:
             image = image.convert("RGBA")
         alpha = image.getchannel("A")
+        if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
+            return _colour_distance(image)
         alpha_values = np.asarray(alpha)  # uint8: a canvas is compared and ranked without floats
 
         def alpha_of(box: Box) -> np.ndarray:
@@ -237,8 +239,6 @@ def _distance_from_background(image: Image.Image) -> Distance:
         typical, noise = np.percentile(_border(alpha_of, image.size), [50, 95])
         if typical < 128:  # transparent background: the alpha channel carries the ink
             return Distance(alpha, 1.0, alpha_of, 255.0, float(noise))
-        if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
-            return _colour_distance(image)
         on_white = Image.new("RGB", image.size, "white")
         on_white.paste(image, mask=alpha)  # an opaque background with see-through ink: seen over white paper
         return _colour_distance(on_white)
