@@ -129,7 +129,8 @@ class Distance:
     The bound finds the box that can hold ink, so only that box is measured exactly: measuring every pixel of
     a 280 px RGB PNG had taken 5 ms of its 6.
     """
-    bound: Image.Image
+    size: tuple[int, int]
+    bound: Image.Image | None  # None when ``exact`` costs nothing more than a bound would (a canvas's alpha)
     spread: float
     exact: Callable[[Box], np.ndarray]
     full_scale: float
@@ -164,6 +165,8 @@ def _ink_box(distance: Distance) -> Box | None:
     at least a quarter of it. If PEAK_RANK blocks reach a level, so do PEAK_RANK pixels: less the bound's slack
     and over its spread, that is a floor under the true peak, hence under the ink threshold (which rises with
     the peak). No pixel bounded below the threshold can be ink, and the strongest pixels are all above it."""
+    if distance.bound is None:
+        return (0, 0, *distance.size)
     blocks = distance.bound.reduce(2)
     counts = np.asarray(blocks.histogram()).reshape(-1, 256)
     level = max(_level_reached(band, PEAK_RANK) for band in counts)
@@ -175,7 +178,7 @@ def _ink_box(distance: Distance) -> Box | None:
     found = blocks.point([255 if value >= keep_from else 0 for value in range(256)] * len(counts)).getbbox()
     if found is None:
         return None
-    width, height = distance.bound.size
+    width, height = distance.size
     left, upper, right, lower = found
     return 2 * left, 2 * upper, min(2 * right, width), min(2 * lower, height)
 
@@ -229,16 +232,16 @@ def _distance_from_background(image: Image.Image) -> Distance:
         if image.mode not in {"RGBA", "LA"}:
             image = image.convert("RGBA")
         alpha = image.getchannel("A")
-        if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
-            return _colour_distance(image)
         alpha_values = np.asarray(alpha)  # uint8: a canvas is compared and ranked without floats
 
         def alpha_of(box: Box) -> np.ndarray:
             return alpha_values[box[1]:box[3], box[0]:box[2]]
 
         typical, noise = np.percentile(_border(alpha_of, image.size), [50, 95])
-        if typical < 128:  # transparent background: the alpha channel carries the ink
-            return Distance(alpha, 1.0, alpha_of, 255.0, float(noise))
+        if typical < 128:  # transparent background: the alpha channel carries the ink, already measured
+            return Distance(image.size, None, 1.0, alpha_of, 255.0, float(noise))
+        if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
+            return _colour_distance(image)
         on_white = Image.new("RGB", image.size, "white")
         on_white.paste(image, mask=alpha)  # an opaque background with see-through ink: seen over white paper
         return _colour_distance(on_white)
@@ -272,7 +275,7 @@ def _colour_distance(image: Image.Image) -> Distance:
     levels = tuple(int(level) for level in np.round(255 * background.astype(np.float64)))
     differences = ImageChops.difference(rgb, Image.new("RGB", rgb.size, levels))
     noise = float(np.percentile(distance_of(border), 95))
-    return Distance(differences, math.sqrt(3.0), lambda box: distance_of(rgb_of(box)), 1.0, noise)
+    return Distance(rgb.size, differences, math.sqrt(3.0), lambda box: distance_of(rgb_of(box)), 1.0, noise)
 
 
 def _median_colour(pixels: np.ndarray) -> np.ndarray:
