@@ -9,6 +9,7 @@ through exactly that. MNIST_MEAN and MNIST_STD are defined here and only here; t
 normalise through ``mnist_transform`` so the two can never drift apart.
 """
 
+import functools
 import io
 import math
 import warnings
@@ -150,11 +151,18 @@ def _strongest(values: np.ndarray) -> float:
     return float(np.partition(lit, -PEAK_RANK)[-PEAK_RANK]) if lit.size >= PEAK_RANK else float(lit.max(initial=0))
 
 
-def _level_reached(counts: np.ndarray, how_many: int) -> int:
-    """The highest level that at least ``how_many`` non-zero values reach, in a 256-bin histogram; 0 if none."""
-    from_top = np.cumsum(counts[:0:-1])  # how many non-zero values are at least 255, 254, ... 1
-    reached = np.flatnonzero(from_top >= how_many)
-    return 255 - int(reached[0]) if reached.size else 0
+def _levels_reached(counts: np.ndarray, how_many: int) -> np.ndarray:
+    """Per band of (bands, 256) histograms, the highest level that at least ``how_many`` non-zero values reach;
+    0 where none does."""
+    from_top = np.cumsum(counts[:, :0:-1], axis=1)  # how many non-zero values are at least 255, 254, ... 1
+    reached = from_top >= how_many
+    return np.where(reached.any(axis=1), 255 - reached.argmax(axis=1), 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _at_least(level: int, bands: int) -> list[int]:
+    """A lookup table for Image.point: 255 for values of at least ``level``, else 0, in every band."""
+    return [255 if value >= level else 0 for value in range(256)] * bands
 
 
 def _ink_box(distance: Distance) -> Box | None:
@@ -169,13 +177,13 @@ def _ink_box(distance: Distance) -> Box | None:
         return (0, 0, *distance.size)
     blocks = distance.bound.reduce(2)
     counts = np.asarray(blocks.histogram()).reshape(-1, 256)
-    level = max(_level_reached(band, PEAK_RANK) for band in counts)
+    level = int(_levels_reached(counts, PEAK_RANK).max())
     peak_at_least = max(level - BOUND_SLACK, 0) / 255 / distance.spread
     _, threshold_at_least = _ink_threshold(peak_at_least, distance.noise / distance.full_scale)
     # A pixel over ``cut`` puts its block's rounded average at (cut + 1) / 4 - 0.5 or more.
     cut = math.floor(threshold_at_least * 255) - BOUND_SLACK
     keep_from = math.ceil((cut + 1) / 4 - 0.5)
-    found = blocks.point([255 if value >= keep_from else 0 for value in range(256)] * len(counts)).getbbox()
+    found = blocks.point(_at_least(keep_from, len(counts))).getbbox()
     if found is None:
         return None
     width, height = distance.size
@@ -232,6 +240,8 @@ def _distance_from_background(image: Image.Image) -> Distance:
         if image.mode not in {"RGBA", "LA"}:
             image = image.convert("RGBA")
         alpha = image.getchannel("A")
+        if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
+            return _colour_distance(image)
         alpha_values = np.asarray(alpha)  # uint8: a canvas is compared and ranked without floats
 
         def alpha_of(box: Box) -> np.ndarray:
@@ -240,8 +250,6 @@ def _distance_from_background(image: Image.Image) -> Distance:
         typical, noise = np.percentile(_border(alpha_of, image.size), [50, 95])
         if typical < 128:  # transparent background: the alpha channel carries the ink, already measured
             return Distance(image.size, None, 1.0, alpha_of, 255.0, float(noise))
-        if alpha.getextrema()[0] == 255:  # opaque all over: the alpha says nothing
-            return _colour_distance(image)
         on_white = Image.new("RGB", image.size, "white")
         on_white.paste(image, mask=alpha)  # an opaque background with see-through ink: seen over white paper
         return _colour_distance(on_white)
