@@ -1,6 +1,6 @@
 """Speed of /api/predict for every kind of image, beside the trivial view, measured with ApacheBench (issue 19).
 
-    .venv/bin/python -m bench.image_speed [--seconds 4] [--rounds 3] [--workers 2] [--threads 4]
+    .venv/bin/python -m bench.image_speed [--seconds 2] [--rounds 3] [--workers 2] [--threads 4]
 
 One drawing (MNIST test digit #0, a 7, drawn on a 280x280 canvas as training/canvas.py draws) is encoded every
 way the site is sent images: the robustness bench's 11 encodings, plus RGBA on an opaque white background and
@@ -10,8 +10,10 @@ limit off) serves them all, in one run, beside the trivial /api/health view.
 
 The client is ``ab`` (Debian's apache2-utils: ``apt-get install apache2-utils``), with keep-alive: written in
 C, it costs the shared cores far less than a Python client would, so what is measured is the server. For each
-round, every endpoint is run for ``--seconds`` with 1 client (sequential), then every endpoint with 8 clients;
-the figures are the median over rounds, so a burst of load from elsewhere on the machine moves one round only.
+round, every endpoint is run for ``--seconds`` with 1 client (sequential), then every endpoint with 8 clients,
+each right after a run of the transparent canvas; an encoding's ratio to the canvas is the median, over rounds,
+of its mean over that canvas run's. A busy neighbour on this shared machine slows both runs of a pair alike,
+and a burst that hits one pair moves one round only.
 Beside ab's wall-clock figures, the CPU time gunicorn's processes spent per request (from /proc): the cost of
 each kind of image, which a busy neighbour on this shared machine moves far less than the wall clock. Before
 measuring, every body is posted once: each must answer 200 with the same digit.
@@ -150,24 +152,34 @@ def run_ab(site: Site, endpoint: Endpoint, clients: int, seconds: float, index: 
 
 
 def measure(site: Site, endpoints_: list[Endpoint], args: argparse.Namespace) -> list[dict]:
-    """Every endpoint at every concurrency, ``args.rounds`` times over; a row per endpoint and concurrency with
-    the median of the rounds' figures and each round's mean and throughput."""
+    """Every endpoint at every concurrency, ``args.rounds`` times over, each run after one of the transparent
+    canvas: a drift in the machine's speed then moves an encoding and the canvas it is compared with alike. A
+    row per endpoint and concurrency: the median of its runs' figures, each run's mean and throughput, and the
+    median of its ratios to the canvas run just before it."""
+    canvas = next(e for e in endpoints_ if e.name == CANVAS)
     runs: dict[tuple[str, int], list[dict]] = {}
     for round_ in range(args.rounds):
         for clients in args.clients:
             for index, endpoint in enumerate(endpoints_):
-                row = run_ab(site, endpoint, clients, args.seconds, index)
-                runs.setdefault((endpoint.name, clients), []).append(row)
+                pair = {}
+                for measured in ([endpoint] if endpoint.name in {HEALTH.name, CANVAS} else [canvas, endpoint]):
+                    pair[measured.name] = run_ab(site, measured, clients, args.seconds, index)
+                    runs.setdefault((measured.name, clients), []).append(pair[measured.name])
+                row = pair[endpoint.name]
+                if CANVAS in pair and endpoint.name != CANVAS:
+                    row["to_canvas"] = row["mean_ms"] / pair[CANVAS]["mean_ms"]
                 print(f"  round {round_ + 1} x{clients} {endpoint.name:<30} {row['mean_ms']:7.2f} ms "
-                      f"{row['throughput_rps']:7.1f}/s", flush=True)
+                      f"{row['throughput_rps']:7.1f}/s {fmt(row.get('to_canvas'), '5.2f')} x canvas", flush=True)
     rows = []
     for (name, clients), found in runs.items():
+        paired = [r["to_canvas"] for r in found if "to_canvas" in r]
         row = {"endpoint": name, "clients": clients,
                **{key: statistics.median(r[key] for r in found)
                   for key in ("mean_ms", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "server_cpu_ms")},
+               "to_canvas": statistics.median(paired) if paired else (1.0 if name == CANVAS else None),
                "requests": sum(r["requests"] for r in found),
                "errors": sum(r["failed"] + r["non_2xx"] for r in found),
-               "rounds": [{"mean_ms": r["mean_ms"], "throughput_rps": r["throughput_rps"]} for r in found]}
+               "runs": [{"mean_ms": r["mean_ms"], "throughput_rps": r["throughput_rps"]} for r in found]}
         rows.append(row)
     return rows
 
@@ -180,13 +192,13 @@ def print_table(rows: list[dict], preprocessing: dict[str, float]) -> None:
           f"{'p99 ms':>7} {'req/s':>7} {'x canvas':>8} {'cpu ms':>7} {'x canvas':>8} {'prep ms':>7}")
     for r in rows:
         base = canvas[r["clients"]]
-        ratio, cpu_ratio = ((r["mean_ms"] / base["mean_ms"], r["server_cpu_ms"] / base["server_cpu_ms"])
+        ratio, cpu_ratio = ((r["to_canvas"], r["server_cpu_ms"] / base["server_cpu_ms"])
                             if r["endpoint"] != HEALTH.name else (None, None))
         print(f"{r['endpoint']:<30} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['mean_ms']:>8.2f} "
               f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['throughput_rps']:>7.1f} {fmt(ratio, '8.2f')} "
               f"{r['server_cpu_ms']:>7.2f} {fmt(cpu_ratio, '8.2f')} {fmt(preprocessing.get(r['endpoint']), '7.2f')}")
-    print("(ab -k, median of the rounds; mean ms: ab's time per request at that concurrency; x canvas: over the "
-          "transparent canvas's at the same concurrency; cpu ms: gunicorn's CPU time per request, which a busy "
+    print("(ab -k, median of the rounds; mean ms: ab's time per request at that concurrency; x canvas: the "
+          "median of its means over the canvas run just before each; cpu ms: gunicorn's CPU time per request, which a busy "
           "neighbour on the machine moves far less than the wall clock; prep ms: prepare_digit in process)")
 
 
@@ -194,7 +206,7 @@ def judge(rows: list[dict]) -> dict:
     sequential = {r["endpoint"]: r for r in rows if r["clients"] == 1}
     eight = {r["endpoint"]: r for r in rows if r["clients"] == 8}
     canvas_ms = sequential[CANVAS]["mean_ms"]
-    ratios = {name: r["mean_ms"] / canvas_ms for name, r in sequential.items() if name != HEALTH.name}
+    ratios = {name: r["to_canvas"] for name, r in sequential.items() if name != HEALTH.name}
     slowest = max(ratios, key=ratios.get)
     checks = {
         "canvas_mean_ms": canvas_ms,
@@ -228,7 +240,7 @@ def judge(rows: list[dict]) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = server_argument_parser(__doc__.splitlines()[0], clients=[1, 8])
-    parser.add_argument("--seconds", type=float, default=4.0, help="per endpoint, concurrency and round")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per run (an endpoint, a concurrency, a round)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=300, help="in-process prepare_digit calls per encoding")
     parser.add_argument("--out", type=Path, default=RESULTS)
