@@ -181,6 +181,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 REQUEST_BODY_TIMEOUT = env_float("REQUEST_BODY_TIMEOUT", 10.0)
 # Samples one browser session may keep (429 above).
 MAX_SAMPLES_PER_SESSION = env_int("MAX_SAMPLES_PER_SESSION", 1000)
+# Review by suspicion (recognizer/review.py): samples scored per forward pass, and how many new samples wait
+# before the worker is asked to score them.
+SCORE_BATCH = env_int("SCORE_BATCH", 256)
+SCORE_NEW_EVERY = env_int("SCORE_NEW_EVERY", 25)
 # Serve MEDIA_URL from MEDIA_ROOT through Django (file names are unguessable); turn off when a web server or
 # object storage serves the media instead.
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)

@@ -42,7 +42,7 @@ def _relabel_action(digit: int):
 @admin.register(Sample)
 class SampleAdmin(admin.ModelAdmin):
     list_display = ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
-                    "confidence_percent", "verdict_shown", "status", "short_session", "created"]
+                    "confidence_percent", "verdict_shown", "suspicion_shown", "status", "short_session", "created"]
     list_display_links = ["id", "drawing_thumbnail"]
     list_filter = ["label", "status", "verdict", DisagreementFilter, "created"]
     search_fields = ["session_key"]
@@ -50,9 +50,11 @@ class SampleAdmin(admin.ModelAdmin):
     list_select_related = ["model_version"]
     list_per_page = 50
     fields = ["drawing_large", "digit_large", "label", "status", "predicted", "confidence", "verdict",
-              "not_a_digit_score", "model_version", "session_key", "created", "drawing", "digit"]
+              "not_a_digit_score", "model_version", "suspicion", "scored_digit", "scored_confidence", "scored_by",
+              "session_key", "created", "drawing", "digit"]
     readonly_fields = ["drawing_large", "digit_large", "predicted", "confidence", "verdict", "not_a_digit_score",
-                       "model_version", "session_key", "created", "drawing", "digit"]
+                       "model_version", "suspicion", "scored_digit", "scored_confidence", "scored_by", "session_key",
+                       "created", "drawing", "digit"]
     actions = ["approve", "approve_sessions", "reject", *[_relabel_action(d) for d in range(10)], "export_zip"]
 
     def has_add_permission(self, request) -> bool:
@@ -89,6 +91,11 @@ class SampleAdmin(admin.ModelAdmin):
         if not sample.verdict:
             return "—"
         return format_html('<span class="verdict verdict--{}">{}</span>', sample.verdict, sample.get_verdict_display())
+
+    @admin.display(description="suspicion", ordering=F("suspicion").desc(nulls_last=True))
+    def suspicion_shown(self, sample: Sample) -> str:
+        """How strongly the shared model of the day disputes the label (recognizer/review.py)."""
+        return "—" if sample.suspicion is None else f"{sample.suspicion:.0%}"
 
     @admin.display(description="session", ordering="session_key")
     def short_session(self, sample: Sample) -> str:

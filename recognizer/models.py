@@ -131,6 +131,13 @@ class Sample(models.Model):
                                       related_name="samples")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW, db_index=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # What the shared model of the day makes of the sample, refreshed by the worker (recognizer/review.py).
+    suspicion = models.FloatField(null=True, blank=True, db_index=True,
+                                  help_text="how strongly the scoring model disputes the label: 1 - p(label)")
+    scored_by = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  help_text="the shared version that computed the suspicion")
+    scored_digit = models.PositiveSmallIntegerField(null=True, blank=True, help_text="the scoring model's reading")
+    scored_confidence = models.FloatField(null=True, blank=True, help_text="its probability")
 
     class Meta:
         ordering = ["-created", "-id"]

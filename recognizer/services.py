@@ -21,6 +21,7 @@ from .ml.preprocessing import (
     HIGH_BIT_DEPTH_MODES, decode_image, encode_png, ink_map, prepare_digit, stretched_grey, to_mnist, to_model_input,
 )
 from .models import Sample
+from .review import scoring_after_new_sample
 
 STORED_DRAWING_SIDE = 1024  # drawings larger than this are stored scaled down
 
@@ -100,6 +101,7 @@ def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample
     except BaseException:
         _delete_files(sample)
         raise
+    scoring_after_new_sample()
     return sample
 
 
@@ -146,8 +148,10 @@ def samples_relabel(samples: QuerySet[Sample], *, label: int) -> int:
     return samples.exclude(label=label).update(label=label)
 
 
-EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "verdict", "not_a_digit_score", "model_version", "status", "session", "created",
-                  "mnist_file", "original_file"]
+# predicted and confidence are the scoring model's (recognizer/review.py) once a sample is scored, else those of
+# the model that read it when it was saved.
+EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "verdict", "not_a_digit_score", "model_version", "status",
+                  "session", "created", "mnist_file", "original_file", "suspicion", "scored_by_version"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -174,10 +178,13 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
                         archive.writestr(name, handle.read())
                 except FileNotFoundError:
                     logger.warning("Export: %s of sample %s is missing", field.name, sample.pk)
+            scored = sample.scored_digit is not None
             writer.writerow([spreadsheet_safe(cell) for cell in (
-                sample.pk, sample.label, sample.predicted, sample.confidence, sample.verdict or None,
+                sample.pk, sample.label, sample.scored_digit if scored else sample.predicted,
+                sample.scored_confidence if scored else sample.confidence, sample.verdict or None,
                 sample.not_a_digit_score, sample.model_version_id, sample.status,
-                sample.session_key[:8], sample.created.isoformat(), mnist_name, original_name)])
+                sample.session_key[:8], sample.created.isoformat(), mnist_name, original_name,
+                sample.suspicion, sample.scored_by_id)])
             count += 1
         archive.writestr("labels.csv", rows.getvalue())
     return count

@@ -22,6 +22,7 @@ from .inference import active_version_id, forget_active_version
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
 from .ml.network import DigitNet
 from .models import ModelVersion, PersonalModel
+from .review import scoring_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
         locked.is_active, locked.activated = True, timezone.now()
         locked.save(update_fields=["is_active", "activated"])
         _active_version_changed()
+        scoring_enqueue()  # every sample's suspicion is now the old model's
     version.refresh_from_db()
     logger.info("Activated model %s", version)
     return version

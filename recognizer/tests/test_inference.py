@@ -91,8 +91,8 @@ def test_a_thread_that_reads_during_an_activation_here_does_not_delay_the_switch
 
 @pytest.mark.django_db(transaction=True)  # other threads have their own connections: commit for them to see
 def test_concurrent_requests_during_a_switch_all_get_a_working_predictor(
-    fresh_process, active_model_version, random_version, caplog, run_at_once
-):
+    fresh_process, active_model_version, random_version, caplog, run_at_once, tasks_not_run
+):  # tasks_not_run: the activation's scoring would load the new version in this thread first
     inference.shared_predictor()
     model_version_activate(version=random_version)
     caplog.clear()

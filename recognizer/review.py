@@ -1,0 +1,89 @@
+"""Suspicion: how strongly the shared model of the day disputes each sample's label, so that staff review the
+likely wrong labels first (a wrong label is what poisons a fine-tune).
+
+A sample's suspicion is 1 - p(label) under the active shared version: 0 when the model is sure the label is
+right, near 1 when it is sure of another digit. It is computed in the worker, never in a web request, in batches
+(``samples_score``): after a new shared version is activated (every score is then stale), and after every
+SCORE_NEW_EVERY new samples. Each score records the version that computed it, with that version's reading.
+"""
+
+import io
+import logging
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from PIL import Image
+
+from .inference import Predictor, shared_predictor
+from .ml.preprocessing import FIELD, normalise_digits
+from .ml.reader import PROBABILITY_DECIMALS
+from .models import Sample
+
+logger = logging.getLogger(__name__)
+
+
+def suspicion_of(probabilities: list[float], label: int) -> float:
+    """How strongly a reading disputes ``label``: 1 - its probability, 0 (agrees) to 1 (sure it is another digit)."""
+    return round(1.0 - probabilities[label], PROBABILITY_DECIMALS)
+
+
+def samples_to_score(version_id: int) -> QuerySet[Sample]:
+    """Samples never scored, or scored by another version than ``version_id``."""
+    return Sample.objects.filter(Q(scored_by__isnull=True) | ~Q(scored_by=version_id))
+
+
+def _stored_digit(sample: Sample) -> np.ndarray | None:
+    """The 28x28 the network saw when the sample was saved, from its file; None when the file is gone or damaged."""
+    try:
+        with sample.digit.open("rb") as handle:
+            digit = np.asarray(Image.open(io.BytesIO(handle.read())).convert("L"))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return digit if digit.shape == (FIELD, FIELD) else None
+
+
+def _score_batch(samples: list[Sample], predictor: Predictor) -> None:
+    digits = {sample.pk: _stored_digit(sample) for sample in samples}
+    readable = [sample for sample in samples if digits[sample.pk] is not None]
+    readings = (predictor.read(normalise_digits(torch.from_numpy(np.stack([digits[s.pk] for s in readable]))))
+                if readable else [])
+    for sample in samples:  # an unreadable file is marked scored (no suspicion) so it is not retried forever
+        sample.scored_by_id, sample.suspicion, sample.scored_digit, sample.scored_confidence = (
+            predictor.version_id, None, None, None)
+    for sample, reading in zip(readable, readings, strict=True):
+        sample.suspicion = suspicion_of(reading.probabilities, sample.label)
+        sample.scored_digit, sample.scored_confidence = reading.digit, reading.confidence
+    if len(readable) < len(samples):
+        logger.warning("Could not read the 28x28 file of %d samples; they stay unscored",
+                       len(samples) - len(readable))
+    Sample.objects.bulk_update(samples, ["scored_by", "suspicion", "scored_digit", "scored_confidence"])
+
+
+def samples_score(*, batch_size: int | None = None) -> int:
+    """Score every sample not yet scored by the active shared version, ``batch_size`` at a time (one forward
+    pass and one UPDATE each); return how many were scored. Raises NoActiveModel when nothing is active."""
+    batch_size = batch_size or settings.SCORE_BATCH
+    predictor = shared_predictor()
+    scored = 0
+    while batch := list(samples_to_score(predictor.version_id).order_by("pk").only("pk", "label", "digit")[:batch_size]):
+        _score_batch(batch, predictor)
+        scored += len(batch)
+    if scored:
+        logger.info("Scored %d samples with %s", scored, f"v{predictor.version_id}")
+    return scored
+
+
+def scoring_enqueue() -> None:
+    """Ask the worker to score, once the current transaction commits (at once when there is none)."""
+    from .tasks import samples_score_run  # the task module imports this one
+
+    transaction.on_commit(samples_score_run.enqueue, robust=True)  # a queue that fails must not undo the save
+
+
+def scoring_after_new_sample() -> None:
+    """New samples are scored in batches: ask the worker once every SCORE_NEW_EVERY unscored samples."""
+    if Sample.objects.filter(scored_by__isnull=True).count() % settings.SCORE_NEW_EVERY == 0:
+        scoring_enqueue()
