@@ -1,16 +1,20 @@
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from .exceptions import InvalidModelVersion
-from .forms import ThrottledSignInForm
+from .forms import ReviewDecisionForm, ThrottledSignInForm
 from .models import ModelVersion, Sample
-from .services import samples_export_zip, samples_relabel, samples_review
+from .review import review_progress, review_queue
+from .services import sample_review_decide, samples_export_zip, samples_relabel, samples_review
 from .versions import model_version_activate, model_versions_delete
 
+REVIEW_PAGE_SIZE = 50
 admin.site.login_form = ThrottledSignInForm  # logs and counts failed sign-ins; refuses past RATE_LIMITS["login"]
 
 
@@ -59,6 +63,32 @@ class SampleAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # samples come from people drawing, never from the admin
+
+    def get_urls(self):
+        queue = path("review/", self.admin_site.admin_view(self.review_queue_view), name="recognizer_sample_review")
+        return [queue, *super().get_urls()]
+
+    def review_queue_view(self, request: HttpRequest) -> HttpResponse:
+        """Unreviewed samples, the most suspicious first, each decided with one click (a POST, then back here)."""
+        if not self.has_change_permission(request):
+            return HttpResponse("Only staff who may change samples can review them.", status=403)
+        if request.method == "POST":
+            form = ReviewDecisionForm(request.POST)
+            sample = Sample.objects.filter(pk=form.cleaned_data["sample"]).first() if form.is_valid() else None
+            if sample is None:
+                problem = next(iter(form.errors.values()), ["That sample no longer exists."])[0]
+                self.message_user(request, f"Nothing changed: {problem}", messages.ERROR)
+            else:
+                self.message_user(request, sample_review_decide(sample=sample, decision=form.cleaned_data["decision"],
+                                                                label=form.cleaned_data["label"]), messages.SUCCESS)
+            return HttpResponseRedirect(f"{reverse('admin:recognizer_sample_review')}?{request.GET.urlencode()}")
+        page = Paginator(review_queue().select_related("scored_by"), REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+        reviewed, total = review_progress()
+        return TemplateResponse(request, "admin/recognizer/sample/review_queue.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": "Review queue",
+            "page": page, "reviewed": reviewed, "total": total,
+            "unscored": Sample.objects.filter(suspicion__isnull=True, status=Sample.Status.NEW).count(),
+        })
 
     @admin.display(description="drawing")
     def drawing_thumbnail(self, sample: Sample) -> str:

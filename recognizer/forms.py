@@ -186,3 +186,21 @@ def model_choice_form_from_request(request: HttpRequest) -> ModelChoiceForm:
         raise RequestRefused('The request body is not valid JSON; send {"use": "personal"} or {"use": "shared"}.') \
             from None
     return ModelChoiceForm(payload if isinstance(payload, dict) else {})
+
+
+class ReviewDecisionForm(forms.Form):
+    """One click in the review queue: approve, reject, or relabel (to a digit from 0 to 9) one sample."""
+
+    DECISIONS = [("approve", "Approve"), ("reject", "Reject"), ("relabel", "Relabel")]
+    sample = forms.IntegerField(min_value=1)
+    decision = forms.ChoiceField(choices=DECISIONS)
+    label = forms.IntegerField(required=False, min_value=0, max_value=9,
+                               error_messages={"min_value": "A label is a digit from 0 to 9.",
+                                               "max_value": "A label is a digit from 0 to 9.",
+                                               "invalid": "A label is a digit from 0 to 9."})
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("decision") == "relabel" and cleaned.get("label") is None and not self.errors:
+            raise ValidationError("Say which digit to relabel it as: 0 to 9.", code="label_missing")
+        return cleaned

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from PIL import Image
 
 from .inference import Predictor, shared_predictor
@@ -87,3 +87,16 @@ def scoring_after_new_sample() -> None:
     """New samples are scored in batches: ask the worker once every SCORE_NEW_EVERY unscored samples."""
     if Sample.objects.filter(scored_by__isnull=True).count() % settings.SCORE_NEW_EVERY == 0:
         scoring_enqueue()
+
+
+def review_queue() -> QuerySet[Sample]:
+    """Samples not reviewed yet, the most suspicious first (unscored ones last, newest first among equals)."""
+    return (Sample.objects.filter(status=Sample.Status.NEW)
+            .order_by(F("suspicion").desc(nulls_last=True), "-created", "-pk"))
+
+
+def review_progress() -> tuple[int, int]:
+    """How many samples have been reviewed (approved or rejected), and how many there are."""
+    counts = Sample.objects.aggregate(total=Count("pk"), reviewed=Count("pk", filter=~Q(status=Sample.Status.NEW)))
+    return counts["reviewed"], counts["total"]
+

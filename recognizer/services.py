@@ -148,6 +148,18 @@ def samples_relabel(samples: QuerySet[Sample], *, label: int) -> int:
     return samples.exclude(label=label).update(label=label)
 
 
+def sample_review_decide(*, sample: Sample, decision: str, label: int | None = None) -> str:
+    """Apply one reviewer's decision to one sample: approve, reject, or relabel (which also approves: the label is
+    now the reviewer's). Return what was done, in words."""
+    one = Sample.objects.filter(pk=sample.pk)
+    if decision == "relabel":
+        samples_relabel(one, label=label)
+        samples_review(one, status=Sample.Status.APPROVED)
+        return f"Sample {sample.pk} relabelled as {label} and approved."
+    samples_review(one, status=Sample.Status.APPROVED if decision == "approve" else Sample.Status.REJECTED)
+    return f"Sample {sample.pk} {'approved' if decision == 'approve' else 'rejected'}."
+
+
 # predicted and confidence are the scoring model's (recognizer/review.py) once a sample is scored, else those of
 # the model that read it when it was saved.
 EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "verdict", "not_a_digit_score", "model_version", "status",

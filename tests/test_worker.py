@@ -150,3 +150,17 @@ def test_several_workers_train_different_sessions_at_the_same_time(database_queu
     finished = [client.get(f"/api/train/{job}").json() for client, job in zip(clients, jobs)]
     # Both ran to the end (300 epochs on four drawings may well overfit past the gate: either verdict will do).
     assert all(run["status"] in {"succeeded", "rejected"} and run["progress"] == 1.0 for run in finished), finished
+
+
+def test_the_worker_scores_new_samples_in_a_batch_not_the_request(database_queue, active_model_version, settings):
+    from recognizer.models import Sample
+
+    settings.SCORE_NEW_EVERY = 3
+    client = Client()
+    for label in ("7", "7", "3"):  # the drawing is a 7 each time: the last label is wrong
+        assert client.post("/api/samples", {"file": as_upload(canvas_png()), "label": label}).status_code == 201
+    assert not Sample.objects.filter(scored_by__isnull=False).exists()  # queued, not scored inside the request
+    output, _ = worker("--batch").communicate(timeout=120)
+    scored = {s.label: s for s in Sample.objects.all()}
+    assert all(s.scored_by_id == active_model_version.pk for s in Sample.objects.all()), output
+    assert scored[3].suspicion > 0.9 > 0.1 > scored[7].suspicion

@@ -7,6 +7,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bench.pen_digits import Hand, iter_pen_digits
 from recognizer.models import Sample
@@ -115,3 +117,55 @@ def test_the_command_scores_what_is_left(make_sample, active_model_version):
     call_command("score_samples", stdout=out)
     assert "Scored 1 sample(s)." in out.getvalue()
     assert not samples_to_score(active_model_version.pk).exists()
+
+
+QUEUE = "/admin/recognizer/sample/review/"
+
+
+def test_the_review_queue_shows_the_most_suspicious_first_with_progress(make_sample, active_model_version,
+                                                                        admin_client):
+    suspicious, calm = make_sample(label=3), make_sample(label=7)
+    samples_score()
+    Sample.objects.filter(pk=make_sample(label=7).pk).update(status=Sample.Status.APPROVED)
+    page = admin_client.get(QUEUE).content.decode()
+    assert "1 of 3</strong> reviewed" in page
+    assert page.index(f'id="sample-{suspicious.pk}"') < page.index(f'id="sample-{calm.pk}"')
+    assert "Relabel as 7" in page  # offered for the disputed one only
+    assert page.count("Relabel as") == 1
+
+
+@pytest.mark.parametrize("decision, status, label", [("approve", "approved", 3), ("reject", "rejected", 3),
+                                                     ("relabel", "approved", 7)])
+def test_one_click_decides_a_sample(make_sample, active_model_version, admin_client, decision, status, label):
+    sample = make_sample(label=3)
+    response = admin_client.post(QUEUE, {"sample": sample.pk, "decision": decision, "label": "7"}, follow=True)
+    sample.refresh_from_db()
+    assert (sample.status, sample.label) == (status, label)
+    assert response.redirect_chain[-1][0].startswith(QUEUE)
+    assert f"Sample {sample.pk}" in response.content.decode()
+
+
+@pytest.mark.parametrize("label", ["10", "-1", "seven", ""])
+def test_a_relabel_to_anything_but_a_digit_changes_nothing(make_sample, active_model_version, admin_client, label):
+    sample = make_sample(label=3)
+    response = admin_client.post(QUEUE, {"sample": sample.pk, "decision": "relabel", "label": label}, follow=True)
+    sample.refresh_from_db()
+    assert (sample.status, sample.label) == ("new", 3)
+    assert "Nothing changed" in response.content.decode() and "0 to 9" in response.content.decode()
+
+
+def test_the_queue_costs_the_same_queries_for_5_samples_as_for_60(make_sample, active_model_version, admin_client):
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(QUEUE).status_code == 200
+        return len(captured)
+
+    for _ in range(5):
+        make_sample(label=7)
+    samples_score()
+    few = queries_for_the_page()
+    drawing = Sample.objects.first()
+    Sample.objects.bulk_create([Sample(session_key="b" * 32, label=i % 10, drawing=drawing.drawing.name,
+                                       digit=drawing.digit.name, suspicion=i / 60, scored_by=active_model_version,
+                                       scored_digit=7, scored_confidence=0.9) for i in range(55)])
+    assert queries_for_the_page() == few  # no query per row: one page of 50, whatever the queue holds
