@@ -3,14 +3,16 @@ from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils import timezone
 from django.utils.html import format_html
 
 from .exceptions import InvalidModelVersion
 from .forms import ReviewDecisionForm, ThrottledSignInForm
 from .models import ModelVersion, Sample
-from .review import review_progress, review_queue
+from .review import confusion_on_approved_samples, confusion_table, review_progress, review_queue
 from .services import sample_review_decide, samples_export_zip, samples_relabel, samples_review
 from .versions import model_version_activate, model_versions_delete
 
@@ -48,7 +50,8 @@ class SampleAdmin(admin.ModelAdmin):
     list_display = ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
                     "confidence_percent", "verdict_shown", "suspicion_shown", "status", "short_session", "created"]
     list_display_links = ["id", "drawing_thumbnail"]
-    list_filter = ["label", "status", "verdict", DisagreementFilter, "created"]
+    list_filter = ["label", "status", "verdict", DisagreementFilter, ("scored_digit", admin.AllValuesFieldListFilter),
+                   ("scored_by", admin.RelatedOnlyFieldListFilter), "created"]
     search_fields = ["session_key"]
     date_hierarchy = "created"
     list_select_related = ["model_version"]
@@ -179,7 +182,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ["owner", "notes"]
     list_select_related = ["parent"]
     readonly_fields = ["kind", "gate", "parent", "weights", "weights_name", "weights_sha256", "architecture",
-                       "trained_on", "metrics", "is_active", "created", "activated"]
+                       "trained_on", "mnist_confusion", "samples_confusion", "metrics", "is_active", "created",
+                       "activated"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
 
@@ -192,6 +196,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if version.gate_passed is None:
             return "—"
         return f"{'✓ passed' if version.gate_passed else '✗ REJECTED'}: {version.gate_reason}"
+
+    @admin.display(description="confusion on MNIST")
+    def mnist_confusion(self, version: ModelVersion) -> str:
+        on_test = version.metrics.get("confusion_matrix")
+        matrix = on_test or version.metrics.get("validation_confusion_matrix")
+        return render_to_string("admin/recognizer/modelversion/confusion.html", {
+            "table": confusion_table(matrix) if matrix else {"total": 0},
+            "caption": f"MNIST {'test' if on_test else 'validation'} set",
+            "empty": "Not measured for this version."})
+
+    @admin.display(description="confusion on approved samples")
+    def samples_confusion(self, version: ModelVersion) -> str:
+        samples = reverse("admin:recognizer_sample_changelist")
+        return render_to_string("admin/recognizer/modelversion/confusion.html", {
+            "table": confusion_table(confusion_on_approved_samples(version.pk),
+                                     lambda label, reading: f"{samples}?{urlencode({'status__exact': 'approved', 'label': label, 'scored_digit': reading, 'scored_by__id__exact': version.pk})}"),
+            "caption": "Approved samples, as this version read them when it scored them", "linked": True,
+            "empty": "This version has scored no approved samples: the active shared version scores them all."})
 
     @admin.display(description="weights file")
     def weights(self, version: ModelVersion) -> str:

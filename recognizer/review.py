@@ -100,3 +100,27 @@ def review_progress() -> tuple[int, int]:
     counts = Sample.objects.aggregate(total=Count("pk"), reviewed=Count("pk", filter=~Q(status=Sample.Status.NEW)))
     return counts["reviewed"], counts["total"]
 
+
+
+def confusion_on_approved_samples(version_id: int) -> list[list[int]]:
+    """A 10x10 count of approved samples by label (rows) and by what ``version_id`` reads (columns), from the
+    scores it computed; all zeros when it scored none (only the active shared version scores)."""
+    matrix = [[0] * 10 for _ in range(10)]
+    pairs = (Sample.objects.filter(status=Sample.Status.APPROVED, scored_by=version_id, scored_digit__isnull=False)
+             .values_list("label", "scored_digit").annotate(count=Count("pk")).order_by())
+    for label, reading, count in pairs:
+        matrix[label][reading] = count
+    return matrix
+
+
+def confusion_table(matrix: list[list[int]], link=None) -> dict:
+    """What a template needs to draw a confusion matrix: for each true digit, its cells (count, share of the row
+    for the shading, and ``link(label, reading)`` when given) and its accuracy."""
+    rows = []
+    for label, counts in enumerate(matrix):
+        total = sum(counts)
+        cells = [{"count": count, "share": round(count / total, 3) if total else 0.0, "right": reading == label,
+                  "link": link(label, reading) if link and count else None} for reading, count in enumerate(counts)]
+        rows.append({"label": label, "cells": cells, "total": total,
+                     "accuracy": f"{counts[label] / total:.1%}" if total else "—"})
+    return {"rows": rows, "total": sum(row["total"] for row in rows)}

@@ -3,6 +3,7 @@ worker; staff then review the likely wrong labels first."""
 
 import csv
 import io
+import re
 import zipfile
 
 import numpy as np
@@ -169,3 +170,22 @@ def test_the_queue_costs_the_same_queries_for_5_samples_as_for_60(make_sample, a
                                        digit=drawing.digit.name, suspicion=i / 60, scored_by=active_model_version,
                                        scored_digit=7, scored_confidence=0.9) for i in range(55)])
     assert queries_for_the_page() == few  # no query per row: one page of 50, whatever the queue holds
+
+
+def test_a_versions_page_shows_its_confusion_and_a_cell_lists_those_samples(make_sample, active_model_version,
+                                                                           admin_client):
+    misread = make_sample(label=3)  # a 7 labelled 3 and approved: the cell (3, read as 7)
+    read_right = make_sample(label=7)
+    make_sample(label=1)  # not approved: in no cell
+    Sample.objects.filter(pk__in=[misread.pk, read_right.pk]).update(status=Sample.Status.APPROVED)
+    samples_score()
+    page = admin_client.get(f"/admin/recognizer/modelversion/{active_model_version.pk}/change/").content.decode()
+    assert "MNIST test set" in page and "99." in page  # the shipped base's per-class accuracy on MNIST
+    assert "Approved samples, as this version read them" in page
+    link = re.search(r'href="(/admin/recognizer/sample/\?[^"]*label=3[^"]*)"', page)
+    assert link, "the (3, read as 7) cell links to its samples"
+    listed = admin_client.get(link.group(1).replace("&amp;", "&"))
+    assert listed.status_code == 200 and "?e=1" not in listed.request.get("QUERY_STRING", "")
+    body = listed.content.decode()
+    assert f"/admin/recognizer/sample/{misread.pk}/change/" in body
+    assert f"/admin/recognizer/sample/{read_right.pk}/change/" not in body
