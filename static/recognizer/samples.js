@@ -24,8 +24,11 @@
     extras: $("pad-extras"), labels: Array.from($("label-buttons").children), status: $("save-status"),
     total: $("samples-total"), counts: Array.from($("sample-counts").children), strip: $("sample-strip"),
     empty: $("samples-empty"), actions: $("sample-actions"), undo: $("undo-save-button"),
-    clearAll: $("clear-samples-button"),
+    clearAll: $("clear-samples-button"), hints: $("coach-hints"),
   };
+  const WANTED_PER_DIGIT = 3;     // what a personal fine-tune needs of each digit to learn it
+  const MAX_HINTS = 3;
+  const READ_RIGHT_ENOUGH = 0.8;  // below this share read right, more of that digit helps
 
   let samples = [];               // newest first, as the API answers
   let loaded = false;
@@ -154,12 +157,56 @@
       item.classList.toggle("is-zero", counts[digit] === 0);
       item.setAttribute("aria-label", `${digit}: ${counts[digit]}`);
     });
+    showHints(hintsFor(counts));
     ui.total.textContent = total ? `${total} saved` : "None yet";
     ui.empty.hidden = total > 0;
     ui.strip.hidden = total === 0;
     // Only a list that mirrors the server may be cleared: "Delete all 1" must not delete 4 it never showed.
     ui.undo.setAttribute("aria-disabled", String(total === 0 || !loaded));
     ui.clearAll.setAttribute("aria-disabled", String(total === 0 || !loaded));
+  }
+
+  /* ---------- Coaching: which drawings would help most, from this session's own samples ---------- */
+
+  const plural = (digit) => `${digit}s`;
+
+  function hintsFor(counts) {
+    const hints = [];
+    for (let digit = 0; digit < 10; digit += 1) {   // digits the model reads worst on this person's drawings
+      const read = samples.filter((sample) => sample.label === digit && sample.predicted !== null);
+      if (read.length < WANTED_PER_DIGIT) continue;
+      const right = read.filter((sample) => sample.predicted === digit).length / read.length;
+      if (right < READ_RIGHT_ENOUGH) {
+        hints.push({ rank: right, text: `Your ${plural(digit)} are read right ${Math.round(100 * right)} % of the ` +
+                                        `time: draw a few more ${plural(digit)}.` });
+      }
+    }
+    hints.sort((a, b) => a.rank - b.rank);
+    const missing = counts.map((n, digit) => (n === 0 ? digit : null)).filter((digit) => digit !== null);
+    if (missing.length === 10) {
+      hints.push({ text: `Draw each digit ${WANTED_PER_DIGIT} times: the model learns your handwriting from them.` });
+    } else if (missing.length > MAX_HINTS) {
+      const names = missing.map(plural);
+      hints.push({ text: `No ${names.slice(0, -1).join(", ")} or ${names.at(-1)} yet: draw ${WANTED_PER_DIGIT} of each.` });
+    } else {
+      missing.forEach((digit) => hints.push({ text: `No ${plural(digit)} yet: draw ${WANTED_PER_DIGIT}.` }));
+    }
+    counts.forEach((n, digit) => {
+      if (n > 0 && n < WANTED_PER_DIGIT) {
+        const more = WANTED_PER_DIGIT - n;
+        hints.push({ text: `Only ${n} ${n === 1 ? "sample" : "samples"} of ${digit}: draw ${more} more.` });
+      }
+    });
+    if (!hints.length) {
+      return ["Every digit is here and read right: train your model, or keep adding the ones it finds hard."];
+    }
+    return hints.slice(0, MAX_HINTS).map((hint) => hint.text);
+  }
+
+  function showHints(texts) {
+    const shown = Array.from(ui.hints.children).map((item) => item.textContent);
+    if (shown.join("\n") === texts.join("\n")) return;   // unchanged: screen readers hear nothing new
+    ui.hints.replaceChildren(...texts.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
   }
 
   function forget(ids) {

@@ -245,3 +245,17 @@ def test_a_list_that_failed_to_load_cannot_be_cleared_until_a_save_brings_back_w
     expect(page.locator("#samples-total")).to_have_text("3 saved")
     page.get_by_role("button", name="Clear all").click()
     expect(page.get_by_text("Delete all 3 samples? This cannot be undone.")).to_be_visible()
+
+
+def test_the_hint_says_which_digits_to_draw_next_and_changes_as_samples_are_added(
+        page: Page, live_server, active_model_version):
+    open_page_with_samples(page, live_server.url + "/")
+    hints = page.locator("#coach-hints")
+    expect(page.locator("#coach")).to_have_attribute("role", "status")   # read out, politely, when it changes
+    expect(hints).to_have_text("Draw each digit 3 times: the model learns your handwriting from them.")
+    save_drawing(page, ONE, 1)
+    expect(hints).to_contain_text("No 0s, 2s, 3s, 4s, 5s, 6s, 7s, 8s or 9s yet: draw 3 of each.")
+    expect(hints).to_contain_text("Only 1 sample of 1: draw 2 more.")
+    for _ in range(3):   # the model reads these 7s as 7: they are wrongly labelled 4, so 4s read right 0 %
+        save_drawing(page, SEVEN, 4)
+    expect(hints.locator("li").first).to_have_text("Your 4s are read right 0 % of the time: draw a few more 4s.")
