@@ -209,9 +209,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="confusion on approved samples")
     def samples_confusion(self, version: ModelVersion) -> str:
         samples = reverse("admin:recognizer_sample_changelist")
+
+        def cell_samples(label: int, reading: int) -> str:  # the sample list's own filters, as its links set them
+            return f"{samples}?" + urlencode({"status__exact": Sample.Status.APPROVED, "label": label,
+                                              "scored_digit": reading, "scored_by__id__exact": version.pk})
+
         return render_to_string("admin/recognizer/modelversion/confusion.html", {
-            "table": confusion_table(confusion_on_approved_samples(version.pk),
-                                     lambda label, reading: f"{samples}?{urlencode({'status__exact': 'approved', 'label': label, 'scored_digit': reading, 'scored_by__id__exact': version.pk})}"),
+            "table": confusion_table(confusion_on_approved_samples(version.pk), cell_samples),
             "caption": "Approved samples, as this version read them when it scored them", "linked": True,
             "empty": "This version has scored no approved samples: the active shared version scores them all."})
 

@@ -57,7 +57,7 @@ def _score_batch(samples: list[Sample], predictor: Predictor) -> None:
         sample.suspicion = suspicion_of(reading.probabilities, sample.label)
         sample.scored_digit, sample.scored_confidence = reading.digit, reading.confidence
     if len(readable) < len(samples):
-        logger.warning("Could not read the 28x28 file of %d samples; they stay unscored",
+        logger.warning("Could not read the 28x28 file of %d samples; they are left without a suspicion",
                        len(samples) - len(readable))
     Sample.objects.bulk_update(samples, ["scored_by", "suspicion", "scored_digit", "scored_confidence"])
 
@@ -99,7 +99,6 @@ def review_progress() -> tuple[int, int]:
     """How many samples have been reviewed (approved or rejected), and how many there are."""
     counts = Sample.objects.aggregate(total=Count("pk"), reviewed=Count("pk", filter=~Q(status=Sample.Status.NEW)))
     return counts["reviewed"], counts["total"]
-
 
 
 def confusion_on_approved_samples(version_id: int) -> list[list[int]]:

@@ -261,12 +261,12 @@ def drawings_of_every_kind(draw_from) -> Image.Image:
         return image.convert(kind)
     if kind == "JPEG":
         return Image.open(io.BytesIO(encode(image, "JPEG", quality=draw_from(st.integers(30, 95)))))
-    coverage = Image.fromarray(np.round(255 * np.asarray(image.convert("L")) / 255).astype(np.uint8))
+    coverage = image.convert("L")
     if kind == "opaque RGBA":
         return image.convert("RGBA")
     if kind == "see-through ink":  # an opaque background, the ink's edges partly transparent
         faded = image.convert("RGBA")
-        faded.putalpha(Image.fromarray(np.maximum(np.asarray(coverage), 128).astype(np.uint8)))
+        faded.putalpha(coverage.point(lambda level: max(level, 128)))
         return faded
     if kind == "16-bit grey":
         return Image.fromarray(np.asarray(image.convert("L")).astype(np.int32) * 37 + 1000, mode="I")

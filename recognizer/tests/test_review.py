@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.pen_digits import Hand, iter_pen_digits
+from recognizer.admin import SampleAdmin
 from recognizer.models import Sample
 from recognizer.review import review_queue, samples_score, samples_to_score
 from recognizer.services import sample_create, samples_export_zip
@@ -60,7 +61,8 @@ def test_new_samples_are_scored_in_batches(make_sample, active_model_version, se
 
 
 def test_a_sample_whose_file_is_gone_is_left_unscored_once_not_forever(make_sample, active_model_version):
-    kept, lost = make_sample(label=7), make_sample(label=7)
+    make_sample(label=7)
+    lost = make_sample(label=7)
     lost.digit.storage.delete(lost.digit.name)
     assert samples_score() == 2
     lost.refresh_from_db()
@@ -102,8 +104,7 @@ def test_the_20_most_suspicious_of_200_hold_most_of_10_wrong_labels(active_model
 def test_staff_can_sort_the_samples_by_suspicion(make_sample, active_model_version, admin_client):
     suspicious, calm = make_sample(label=3), make_sample(label=7)  # newest first would put the calm one first
     samples_score()
-    column = 1 + ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
-                  "confidence_percent", "verdict_shown", "suspicion_shown"].index("suspicion_shown")
+    column = 1 + SampleAdmin.list_display.index("suspicion_shown")
     page = admin_client.get("/admin/recognizer/sample/", {"o": str(column)}).content.decode()
     assert page.index(f"/admin/recognizer/sample/{suspicious.pk}/change/") < page.index(
         f"/admin/recognizer/sample/{calm.pk}/change/")
