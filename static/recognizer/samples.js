@@ -9,6 +9,8 @@
  * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer;
  * one that starts after the list may have loaded (or failed to) reads window.mnistsite.samples.total() first.
  * Clear all can delete the personal model too, through window.mnistsite.model (model.js).
+ * Hints say which digits to draw next; how well each digit is read comes from training.js's "train:tested" event
+ * (the last run's test on drawings it kept aside, for the model that reads now) where it has one.
  */
 (() => {
   "use strict";
@@ -37,6 +39,7 @@
   let padEmpty = pad.isEmpty();
   let suggested = null;
   let statusTimer = null;
+  let tested = null;              // {digit: {count, right}} from "train:tested", or null
 
   /* ---------- Saving ---------- */
 
@@ -173,12 +176,11 @@
   function hintsFor(counts) {
     const hints = [];
     for (let digit = 0; digit < 10; digit += 1) {   // digits the model reads worst on this person's drawings
-      const read = samples.filter((sample) => sample.label === digit && sample.predicted !== null);
-      if (read.length < WANTED_PER_DIGIT) continue;
-      const right = read.filter((sample) => sample.predicted === digit).length / read.length;
-      if (right < READ_RIGHT_ENOUGH) {
-        hints.push({ rank: right, text: `Your ${plural(digit)} are read right ${Math.round(100 * right)} % of the ` +
-                                        `time: draw a few more ${plural(digit)}.` });
+      const reading = howWellRead(digit);
+      if (reading && reading.share < READ_RIGHT_ENOUGH) {
+        const right = Math.round(100 * reading.share);
+        hints.push({ rank: reading.share, text: `Your ${plural(digit)} are read right ${right} % of the time`
+                                                + `${reading.source}: draw a few more ${plural(digit)}.` });
       }
     }
     hints.sort((a, b) => a.rank - b.rank);
@@ -201,6 +203,20 @@
       return ["Every digit is here and read right: train your model, or keep adding the ones it finds hard."];
     }
     return hints.slice(0, MAX_HINTS).map((hint) => hint.text);
+  }
+
+  /* The share of a digit's drawings read right: from the last run's test where it held that digit out (it measured
+     the model that reads now, on drawings that model did not train on), else from the readings saved with the
+     samples once there are enough of them. null when neither says. */
+  function howWellRead(digit) {
+    const test = tested && tested[digit];
+    if (test && test.count > 0) {
+      return { share: test.right / test.count,
+               source: ` (${test.right} of ${test.count} in your last training's test)` };
+    }
+    const read = samples.filter((sample) => sample.label === digit && sample.predicted !== null);
+    if (read.length < WANTED_PER_DIGIT) return null;
+    return { share: read.filter((sample) => sample.predicted === digit).length / read.length, source: "" };
   }
 
   function showHints(texts) {
@@ -321,6 +337,10 @@
     // A drawing the model calls no digit suggests no label: the person says what it is.
     suggested = event.detail.verdict === "not_a_digit" ? null : event.detail.digit;
     updateLabels();
+  });
+  root.addEventListener("train:tested", (event) => {
+    tested = event.detail.digits;
+    render();
   });
   document.addEventListener("keydown", onKeyDown);
 

@@ -8,7 +8,8 @@
  * finished (a server that trains inside the request). On load, GET /api/train resumes this session's open run,
  * or shows the last one's outcome. When a run finishes, a "train:finished" event tells model.js, which asks which
  * model reads now and reads the drawing on the pad again; "train:change" (detail.open) says whether a run is open,
- * and a "train:request" (model.js's Retrain button) starts one.
+ * and a "train:request" (model.js's Retrain button) starts one. "train:tested" gives samples.js, per digit, how
+ * the last run's test read the drawings it kept aside, for the model that reads now (detail.digits, or null).
  */
 (() => {
   "use strict";
@@ -184,6 +185,7 @@
   function finished({ live }) {
     if (live) followed = run.id;
     showFinished();
+    announceTested();
     if (live) {
       root.dispatchEvent(new CustomEvent("train:finished", { detail: { run } }));
       pad.announce(ui.outcomeTitle.textContent);
@@ -229,6 +231,22 @@
     const aside = held ? `; ${held} more kept aside to test it` : "";
     const from = run.parent_version ? ` Built on shared model v${run.parent_version}.` : "";
     return typeof trained === "number" ? `Trained on ${trained} of your drawings${aside}.${from}` : from.trim();
+  }
+
+  /* The last run tested two models on the drawings it kept aside: the shared one it started from (before) and the
+     one it made (after). The figures hold for whichever of the two reads now; for any other model, none do. */
+  function announceTested() {
+    const perDigit = run && !isOpen(run) && run.metrics && run.metrics.held_out && run.metrics.held_out.per_digit;
+    const { serving } = model.state();
+    let which = null;
+    if (perDigit && serving.version !== null) {
+      if (serving.personal && serving.version === run.model_version) which = "after";
+      else if (!serving.personal && serving.version === run.parent_version) which = "before";
+    }
+    const digits = which === null ? null : Object.fromEntries(Object.entries(perDigit)
+      .filter(([, d]) => d && d.count > 0 && typeof d[which] === "number")
+      .map(([digit, d]) => [digit, { count: d.count, right: Math.round(d[which] * d.count) }]));
+    root.dispatchEvent(new CustomEvent("train:tested", { detail: { digits } }));
   }
 
   /* ---------- Outcome: before and after ---------- */
@@ -412,6 +430,7 @@
   });
   root.addEventListener("model:change", () => {
     if (run && outcomeRun === run.id) showFinished();   // worded for the model that reads now
+    announceTested();
     updateButton();
   });
   root.addEventListener("train:request", onRequest);

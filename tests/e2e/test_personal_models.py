@@ -221,6 +221,30 @@ def finished_run(page: Page, parent: ModelVersion, result: ModelVersion) -> Trai
     )
 
 
+def test_the_hints_read_your_last_test_for_the_model_that_reads_now_not_the_readings_saved_with_samples(
+        samples_page: Page, own_model, active_model_version):
+    page = samples_page
+    mine = own_model(page)
+    for _ in range(3):   # read as 7 when saved: by those readings alone, 4s are read right 0 %
+        save_drawing(page, SEVEN, 4)
+    hints = page.locator("#coach-hints li")
+    expect(hints.first).to_have_text("Your 4s are read right 0 % of the time: draw a few more 4s.")
+
+    finished_run(page, active_model_version, mine)   # its test: 4s 1 of 3 before, 3 of 3 after; 7s 3 of 4 both
+    open_page_with_samples(page, page.url)
+
+    expect(hints.first).to_have_text("Your 7s are read right 75 % of the time (3 of 4 in your last training's test): "
+                                     "draw a few more 7s.")
+    expect(page.locator("#coach-hints")).not_to_contain_text("4s")
+
+    switch(page, "Shared model").click()   # the run tested the shared model too: those figures hold now
+
+    expect(hints.first).to_have_text("Your 4s are read right 33 % of the time (1 of 3 in your last training's test): "
+                                     "draw a few more 4s.")
+    expect(hints.nth(1)).to_have_text(re.compile(r"^Your 1s are read right 50 % of the time \(1 of 2 in your last"))
+    shot(page.locator("#coach"), "coach-hints-from-the-last-test")
+
+
 def test_your_model_its_controls_and_questions_have_no_serious_accessibility_violations(
         browser, live_server, own_model, store_version, active_model_version):
     context = browser.new_context(bypass_csp=True)   # axe goes in as an inline script, which the site's CSP refuses
