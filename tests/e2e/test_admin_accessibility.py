@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import Page
 
+from recognizer.review import samples_score
 from recognizer.versions import model_version_create
 
 from .axe import severe_violations
@@ -16,6 +17,7 @@ def staff_page(page: Page, live_server, admin_user, make_sample, active_model_ve
     make_sample(session_key="b" * 32, label=3)
     model_version_create(network=active_model_version.load_network(), name_prefix="rejected",
                          parent=active_model_version, gate_passed=False, gate_reason="MNIST validation fell")
+    samples_score(batch_size=16)   # the review queue and the confusion tables show the scores
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "password")
@@ -26,10 +28,12 @@ def staff_page(page: Page, live_server, admin_user, make_sample, active_model_ve
 
 @pytest.mark.parametrize("path", [
     "/admin/recognizer/sample/", "/admin/recognizer/modelversion/", "/admin/training/trainingrun/",
-    "/admin/training/trainingrun/train-shared/",
+    "/admin/training/trainingrun/train-shared/", "/admin/recognizer/sample/review/",
+    "/admin/recognizer/modelversion/{active}/change/",
 ])
-def test_admin_pages_have_no_serious_accessibility_violations(staff_page: Page, live_server, path):
-    staff_page.goto(f"{live_server.url}{path}")
+def test_admin_pages_have_no_serious_accessibility_violations(staff_page: Page, live_server, path,
+                                                              active_model_version):
+    staff_page.goto(f"{live_server.url}{path.format(active=active_model_version.pk)}")
     assert severe_violations(staff_page) == []
 
 
