@@ -9,15 +9,20 @@ from django.views.decorators.csrf import csrf_exempt
 from .exceptions import NoActiveModel, SampleLimitReached
 from .forms import (
     ApiForm, RequestRefused, drawing_form_from_request, model_choice_form_from_request,
-    sample_form_from_request,
+    number_samples_form_from_request, sample_form_from_request,
 )
 from .http import allow, error, rate_limited, session_key_for, stored_session_key
 from .ml.preprocessing import InvalidImage, encode_png
 from .models import Sample
 from .services import (
-    Prediction, prediction_make, sample_counts, sample_create, sample_delete, samples_clear, samples_for_session,
+    NumberReading, Prediction, number_read, number_samples_create, prediction_make, sample_counts, sample_create,
+    sample_delete, samples_clear, samples_for_session,
 )
 from .versions import personal_model_state, personal_model_use, personal_models_delete
+
+
+def _png_data_url(digit_image) -> str:
+    return "data:image/png;base64," + base64.b64encode(encode_png(digit_image)).decode()
 
 
 def prediction_json(prediction: Prediction) -> dict:
@@ -31,7 +36,24 @@ def prediction_json(prediction: Prediction) -> dict:
         "model_version": prediction.model_version,
         "personal": prediction.personal,
         **({"note": prediction.note} if prediction.note else {}),
-        "preprocessed": "data:image/png;base64," + base64.b64encode(encode_png(prediction.preprocessed)).decode(),
+        "preprocessed": _png_data_url(prediction.preprocessed),
+    }
+
+
+def number_json(reading: NumberReading) -> dict:
+    return {
+        "number": reading.number,
+        "digits": [{
+            "digit": d.reading.digit, "confidence": round(d.reading.confidence, 6), "verdict": d.reading.verdict,
+            "not_a_digit_score": d.reading.not_a_digit_score, "runner_up": d.reading.runner_up,
+            "box": list(d.box), "touching": d.touching, "probabilities": d.reading.probabilities,
+            "preprocessed": _png_data_url(d.digit_image),
+        } for d in reading.digits],
+        "touching": reading.touching,
+        "reason": reading.reason,
+        "model_version": reading.model_version,
+        "personal": reading.personal,
+        **({"note": reading.note} if reading.note else {}),
     }
 
 
@@ -57,6 +79,26 @@ def predict(request: HttpRequest) -> JsonResponse:
     except NoActiveModel as exc:
         return error(str(exc), 503, request=request)
     return JsonResponse(prediction_json(prediction))
+
+
+@csrf_exempt  # reading changes nothing, like predict
+@allow("POST")
+@rate_limited("predict", "predictions")
+def read(request: HttpRequest) -> JsonResponse:
+    """A whole number: its digits left to right, each with its box in the posted image."""
+    try:
+        form = drawing_form_from_request(request)
+    except RequestRefused as exc:
+        return error(str(exc), exc.status, request=request)
+    if not form.is_valid():
+        return _invalid(form, request)
+    try:
+        reading = number_read(image_bytes=form.cleaned_data["image_bytes"], session_key=stored_session_key(request))
+    except InvalidImage as exc:
+        return error(str(exc), 400, request=request)
+    except NoActiveModel as exc:
+        return error(str(exc), 503, request=request)
+    return JsonResponse(number_json(reading))
 
 
 @csrf_exempt  # it changes nothing: a POST gets 405 from allow(), not a confusing CSRF refusal
@@ -112,6 +154,28 @@ def _sample_create(request: HttpRequest) -> JsonResponse:
     except SampleLimitReached as exc:
         return error(str(exc), 429, request=request)
     return JsonResponse(sample_json(sample), status=201)
+
+
+@allow("POST")
+@rate_limited("samples", "saved drawings")
+def number_samples(request: HttpRequest) -> JsonResponse:
+    """Keep each digit of a drawn number as its own labelled sample (labels: one digit per digit, left to right)."""
+    try:
+        form = number_samples_form_from_request(request)
+    except RequestRefused as exc:
+        return error(str(exc), exc.status, request=request)
+    if not form.is_valid():
+        return _invalid(form, request)
+    try:
+        kept = number_samples_create(session_key=session_key_for(request), labels=form.cleaned_data["labels"],
+                                     image_bytes=form.cleaned_data["image_bytes"])
+    except InvalidImage as exc:
+        return error(str(exc), 400, request=request)
+    except SampleLimitReached as exc:
+        return error(str(exc), 429, request=request)
+    except NoActiveModel as exc:
+        return error(str(exc), 503, request=request)
+    return JsonResponse({"samples": [sample_json(s) for s in kept], "total": len(kept)}, status=201)
 
 
 @allow("DELETE")

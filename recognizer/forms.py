@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
+from .ml.numbers import MAX_DIGITS_PER_NUMBER
 from .ratelimit import client_address, failure_record, failures_wait
 
 logger = logging.getLogger(__name__)
@@ -135,9 +136,25 @@ class SampleForm(DrawingForm):
     )
 
 
+class NumberSamplesForm(DrawingForm):
+    labels = forms.RegexField(
+        regex=rf"^[0-9]{{1,{MAX_DIGITS_PER_NUMBER}}}$",
+        error_messages={
+            "required": "Say which digits these are: labels such as \"2026\", one digit per digit drawn, left to right.",
+            "invalid": f"The labels must be 1 to {MAX_DIGITS_PER_NUMBER} digits (0-9), one per digit drawn, left to "
+                       "right, such as \"2026\".",
+        },
+    )
+
+
 def sample_form_from_request(request: HttpRequest) -> SampleForm:
     """Like drawing_form_from_request, with the label beside the image (a form field or a JSON key)."""
     return drawing_form_from_request(request, form_class=SampleForm)
+
+
+def number_samples_form_from_request(request: HttpRequest) -> NumberSamplesForm:
+    """Like drawing_form_from_request, with the labels of the number's digits beside the image."""
+    return drawing_form_from_request(request, form_class=NumberSamplesForm)
 
 
 class ThrottledSignInForm(AdminAuthenticationForm):

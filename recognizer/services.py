@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
+import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -17,9 +18,12 @@ from PIL import Image
 
 from .exceptions import NoActiveModel, SampleLimitReached
 from .inference import serving
+from .ml.numbers import NumberDigit, read_number
 from .ml.preprocessing import (
-    HIGH_BIT_DEPTH_MODES, decode_image, encode_png, ink_map, prepare_digit, stretched_grey, to_mnist, to_model_input,
+    HIGH_BIT_DEPTH_MODES, InvalidImage, decode_image, encode_png, ink_map, located_ink, prepare_digit,
+    stretched_grey, to_mnist, to_model_input,
 )
+from .ml.reader import NOT_A_DIGIT
 from .models import Sample
 from .review import scoring_after_new_sample
 
@@ -59,6 +63,100 @@ def _predict(digit_image: np.ndarray, session_key: str | None) -> Prediction:
     )
 
 
+@dataclass(frozen=True)
+class NumberReading:
+    digits: list[NumberDigit]  # left to right
+    number: str | None  # None when a digit is no digit at all
+    reason: str | None  # for the person: why there is no number, or that digits touch
+    touching: bool  # two digits may touch: the split between them is a guess
+    model_version: int
+    personal: bool
+    note: str | None = None
+
+
+def number_read(*, image_bytes: bytes, session_key: str | None = None) -> NumberReading:
+    """Read a whole number, digit by digit, with the model that serves this session. Raises InvalidImage (and
+    its TooManyDigits) or NoActiveModel."""
+    image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
+    return _read_number(image, serving(session_key))
+
+
+def _read_number(image: Image.Image, chosen) -> NumberReading:
+    def read(digit_images: np.ndarray):
+        return chosen.predictor.read(torch.cat([to_model_input(digit) for digit in digit_images]))
+
+    digits = read_number(located_ink(image), image.size, read)
+    strays = [place for place, digit in enumerate(digits, 1) if digit.reading.verdict == NOT_A_DIGIT]
+    touching = [place for place, digit in enumerate(digits, 1) if digit.touching]
+    reason = None
+    if strays:
+        reason = (f"{_places(strays, len(digits)).capitalize()} {'does' if len(strays) == 1 else 'do'} not look like "
+                  "a digit, so there is no number. Rewrite it, or clear and start again.")
+    elif touching:
+        reason = (f"{_places(touching, len(digits)).capitalize()} may be two digits that touch, so the split is a "
+                  "guess. Leave a little gap between digits.")
+    return NumberReading(
+        digits=digits, number=None if strays else "".join(str(d.reading.digit) for d in digits), reason=reason,
+        touching=bool(touching), model_version=chosen.predictor.version_id, personal=chosen.predictor.personal,
+        note=chosen.note)
+
+
+def _places(places: list[int], count: int) -> str:
+    """'the 2nd digit', 'the 1st and 3rd digits' (from the left), or 'the digit' when there is only one."""
+    if count == 1:
+        return "the drawing"
+    ordinals = [f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}" for n in places]
+    named = ordinals[0] if len(ordinals) == 1 else f"{', '.join(ordinals[:-1])} and {ordinals[-1]}"
+    return f"the {named} digit{'s' if len(places) > 1 else ''} from the left"
+
+
+def number_samples_create(*, session_key: str, image_bytes: bytes, labels: str) -> list[Sample]:
+    """Keep each digit of a number as its own labelled sample, left to right: the digit's part of the drawing,
+    its 28x28 and what the model read. ``labels`` holds one digit per digit found (the person's corrections).
+    Raises InvalidImage, NoActiveModel or SampleLimitReached; stores nothing on failure."""
+    image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
+    reading = _read_number(image, serving(session_key))
+    if len(labels) != len(reading.digits):
+        found = len(reading.digits)
+        raise InvalidImage(f"The drawing holds {found} digit{'s' if found != 1 else ''}, but {len(labels)} "
+                           f"label{'s were' if len(labels) != 1 else ' was'} given: give one per digit, left to "
+                           "right.")
+    kept = Sample.objects.filter(session_key=session_key).count()
+    if kept + len(labels) > settings.MAX_SAMPLES_PER_SESSION:
+        raise SampleLimitReached(
+            f"This session keeps {kept} samples; {len(labels)} more would pass the {settings.MAX_SAMPLES_PER_SESSION} "
+            "it may keep. Delete some before saving more.")
+    samples = []
+    try:
+        with transaction.atomic():
+            for digit, label in zip(reading.digits, labels, strict=True):
+                samples.append(_sample_save(
+                    session_key=session_key, label=int(label), drawing=_png_bytes(_part(image, digit.box)),
+                    digit_image=digit.digit_image, prediction=_prediction_of(digit, reading)))
+    except BaseException:
+        for sample in samples:
+            _delete_files(sample)
+        raise
+    scoring_after_new_sample()
+    return samples
+
+
+def _part(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """The digit's box of the drawing, with a margin of a tenth of its longer side."""
+    x, y, width, height = box
+    margin = max(2, round(0.1 * max(width, height)))
+    return image.crop((max(0, x - margin), max(0, y - margin), min(image.width, x + width + margin),
+                       min(image.height, y + height + margin)))
+
+
+def _prediction_of(digit: NumberDigit, reading: NumberReading) -> Prediction:
+    r = digit.reading
+    return Prediction(digit=r.digit, confidence=r.confidence, probabilities=r.probabilities, verdict=r.verdict,
+                      not_a_digit_score=r.not_a_digit_score, runner_up=r.runner_up,
+                      model_version=reading.model_version, personal=reading.personal,
+                      preprocessed=digit.digit_image)
+
+
 def _png_bytes(image: Image.Image) -> bytes:
     if max(image.size) > STORED_DRAWING_SIDE:
         image = image.copy()
@@ -86,6 +184,14 @@ def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample
         prediction: Prediction | None = _predict(digit_image, session_key)
     except NoActiveModel:
         prediction = None  # keep the sample all the same; staff can still review and use it
+    sample = _sample_save(session_key=session_key, label=label, drawing=_png_bytes(image), digit_image=digit_image,
+                          prediction=prediction)
+    scoring_after_new_sample()
+    return sample
+
+
+def _sample_save(*, session_key: str, label: int, drawing: bytes, digit_image: np.ndarray,
+                 prediction: Prediction | None) -> Sample:
     sample = Sample(
         session_key=session_key, label=label,
         predicted=prediction.digit if prediction else None,
@@ -94,14 +200,13 @@ def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample
         not_a_digit_score=prediction.not_a_digit_score if prediction else None,
         model_version_id=prediction.model_version if prediction else None,
     )
-    sample.drawing.save("drawing.png", ContentFile(_png_bytes(image)), save=False)
+    sample.drawing.save("drawing.png", ContentFile(drawing), save=False)
     sample.digit.save("digit.png", ContentFile(encode_png(digit_image)), save=False)
     try:
         sample.save()
     except BaseException:
         _delete_files(sample)
         raise
-    scoring_after_new_sample()
     return sample
 
 

@@ -92,9 +92,9 @@ def stretched_grey(image: Image.Image) -> np.ndarray:
     return (grey - grey.min()) / max(float(grey.max() - grey.min()), 1e-6)
 
 
-def _reduce_image(image: Image.Image) -> Image.Image:
-    factor = max(image.size) // WORKING_SIDE
-    return image.reduce(factor) if factor >= 2 else image
+def _reduction(image: Image.Image) -> int:
+    """The whole factor a big image is reduced by before any per-pixel work (1: not reduced)."""
+    return max(1, max(image.size) // WORKING_SIDE)
 
 
 Box = tuple[int, int, int, int]  # left, upper, right, lower: Pillow's order
@@ -115,9 +115,12 @@ def _border(values_of: Callable[[Box], np.ndarray], size: tuple[int, int]) -> np
 @dataclass(frozen=True)
 class Ink:
     """Ink in [0, 1], cropped to its bounding box (empty when there is none), and the longer side of the whole
-    image: specks and dots are judged against the image, not the crop."""
+    image: specks and dots are judged against the image, not the crop. ``origin`` and ``scale`` place it in the
+    posted image: pixels[r, c] covers posted pixels from (origin[0] + c * scale, origin[1] + r * scale)."""
     pixels: np.ndarray
     image_side: int
+    origin: tuple[int, int] = (0, 0)  # x, y
+    scale: int = 1
 
 
 @dataclass(frozen=True)
@@ -191,17 +194,19 @@ def _ink_box(distance: Distance) -> Box | None:
     return 2 * left, 2 * upper, min(2 * right, width), min(2 * lower, height)
 
 
-def _stretch(distance: np.ndarray, background_noise: float, *, full_scale: float, image_side: int) -> Ink:
+def _stretch(distance: np.ndarray, background_noise: float, *, full_scale: float, image_side: int,
+             origin: tuple[int, int], scale: int) -> Ink:
     """Scale distance-from-background (0 to ``full_scale``, any numeric type) to [0, 1] ink, cropped to the
     ink: the background's own noise becomes 0, strong ink 1. Crops before scaling, so only the inked part is
-    ever converted to floats."""
+    ever converted to floats. ``origin`` is where ``distance`` starts in the posted image."""
     peak = _strongest(distance) / full_scale
     if peak < MIN_CONTRAST:
-        return Ink(np.zeros((0, 0), np.float32), image_side)
+        return Ink(np.zeros((0, 0), np.float32), image_side, origin, scale)
     floor, threshold = _ink_threshold(peak, background_noise / full_scale)
-    inked = distance > threshold * full_scale
-    cropped = distance[_bounds(inked)].astype(np.float32) / np.float32(full_scale)
-    return Ink(np.clip((cropped - floor) / (peak - floor), 0.0, 1.0), image_side)
+    rows, cols = _bounds(distance > threshold * full_scale)
+    cropped = distance[rows, cols].astype(np.float32) / np.float32(full_scale)
+    return Ink(np.clip((cropped - floor) / (peak - floor), 0.0, 1.0), image_side,
+               (int(origin[0] + cols.start * scale), int(origin[1] + rows.start * scale)), scale)
 
 
 def _reduce_ink(ink: Ink) -> Ink:
@@ -212,23 +217,29 @@ def _reduce_ink(ink: Ink) -> Ink:
     if factor < 2:  # an empty crop included
         return ink
     blocks = np.asarray(Image.fromarray(ink.pixels, mode="F").reduce(factor))
-    return Ink(blocks / blocks.max(), max(1, ink.image_side // factor))
+    return Ink(blocks / blocks.max(), max(1, ink.image_side // factor), ink.origin, ink.scale * factor)
 
 
 def ink_map(image: Image.Image) -> Ink:
-    """The image's ink in [0, 1], cropped to it and reduced to a working size, from any image mode and polarity.
+    """The image's ink in [0, 1], cropped to it and reduced to a working size, from any image mode and polarity."""
+    return _reduce_ink(located_ink(image))
+
+
+def located_ink(image: Image.Image) -> Ink:
+    """The image's ink in [0, 1], cropped to it, at up to about WORKING_SIDE px, and where it lies in the image.
 
     A canvas's toDataURL() gives ink on a transparent background: there the alpha channel is the ink.
     Otherwise the background is the border's typical colour and ink is whatever differs from it, so
     black-on-white, white-on-black and coloured ink on any plain background all work.
     """
-    image = _reduce_image(image)
+    factor = _reduction(image)
+    image = image.reduce(factor) if factor > 1 else image
     distance = _distance_from_background(image)
     box = _ink_box(distance)
     if box is None:
-        return Ink(np.zeros((0, 0), np.float32), max(image.size))
-    found = _stretch(distance.exact(box), distance.noise, full_scale=distance.full_scale, image_side=max(image.size))
-    return _reduce_ink(found)
+        return Ink(np.zeros((0, 0), np.float32), max(image.size), (0, 0), factor)
+    return _stretch(distance.exact(box), distance.noise, full_scale=distance.full_scale, image_side=max(image.size),
+                    origin=(box[0] * factor, box[1] * factor), scale=factor)
 
 
 def _distance_from_background(image: Image.Image) -> Distance:

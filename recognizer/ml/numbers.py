@@ -1,0 +1,286 @@
+"""Reading a whole number: the ink split into digits, left to right, each read like a single digit. No Django.
+
+    located ink --atoms--> connected pieces (specks dropped; a piece too wide for one digit also cut at its
+    thinnest columns) --best_split--> runs of consecutive atoms, one run per digit --> 28x28 each, read at once
+
+Which atoms make one digit (a 5's detached flag, a 4 drawn in two strokes, a broken 8) and which cuts of a
+touching pair are real are not decided by rules alone: every plausible run is shown to the network, and the split
+kept is the one it is surest of (the most likely reading of the whole number), with soft costs for runs that
+overlap each other or leave a wide gap inside one digit. A run that used a cut, or a digit too wide for one, is
+marked ``touching`` when the network is not sure of it: the answer then says so rather than guess in silence.
+
+Each digit goes through the single-digit steps (``to_mnist``), judged against the height of the line of digits;
+when the split finds one digit, the whole ink goes through exactly what a single prediction does.
+"""
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .preprocessing import Ink, InvalidImage, _reduce_ink, to_mnist
+from .reader import Reading
+
+MAX_DIGITS_PER_NUMBER = 12
+CORE = 0.35             # ink above this makes the pieces: the anti-aliased fringe cannot join two digits
+FRINGE = 2              # px of fringe given back to each piece, so its 28x28 keeps the stroke's soft edge
+SPECK_HEIGHT = 0.2      # a piece under 20 % of the line's height each way...
+SPECK_SHARE = 0.02      # ...with under 2 % of the ink is a speck, not a digit or part of one
+TALL_ENOUGH = 0.5       # pieces at least half as tall as the tallest set the line's height
+MAX_PIECES = 3          # connected pieces one digit may be made of (with all the cuts of each)
+MAX_DIGIT_WIDTH = 2.0   # a run wider than this many line heights is never one digit
+INNER_GAP = 0.35        # ...nor one with a gap wider than this inside it
+WIDE = 0.9              # a piece wider than this may be two digits touching: cut candidates are tried
+CUT_MARGIN = 0.2        # cuts keep this much of the line height from a piece's ends, and from each other
+SURE = 0.9              # a digit from a cut read with less confidence than this is "touching"
+# Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile. A digit
+# read wider than that pays log-likelihood in the split, and is taken for two that touch.
+WIDEST = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
+WIDTH_COST = 2.0        # log-likelihood paid per unit of width / height past WIDEST
+OVERLAP_COST = 3.0      # ...per unit of two neighbouring digits' horizontal overlap (a share of the narrower)
+GAP_COST = 1.5          # ...per line height of gap inside one digit
+SHORT = 0.75           # a digit's width is never measured against less than this share of the line's height
+LOW = 0.6               # a digit less tall than this share of the line is likely a fragment of one...
+LOW_COST = 5.0          # ...and pays this per line height it falls short
+CUT_COST = 0.3          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
+MAX_ATOMS = 4 * MAX_DIGITS_PER_NUMBER
+
+
+class TooManyDigits(InvalidImage):
+    pass
+
+
+@dataclass(frozen=True)
+class Atom:
+    """Ink that belongs to one digit: a connected piece, or the columns of one between two cuts."""
+    mask: np.ndarray     # bool, over its own box below, in the ink crop
+    left: int
+    right: int           # exclusive
+    top: int
+    bottom: int          # exclusive
+    piece: int           # which connected piece it is (the cuts of one share it)
+    cut: bool = False    # made by cutting a piece
+
+
+@dataclass(frozen=True)
+class NumberDigit:
+    reading: Reading
+    box: tuple[int, int, int, int]  # x, y, width, height in the posted image
+    digit_image: np.ndarray         # (28, 28) uint8, as the network saw it
+    touching: bool
+
+
+Reader = Callable[[np.ndarray], Sequence[Reading]]  # (N, 28, 28) uint8 -> one Reading each
+
+
+def read_number(ink: Ink, image_size: tuple[int, int], read: Reader) -> list[NumberDigit]:
+    """The digits of the number in ``ink`` (as preprocessing.located_ink finds it), left to right. Raises
+    InvalidImage when there is no digit, TooManyDigits past MAX_DIGITS_PER_NUMBER."""
+    whole = to_mnist(_reduce_ink(ink))  # a blank or a speck is refused here, in the single digit's words
+    atoms, height = _atoms(ink.pixels)
+    if len(atoms) > MAX_ATOMS:
+        raise _too_many()
+    runs = _candidate_runs(atoms, height)
+    images = {run: _digit_image(ink, atoms, run, height) for run in runs}
+    readable = [run for run in runs if images[run] is not None]
+    readings = dict(zip(readable, read(np.stack([images[run] for run in readable])), strict=True)) if readable else {}
+    split = _best_split(atoms, height, readings)
+    if split is None or len(split) == 1:
+        return [_one_digit(ink, image_size, whole, read)]
+    if len(split) > MAX_DIGITS_PER_NUMBER:
+        raise _too_many()
+    digits = []
+    for run in split:
+        left, right, top, bottom = _span(atoms, run)
+        touching = _touching(_aspect(atoms, run, height), cut=any(atom.cut for atom in atoms[run[0]:run[1]]),
+                             reading=readings[run])
+        digits.append(NumberDigit(readings[run], _posted_box(ink, left, right, top, bottom, image_size),
+                                  images[run], touching))
+    return digits
+
+
+def _too_many() -> TooManyDigits:
+    return TooManyDigits(f"That is too many digits: at most {MAX_DIGITS_PER_NUMBER} can be read at once. "
+                         "Write a shorter number, or leave out what is not a digit.")
+
+
+def _one_digit(ink: Ink, image_size: tuple[int, int], whole: np.ndarray, read: Reader) -> NumberDigit:
+    """One digit: read exactly as a single prediction reads it."""
+    rows, cols = ink.pixels.shape
+    reading = read(whole[None])[0]
+    return NumberDigit(reading, _posted_box(ink, 0, cols, 0, rows, image_size), whole,
+                       _touching(cols / max(rows, 1), cut=False, reading=reading))
+
+
+# ---- Atoms ----
+
+def _atoms(pixels: np.ndarray) -> tuple[list[Atom], float]:
+    """The pieces of ink left to right (by centre), wide ones cut into candidates; and the line's height."""
+    labels, count = ndimage.label(pixels > CORE, structure=np.ones((3, 3)))
+    if count == 0:
+        return [], 1.0
+    boxes = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    heights = np.array([b[0].stop - b[0].start for b in boxes])
+    widths = np.array([b[1].stop - b[1].start for b in boxes])
+    line = float(heights.max())
+    specks = (np.maximum(heights, widths) < SPECK_HEIGHT * line) & (areas < SPECK_SHARE * areas.sum())
+    height = float(np.median(heights[~specks & (heights >= TALL_ENOUGH * line)]))
+    if (~specks).sum() > MAX_ATOMS:
+        raise _too_many()
+    atoms: list[Atom] = []
+    for index in np.flatnonzero(~specks):
+        rows, cols = boxes[index]
+        atoms += _cut_if_wide(Atom(labels[rows, cols] == index + 1, cols.start, cols.stop, rows.start, rows.stop,
+                                   int(index)), height)
+    atoms.sort(key=lambda atom: (atom.left + atom.right) / 2)
+    return atoms, height
+
+
+def _cut_if_wide(atom: Atom, height: float) -> list[Atom]:
+    """A piece wider than a digit usually is, cut at the thinnest columns between where digits could end."""
+    width = atom.right - atom.left
+    if width <= WIDE * height:
+        return [atom]
+    profile = atom.mask.sum(axis=0).astype(float)
+    margin = max(1, int(CUT_MARGIN * height))
+    inner = np.arange(margin, width - margin)
+    if not len(inner):
+        return [atom]
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    cuts: list[int] = []
+    for column in inner[np.argsort(smooth[inner], kind="stable")]:
+        if all(abs(column - kept) >= margin for kept in cuts):
+            cuts.append(int(column))
+        if len(cuts) >= max(1, math.ceil(width / (0.5 * height))):
+            break
+    edges = [0, *sorted(cuts), width]
+    pieces = []
+    for start, stop in itertools.pairwise(edges):
+        columns = atom.mask[:, start:stop]
+        rows = np.flatnonzero(columns.any(1))
+        if len(rows):
+            pieces.append(Atom(columns[rows[0]:rows[-1] + 1], atom.left + start, atom.left + stop,
+                               atom.top + int(rows[0]), atom.top + int(rows[-1]) + 1, atom.piece, cut=True))
+    return pieces
+
+
+# ---- Runs of atoms: one candidate digit each ----
+
+Run = tuple[int, int]  # atoms[start:stop]
+
+
+def _span(atoms: list[Atom], run: Run) -> tuple[int, int, int, int]:
+    chosen = atoms[run[0]:run[1]]
+    return (min(a.left for a in chosen), max(a.right for a in chosen), min(a.top for a in chosen),
+            max(a.bottom for a in chosen))
+
+
+def _inner_gap(atoms: list[Atom], run: Run) -> int:
+    """The widest stretch of columns inside the run that no atom of it covers."""
+    left, right, _, _ = _span(atoms, run)
+    covered = np.zeros(right - left, bool)
+    for atom in atoms[run[0]:run[1]]:
+        covered[atom.left - left:atom.right - left] = True
+    gaps = np.diff(np.flatnonzero(np.diff(np.concatenate([[True], covered, [True]]).astype(int))))[::2]
+    return int(gaps.max()) if len(gaps) else 0
+
+
+def _candidate_runs(atoms: list[Atom], height: float) -> list[Run]:
+    runs = []
+    for start in range(len(atoms)):
+        for stop in range(start + 1, len(atoms) + 1):
+            left, right, _, _ = _span(atoms, (start, stop))
+            if stop - start > 1 and (right - left > MAX_DIGIT_WIDTH * height
+                                     or len({atom.piece for atom in atoms[start:stop]}) > MAX_PIECES
+                                     or _inner_gap(atoms, (start, stop)) > INNER_GAP * height):
+                break
+            runs.append((start, stop))
+    return runs
+
+
+def _digit_image(ink: Ink, atoms: list[Atom], run: Run, height: float) -> np.ndarray | None:
+    """The run's ink (with its fringe, none of its neighbours') as a 28x28 digit; None when it is no digit's
+    worth of ink (a dot, a speck)."""
+    left, right, top, bottom = _span(atoms, run)
+    top_edge, left_edge = max(0, top - FRINGE), max(0, left - FRINGE)
+    rows, cols = slice(top_edge, bottom + FRINGE), slice(left_edge, right + FRINGE)
+    window = ink.pixels[rows, cols]
+    mask = np.zeros(window.shape, bool)
+    for atom in atoms[run[0]:run[1]]:
+        mask[atom.top - top_edge:atom.bottom - top_edge, atom.left - left_edge:atom.right - left_edge] |= atom.mask
+    grown = ndimage.binary_dilation(mask, iterations=FRINGE)
+    if any(atom.cut for atom in atoms[run[0]:run[1]]):  # a cut is straight: no fringe across it
+        grown[:, :left - left_edge] = False
+        grown[:, right - left_edge:] = False
+    piece = np.where(grown, window, 0.0).astype(np.float32)
+    try:
+        return to_mnist(_reduce_ink(Ink(piece, max(1, round(height)))))
+    except InvalidImage:
+        return None
+
+
+# ---- The split the network is surest of ----
+
+def _score(reading: Reading) -> float:
+    """How likely the run is one digit: its best class's probability, times that it is a digit at all."""
+    is_digit = 1.0 if reading.not_a_digit_score is None else 1.0 - reading.not_a_digit_score
+    return math.log(max(reading.confidence, 1e-9)) + math.log(max(is_digit, 1e-9))
+
+
+def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading]) -> list[Run] | None:
+    """The runs covering every atom, in order, with the highest total: the sum of each run's score, less the costs
+    of neighbours overlapping and of gaps inside a digit. A dynamic programme over (previous run, this run)."""
+    if not atoms:
+        return None
+    best: dict[Run, tuple[float, list[Run]]] = {}
+    for run in sorted(readings, key=lambda r: r[1]):
+        _, _, top, bottom = _span(atoms, run)
+        own = (_score(readings[run]) - GAP_COST * _inner_gap(atoms, run) / height
+               - WIDTH_COST * max(0.0, _aspect(atoms, run, height) - WIDEST[readings[run].digit])
+               - LOW_COST * max(0.0, LOW - (bottom - top) / height))
+        if run[0] == 0:
+            best[run] = (own, [run])
+            continue
+        cut = CUT_COST if atoms[run[0] - 1].cut and atoms[run[0]].cut else 0.0
+        options = [(total - OVERLAP_COST * _overlap(atoms, path[-1], run) - cut, path)
+                   for previous, (total, path) in best.items() if previous[1] == run[0]]
+        if options:
+            total, path = max(options, key=lambda option: option[0])
+            best[run] = (total + own, [*path, run])
+    complete = [value for run, value in best.items() if run[1] == len(atoms)]
+    return max(complete, key=lambda value: value[0])[1] if complete else None
+
+
+def _aspect(atoms: list[Atom], run: Run, height: float) -> float:
+    """The run's width over its height; a run much shorter than the line is measured against 3/4 of the line."""
+    left, right, top, bottom = _span(atoms, run)
+    return (right - left) / max(bottom - top, SHORT * height)
+
+
+def _overlap(atoms: list[Atom], first: Run, second: Run) -> float:
+    """How much two neighbouring digits overlap left to right, as a share of the narrower one."""
+    a_left, a_right, _, _ = _span(atoms, first)
+    b_left, b_right, _, _ = _span(atoms, second)
+    shared = min(a_right, b_right) - max(a_left, b_left)
+    return max(0.0, shared / max(1, min(a_right - a_left, b_right - b_left)))
+
+
+def _touching(aspect: float, *, cut: bool, reading: Reading) -> bool:
+    """Whether a digit this wide (for its height) may be two that touch: too wide for the digit it reads as, or
+    cut from a piece and read without confidence."""
+    return aspect > WIDEST[reading.digit] or (cut and reading.confidence < SURE)
+
+
+def _posted_box(ink: Ink, left: int, right: int, top: int, bottom: int,
+                image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box in the ink crop's pixels as x, y, width, height in the posted image, inside it."""
+    width, height = image_size
+    x0 = min(max(0, ink.origin[0] + left * ink.scale), width - 1)
+    y0 = min(max(0, ink.origin[1] + top * ink.scale), height - 1)
+    x1 = min(width, max(x0 + 1, ink.origin[0] + right * ink.scale))
+    y1 = min(height, max(y0 + 1, ink.origin[1] + bottom * ink.scale))
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
