@@ -175,7 +175,8 @@ def number_samples(request: HttpRequest) -> JsonResponse:
         return error(str(exc), 429, request=request)
     except NoActiveModel as exc:
         return error(str(exc), 503, request=request)
-    return JsonResponse({"samples": [sample_json(s) for s in kept], "total": len(kept)}, status=201)
+    total = samples_for_session(kept[0].session_key).count()
+    return JsonResponse({"samples": [sample_json(s) for s in kept], "total": total}, status=201)
 
 
 @allow("DELETE")

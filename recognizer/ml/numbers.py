@@ -33,9 +33,11 @@ TALL_ENOUGH = 0.5       # pieces at least half as tall as the tallest set the li
 MAX_PIECES = 3          # connected pieces one digit may be made of (with all the cuts of each)
 MAX_DIGIT_WIDTH = 2.0   # a run wider than this many line heights is never one digit
 INNER_GAP = 0.35        # ...nor one with a gap wider than this inside it
-WIDE = 0.9              # a piece wider than this may be two digits touching: cut candidates are tried
+WIDE = 0.75             # a piece wider than this may be two digits touching: cut candidates are tried
 CUT_MARGIN = 0.2        # cuts keep this much of the line height from a piece's ends, and from each other
-SURE = 0.9              # a digit from a cut read with less confidence than this is "touching"
+CUT_ROWS = 48           # cuts are found on the piece reduced to about this many rows
+SURE = 0.9              # a digit from a cut read with less confidence than this is "touching"...
+DOUBT = 0.1             # ...and so is a piece whose best cut in two is less than this much less likely (log)
 # Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile. A digit
 # read wider than that pays log-likelihood in the split, and is taken for two that touch.
 WIDEST = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
@@ -45,7 +47,7 @@ GAP_COST = 1.5          # ...per line height of gap inside one digit
 SHORT = 0.75           # a digit's width is never measured against less than this share of the line's height
 LOW = 0.6               # a digit less tall than this share of the line is likely a fragment of one...
 LOW_COST = 5.0          # ...and pays this per line height it falls short
-CUT_COST = 0.3          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
+CUT_COST = 0.1          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
 MAX_ATOMS = 4 * MAX_DIGITS_PER_NUMBER
 
 
@@ -89,16 +91,15 @@ def read_number(ink: Ink, image_size: tuple[int, int], read: Reader) -> list[Num
     readings = dict(zip(readable, read(np.stack([images[run] for run in readable])), strict=True)) if readable else {}
     split = _best_split(atoms, height, readings)
     if split is None or len(split) == 1:
-        return [_one_digit(ink, image_size, whole, read)]
+        return [_one_digit(ink, image_size, whole, read, touching=bool(split) and _touching(atoms, height, readings,
+                                                                                         split[0]))]
     if len(split) > MAX_DIGITS_PER_NUMBER:
         raise _too_many()
     digits = []
     for run in split:
         left, right, top, bottom = _span(atoms, run)
-        touching = _touching(_aspect(atoms, run, height), cut=any(atom.cut for atom in atoms[run[0]:run[1]]),
-                             reading=readings[run])
         digits.append(NumberDigit(readings[run], _posted_box(ink, left, right, top, bottom, image_size),
-                                  images[run], touching))
+                                  images[run], _touching(atoms, height, readings, run)))
     return digits
 
 
@@ -107,12 +108,11 @@ def _too_many() -> TooManyDigits:
                          "Write a shorter number, or leave out what is not a digit.")
 
 
-def _one_digit(ink: Ink, image_size: tuple[int, int], whole: np.ndarray, read: Reader) -> NumberDigit:
+def _one_digit(ink: Ink, image_size: tuple[int, int], whole: np.ndarray, read: Reader, *,
+               touching: bool) -> NumberDigit:
     """One digit: read exactly as a single prediction reads it."""
     rows, cols = ink.pixels.shape
-    reading = read(whole[None])[0]
-    return NumberDigit(reading, _posted_box(ink, 0, cols, 0, rows, image_size), whole,
-                       _touching(cols / max(rows, 1), cut=False, reading=reading))
+    return NumberDigit(read(whole[None])[0], _posted_box(ink, 0, cols, 0, rows, image_size), whole, touching)
 
 
 # ---- Atoms ----
@@ -141,31 +141,61 @@ def _atoms(pixels: np.ndarray) -> tuple[list[Atom], float]:
 
 
 def _cut_if_wide(atom: Atom, height: float) -> list[Atom]:
-    """A piece wider than a digit usually is, cut at the thinnest columns between where digits could end."""
+    """A piece wider than a digit usually is, cut along the paths from top to bottom that cross the least ink:
+    where two digits touch or overlap, such a path follows the gap between them and crosses only where they meet."""
     width = atom.right - atom.left
     if width <= WIDE * height:
         return [atom]
-    profile = atom.mask.sum(axis=0).astype(float)
-    margin = max(1, int(CUT_MARGIN * height))
-    inner = np.arange(margin, width - margin)
-    if not len(inner):
-        return [atom]
-    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
-    cuts: list[int] = []
-    for column in inner[np.argsort(smooth[inner], kind="stable")]:
-        if all(abs(column - kept) >= margin for kept in cuts):
-            cuts.append(int(column))
-        if len(cuts) >= max(1, math.ceil(width / (0.5 * height))):
-            break
-    edges = [0, *sorted(cuts), width]
+    boundaries = _cheapest_cuts(atom.mask, height, most=max(1, math.ceil(width / (0.5 * height))))
+    columns = np.arange(width)[None, :]
+    edges = [np.zeros(atom.mask.shape[0], int), *boundaries, np.full(atom.mask.shape[0], width)]
     pieces = []
-    for start, stop in itertools.pairwise(edges):
-        columns = atom.mask[:, start:stop]
-        rows = np.flatnonzero(columns.any(1))
+    for low, high in itertools.pairwise(edges):
+        part = atom.mask & (columns >= low[:, None]) & (columns < high[:, None])
+        rows, cols = np.flatnonzero(part.any(1)), np.flatnonzero(part.any(0))
         if len(rows):
-            pieces.append(Atom(columns[rows[0]:rows[-1] + 1], atom.left + start, atom.left + stop,
-                               atom.top + int(rows[0]), atom.top + int(rows[-1]) + 1, atom.piece, cut=True))
+            pieces.append(Atom(part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], atom.left + int(cols[0]),
+                               atom.left + int(cols[-1]) + 1, atom.top + int(rows[0]), atom.top + int(rows[-1]) + 1,
+                               atom.piece, cut=True))
     return pieces
+
+
+def _cheapest_cuts(mask: np.ndarray, height: float, *, most: int) -> list[np.ndarray]:
+    """Up to ``most`` cuts through a piece's mask, left to right, each as the first column of its right side on
+    every row. Worked out on the mask reduced to about CUT_ROWS rows (a dynamic programme row by row: a path moves
+    at most one column a row), keeping CUT_MARGIN of the line height clear of the ends and between cuts."""
+    rows, width = mask.shape
+    step = max(1, math.ceil(rows / CUT_ROWS))
+    padded = np.pad(mask, ((0, -rows % step), (0, -width % step)))
+    coarse = padded.reshape(padded.shape[0] // step, step, padded.shape[1] // step, step).any(axis=(1, 3))
+    margin = max(1, round(CUT_MARGIN * height / step))
+    count, span = coarse.shape
+    if span <= 2 * margin:
+        return []
+    ink = coarse.astype(np.float32)
+    ink[:, :margin] = ink[:, span - margin:] = np.inf
+    cost, came_from = ink[0].copy(), np.zeros((count, span), np.int8)
+    beside = np.full(1, np.inf, np.float32)
+    for row in range(1, count):
+        options = np.stack([np.concatenate([beside, cost[:-1]]), cost, np.concatenate([cost[1:], beside])])
+        choice = options.argmin(axis=0)
+        came_from[row] = choice - 1
+        cost = options[choice, np.arange(span)] + ink[row]
+    ends: list[int] = []
+    for end in np.argsort(cost, kind="stable"):
+        if not np.isfinite(cost[end]) or len(ends) >= most:
+            break
+        if all(abs(int(end) - kept) >= margin for kept in ends):
+            ends.append(int(end))
+    boundaries = []
+    for end in sorted(ends):
+        path = np.empty(count, int)
+        path[-1] = end
+        for row in range(count - 1, 0, -1):
+            path[row - 1] = path[row] + came_from[row, path[row]]
+        boundary = np.repeat(path * step + step // 2, step)[:rows]
+        boundaries.append(boundary if not boundaries else np.maximum(boundary, boundaries[-1]))
+    return boundaries
 
 
 # ---- Runs of atoms: one candidate digit each ----
@@ -211,16 +241,25 @@ def _digit_image(ink: Ink, atoms: list[Atom], run: Run, height: float) -> np.nda
     window = ink.pixels[rows, cols]
     mask = np.zeros(window.shape, bool)
     for atom in atoms[run[0]:run[1]]:
-        mask[atom.top - top_edge:atom.bottom - top_edge, atom.left - left_edge:atom.right - left_edge] |= atom.mask
-    grown = ndimage.binary_dilation(mask, iterations=FRINGE)
-    if any(atom.cut for atom in atoms[run[0]:run[1]]):  # a cut is straight: no fringe across it
-        grown[:, :left - left_edge] = False
-        grown[:, right - left_edge:] = False
+        _paint(mask, atom, top_edge, left_edge)
+    others = np.zeros(window.shape, bool)  # the ink of neighbours and of the other side of a cut stays out
+    for atom in atoms[max(0, run[0] - MAX_PIECES):run[0]] + atoms[run[1]:run[1] + MAX_PIECES]:
+        _paint(others, atom, top_edge, left_edge)
+    grown = ndimage.binary_dilation(mask, iterations=FRINGE) & ~others
     piece = np.where(grown, window, 0.0).astype(np.float32)
     try:
         return to_mnist(_reduce_ink(Ink(piece, max(1, round(height)))))
     except InvalidImage:
         return None
+
+
+def _paint(canvas: np.ndarray, atom: Atom, top: int, left: int) -> None:
+    """Mark the atom's ink on a window of the crop whose corner is (top, left); what falls outside is left out."""
+    rows = slice(max(atom.top - top, 0), max(min(atom.bottom - top, canvas.shape[0]), 0))
+    cols = slice(max(atom.left - left, 0), max(min(atom.right - left, canvas.shape[1]), 0))
+    if rows.stop > rows.start and cols.stop > cols.start:
+        canvas[rows, cols] |= atom.mask[rows.start - (atom.top - top):rows.stop - (atom.top - top),
+                                        cols.start - (atom.left - left):cols.stop - (atom.left - left)]
 
 
 # ---- The split the network is surest of ----
@@ -238,21 +277,27 @@ def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading]) 
         return None
     best: dict[Run, tuple[float, list[Run]]] = {}
     for run in sorted(readings, key=lambda r: r[1]):
-        _, _, top, bottom = _span(atoms, run)
-        own = (_score(readings[run]) - GAP_COST * _inner_gap(atoms, run) / height
-               - WIDTH_COST * max(0.0, _aspect(atoms, run, height) - WIDEST[readings[run].digit])
-               - LOW_COST * max(0.0, LOW - (bottom - top) / height))
+        own = _run_score(atoms, height, run, readings[run])
         if run[0] == 0:
             best[run] = (own, [run])
             continue
-        cut = CUT_COST if atoms[run[0] - 1].cut and atoms[run[0]].cut else 0.0
-        options = [(total - OVERLAP_COST * _overlap(atoms, path[-1], run) - cut, path)
+        at_cut = atoms[run[0] - 1].cut and atoms[run[0]].cut and atoms[run[0] - 1].piece == atoms[run[0]].piece
+        # A cut costs; digits that touch may well overlap across it.
+        options = [(total - (CUT_COST if at_cut else OVERLAP_COST * _overlap(atoms, path[-1], run)), path)
                    for previous, (total, path) in best.items() if previous[1] == run[0]]
         if options:
             total, path = max(options, key=lambda option: option[0])
             best[run] = (total + own, [*path, run])
     complete = [value for run, value in best.items() if run[1] == len(atoms)]
     return max(complete, key=lambda value: value[0])[1] if complete else None
+
+
+def _run_score(atoms: list[Atom], height: float, run: Run, reading: Reading) -> float:
+    """How likely the run is one digit, as the network reads it and as digits are shaped."""
+    _, _, top, bottom = _span(atoms, run)
+    return (_score(reading) - GAP_COST * _inner_gap(atoms, run) / height
+            - WIDTH_COST * max(0.0, _aspect(atoms, run, height) - WIDEST[reading.digit])
+            - LOW_COST * max(0.0, LOW - (bottom - top) / height))
 
 
 def _aspect(atoms: list[Atom], run: Run, height: float) -> float:
@@ -269,10 +314,23 @@ def _overlap(atoms: list[Atom], first: Run, second: Run) -> float:
     return max(0.0, shared / max(1, min(a_right - a_left, b_right - b_left)))
 
 
-def _touching(aspect: float, *, cut: bool, reading: Reading) -> bool:
-    """Whether a digit this wide (for its height) may be two that touch: too wide for the digit it reads as, or
-    cut from a piece and read without confidence."""
-    return aspect > WIDEST[reading.digit] or (cut and reading.confidence < SURE)
+def _touching(atoms: list[Atom], height: float, readings: dict[Run, Reading], run: Run) -> bool:
+    """Whether the digit may be two that touch: too wide for the digit it reads as; cut from a piece and read
+    without confidence; or a piece that could be cut in two nearly as likely as not."""
+    reading = readings[run]
+    if _aspect(atoms, run, height) > WIDEST[reading.digit]:
+        return True
+    if any(atom.cut for atom in atoms[run[0]:run[1]]) and reading.confidence < SURE:
+        return True
+    own = _run_score(atoms, height, run, reading)
+    for middle in range(run[0] + 1, run[1]):
+        left, right = (run[0], middle), (middle, run[1])
+        if atoms[middle - 1].piece == atoms[middle].piece and left in readings and right in readings:
+            halves = (_run_score(atoms, height, left, readings[left]) + _run_score(atoms, height, right, readings[right])
+                      - CUT_COST)
+            if halves >= own - DOUBT:
+                return True
+    return False
 
 
 def _posted_box(ink: Ink, left: int, right: int, top: int, bottom: int,

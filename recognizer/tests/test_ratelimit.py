@@ -45,6 +45,13 @@ def test_predictions_past_the_budget_get_429_with_retry_after(budgets):
     assert f"Wait {refused['Retry-After']} s" in refused.json()["error"]
 
 
+def test_reading_a_whole_number_spends_the_same_budget_as_predicting(budgets):
+    client = Client()
+    assert [predict(client).status_code for _ in range(3)] == [200] * 3
+    read = [client.post("/api/read", {"file": as_upload(SEVEN)}).status_code for _ in range(3)]
+    assert read == [200, 200, 429]
+
+
 def test_refused_requests_count_too_and_are_refused_before_the_body_is_read(budgets):
     client = Client()
     assert [predict(client, b"not an image").status_code for _ in range(5)] == [400] * 5

@@ -159,6 +159,20 @@
     return box;
   }
 
+  /* A status line under some controls: show(text, kind, spoken) puts text in it and has it said through announce
+     (all but "busy"); "ok" fades after OK_MESSAGE_MS, errors stay until the next message. */
+  const OK_MESSAGE_MS = 4000;
+  function statusLine(element, announce) {
+    let timer = null;
+    return (text, kind, spoken = text) => {
+      clearTimeout(timer);
+      element.textContent = text;
+      element.dataset.kind = kind;
+      if (kind !== "busy") announce(spoken);
+      if (kind === "ok") timer = setTimeout(() => { element.textContent = ""; element.dataset.kind = ""; }, OK_MESSAGE_MS);
+    };
+  }
+
   /* "1 sample", "3 samples". */
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -169,6 +183,6 @@
   }
 
   window.mnistsite = Object.assign(window.mnistsite || {}, {
-    api: { request, NETWORK_ERROR, onButton, isShortcut, askInline, plural, percent },
+    api: { request, NETWORK_ERROR, onButton, isShortcut, askInline, statusLine, plural, percent },
   });
 })();

@@ -1,19 +1,24 @@
 /*
  * The drawing page: a pointer-driven canvas, live prediction and the result panel.
  *
- * Strokes are kept as arrays of points in canvas units (0..1), so undo and resizing simply redraw them.
- * The canvas background stays transparent: the server reads the alpha channel as ink. What is sent is the
- * same strokes redrawn at SEND_SIDE pixels, whatever the screen's pixel density: a phone's 3x canvas would
- * be nine times the pixels to upload and decode, for a digit the network sees at 20 px anyway.
+ * Strokes are kept as arrays of points in units of the pad's height (y 0..1, x 0..aspect), so undo and resizing
+ * simply redraw them. The pad is square for one digit and wide for a number: its shape is the stylesheet's (the
+ * canvas's CSS aspect ratio), and the line is as thick in either. The canvas background stays transparent: the
+ * server reads the alpha channel as ink. What is sent is the same strokes redrawn SEND_SIDE pixels high (and as
+ * wide as the pad's shape makes it), whatever the screen's pixel density: a phone's 3x canvas would be nine times
+ * the pixels to upload and decode, for a digit the network sees at 20 px anyway.
  * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
  * newest one is shown, while superseded requests are aborted.
  * Instead of strokes the pad can hold a picture (upload.js: a file chosen or dropped): once the server has read
  * it, it is shown scaled to fit and the file itself is what is sent, to predict and to save. Drawing replaces it.
+ * What reads the drawing is a reader: by default the one-digit reader here (POST /api/predict, the result panel);
+ * number.js swaps in its own with pad.setReader() (its URL, its panel, its words), which clears the pad.
  *
  * model.js, samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on
  * #recognizer: "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed;
- * detail.digit is the predicted digit, or null when no prediction is shown; detail.reader is which model read it,
- * {version, personal, note}, as the prediction's answer says). The line naming the model is model.js's.
+ * detail.digit is the predicted digit, or null when no prediction is shown or it is not one digit's; detail.reader
+ * is which model read it, {version, personal, note}, as the answer says; detail.mode the reader's name). The line
+ * naming the model is model.js's.
  * The pad's keys act only while it, its tools or the label buttons have focus (api.isShortcut).
  */
 (() => {
@@ -23,8 +28,8 @@
   const { api } = window.mnistsite || {};
   if (!root || !api) return;
 
-  const LINE_WIDTH = 1 / 14;      // of the canvas side: about MNIST's stroke once the digit is scaled to 20 px
-  const SEND_SIDE = 280;          // pixels of the image sent for prediction and kept as a sample
+  const LINE_WIDTH = 1 / 14;      // of the pad's height: about MNIST's stroke once a digit is scaled to 20 px
+  const SEND_SIDE = 280;          // pixels high of the image sent for prediction and kept as a sample
   const INK = "#111827";
   const DEBOUNCE_MS = 200;        // after the last pointer move
   const BUSY_DELAY_MS = 250;      // show "Thinking…" only when an answer is slow, to avoid flicker
@@ -54,14 +59,22 @@
   let activePointer = null;
   let frameRequested = false;
 
+  let aspect = 1;                 // the pad's width over its height, as the stylesheet shapes it
+
   function fitCanvas() {
-    const side = canvas.getBoundingClientRect().width;
-    const size = Math.max(1, Math.round(side * (window.devicePixelRatio || 1)));
-    if (canvas.width !== size || canvas.height !== size) {
-      canvas.width = size;
-      canvas.height = size;
+    const box = canvas.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    const [width, height] = [Math.max(1, Math.round(box.width * ratio)), Math.max(1, Math.round(box.height * ratio))];
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
     }
+    const shape = box.height > 0 ? box.width / box.height : 1;
+    const reshaped = Math.abs(shape - aspect) > 0.01;
+    aspect = shape;
     redraw();
+    // Another shape sends another image: boxes the server found in the old one would no longer fit it.
+    if (reshaped && !isEmpty() && !activeStroke) predictNow();
   }
 
   /* Browser zoom and moving to another screen change the pixel ratio without resizing the canvas. */
@@ -70,7 +83,7 @@
     query.addEventListener("change", () => { fitCanvas(); watchPixelRatio(); }, { once: true });
   }
 
-  function traceStroke(context, points, side) {
+  function traceStroke(context, points, side) {   // side: the height in pixels, the unit of the points
     const at = (p) => [p.x * side, p.y * side];
     if (points.length === 1) {
       context.beginPath();
@@ -89,20 +102,26 @@
     context.stroke();
   }
 
-  /* The picture scaled to fit the square and centred; pixels stay sharp when it is enlarged (a 28x28 digit). */
-  function paintPicture(context, side) {
+  /* Where the picture sits on a pad of this shape, in units of its height: scaled to fit and centred. */
+  function pictureFit() {
     const { image } = picture;
-    const scale = side / Math.max(image.width, image.height);
-    const [width, height] = [image.width * scale, image.height * scale];
-    context.imageSmoothingEnabled = scale < 1;
-    context.drawImage(image, (side - width) / 2, (side - height) / 2, width, height);
+    const scale = Math.min(aspect / image.width, 1 / image.height);
+    return { scale, left: (aspect - image.width * scale) / 2, top: (1 - image.height * scale) / 2 };
   }
 
-  /* Draw every stroke (or the picture) on a transparent square canvas of any size. */
+  /* The picture on the pad; pixels stay sharp when it is enlarged (a 28x28 digit). */
+  function paintPicture(context, side) {
+    const { image } = picture;
+    const { scale, left, top } = pictureFit();
+    context.imageSmoothingEnabled = scale * side < 1;
+    context.drawImage(image, left * side, top * side, image.width * scale * side, image.height * scale * side);
+  }
+
+  /* Draw every stroke (or the picture) on a transparent canvas of the pad's shape, of any size. */
   function paint(target) {
     const context = target.getContext("2d");
-    const side = target.width;
-    context.clearRect(0, 0, side, target.height);
+    const side = target.height;
+    context.clearRect(0, 0, target.width, side);
     if (picture) {
       paintPicture(context, side);
       return;
@@ -121,14 +140,30 @@
   }
 
   const sendCanvas = document.createElement("canvas");
-  sendCanvas.width = SEND_SIDE;
   sendCanvas.height = SEND_SIDE;
+  const sendWidth = () => Math.max(1, Math.round(SEND_SIDE * aspect));
 
-  /* What is sent to the server: the uploaded file as it is, or the strokes at SEND_SIDE pixels as a PNG data URL. */
+  /* What is sent to the server: the uploaded file as it is, or the strokes SEND_SIDE pixels high as a PNG data URL. */
   function fieldsToSend() {
     if (picture) return { file: picture.file };
+    sendCanvas.width = sendWidth();
     paint(sendCanvas);
     return { image: sendCanvas.toDataURL("image/png") };
+  }
+
+  /*
+   * A box [x, y, w, h] the server found in what was sent, as fractions of the pad's width and height ({left, top,
+   * width, height}), for the drawing or picture on the pad now: the strokes were sent at SEND_SIDE pixels high,
+   * a picture as its own file, shown scaled to fit.
+   */
+  function placeBox([x, y, w, h]) {
+    if (picture) {
+      const { scale, left, top } = pictureFit();
+      return { left: (left + x * scale) / aspect, top: top + y * scale,
+               width: (w * scale) / aspect, height: h * scale };
+    }
+    const width = sendWidth();
+    return { left: x / width, top: y / SEND_SIDE, width: w / width, height: h / SEND_SIDE };
   }
 
   const isEmpty = () => strokes.length === 0 && picture === null;
@@ -142,8 +177,9 @@
 
   function pointFrom(event) {
     const box = canvas.getBoundingClientRect();
-    const clamp = (v) => Math.min(1, Math.max(0, v));
-    return { x: clamp((event.clientX - box.left) / box.width), y: clamp((event.clientY - box.top) / box.height) };
+    const clamp = (v, most) => Math.min(most, Math.max(0, v));
+    return { x: clamp((event.clientX - box.left) / box.height, aspect),
+             y: clamp((event.clientY - box.top) / box.height, 1) };
   }
 
   function onPointerDown(event) {
@@ -168,7 +204,7 @@
     if (event.pointerId !== activePointer) return;
     event.preventDefault();
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
-    const minStep = 0.5 / canvas.getBoundingClientRect().width;   // skip moves under half a CSS pixel
+    const minStep = 0.5 / canvas.getBoundingClientRect().height;   // skip moves under half a CSS pixel
     for (const sample of events.length ? events : [event]) {
       const point = pointFrom(sample);
       const last = activeStroke[activeStroke.length - 1];
@@ -215,8 +251,8 @@
     revision += 1;
     ui.placeholder.hidden = !empty;
     ui.strokeCount.textContent = picture ? "Picture" : empty ? "Empty" : plural(strokes.length, "stroke");
-    canvas.setAttribute("aria-label", picture ? `${PAD_LABEL} It shows the picture ${picture.file.name || "you chose"}.`
-      : PAD_LABEL);
+    const shown = picture ? ` It shows the picture ${picture.file.name || "you chose"}.` : "";
+    canvas.setAttribute("aria-label", `${reader.label}${shown}`);
     ui.undo.setAttribute("aria-disabled", String(empty));
     ui.clear.setAttribute("aria-disabled", String(empty));
     ui.predict.setAttribute("aria-disabled", String(empty));
@@ -275,15 +311,15 @@
   function predictNow() {
     cancelPrediction();
     if (isEmpty()) return Promise.resolve();
-    return ask(fieldsToSend(), (answer) => (answer.ok ? showPrediction(answer.data) : showMessage(answer.error)));
+    return ask(fieldsToSend(), (answer) => (answer.ok ? showAnswer(answer.data) : showMessage(answer.error)));
   }
 
-  /* POST the drawing; resolve to {ok, data} or {ok: false, error}, reject only when aborted. */
+  /* POST the drawing to the reader; resolve to {ok, data} or {ok: false, error}, reject only when aborted. */
   async function requestPrediction(fields, signal) {
-    const answer = await api.request(root.dataset.predictUrl, {
+    const answer = await api.request(reader.url, {
       method: "POST", body: fields, signal, networkError: NETWORK_ERROR,
     });
-    if (answer.ok && !(answer.data && Array.isArray(answer.data.probabilities))) {
+    if (answer.ok && !(answer.data && reader.accepts(answer.data))) {
       return { ok: false, error: NETWORK_ERROR };
     }
     return answer;
@@ -297,18 +333,27 @@
 
   /* ---------- Result panel ---------- */
 
-  /* digit and reader: the predicted digit and the model that read it, while state is "result". */
-  function showState(state, digit = null, reader = null, verdict = null) {
+  /* digit and model: the predicted digit and the model that read it, while state is "result". */
+  function showState(state, digit = null, model = null, verdict = null) {
     ui.idle.hidden = state !== "idle";
     ui.message.hidden = state !== "message";
-    ui.body.hidden = state !== "result";
+    reader.body.hidden = state !== "result";
     ui.guess.hidden = state !== "result";
     ui.result.dataset.state = state;
     const result = state === "result";
     root.dispatchEvent(new CustomEvent("pad:state", {
-      detail: { state, digit: result ? digit : null, reader: result ? reader : null,
-                verdict: result ? verdict : null },
+      detail: { state, digit: result ? digit : null, reader: result ? model : null,
+                verdict: result ? verdict : null, mode: reader.name },
     }));
+  }
+
+  /* An answer the reader accepted: its panel filled, the pad's guess, who read it, and its words said. */
+  function showAnswer(data) {
+    const shown = reader.show(data);   // {digit, verdict, guess, spoken}
+    ui.guess.textContent = shown.guess;
+    showState("result", shown.digit, { version: data.model_version, personal: Boolean(data.personal),
+                                       note: data.note || null }, shown.verdict);
+    if (!activeStroke) announce(shown.spoken);
   }
 
   /* The server's verdict, worded: the page never works it out itself, so it agrees with the API and the admin. */
@@ -324,7 +369,6 @@
     ui.confidenceUnit.textContent = noDigit ? `that it is a ${digit}, if a digit at all` : "confidence";
     ui.meter.value = confidence;
     ui.verdict.textContent = wording(verdict, digit, alternative);
-    ui.guess.textContent = noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence, 0)}`;
     ui.bars.forEach((row, index) => {
       const p = probabilities[index];
       row.style.setProperty("--p", String(p));
@@ -334,16 +378,37 @@
       row.setAttribute("aria-label", `${index}: ${percent(p)}${index === digit ? " (most likely)" : ""}`);
     });
     ui.networkInput.src = data.preprocessed;
-    showState("result", digit, { version: data.model_version, personal: Boolean(data.personal),
-                                 note: data.note || null }, verdict);
-    if (activeStroke) return;
-    if (noDigit) {
-      announce(`That doesn\u2019t look like a digit. Best guess: ${digit}.`);
-    } else {
-      const also = alternative === null ? "" : ` It could also be ${aDigit(alternative)}.`;
-      const unsure = verdict === "unsure" ? "Unsure: " : "";
-      announce(`${unsure}Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`);
-    }
+    const also = alternative === null ? "" : ` It could also be ${aDigit(alternative)}.`;
+    const unsure = verdict === "unsure" ? "Unsure: " : "";
+    return {
+      digit, verdict,
+      guess: noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence, 0)}`,
+      spoken: noDigit ? `That doesn\u2019t look like a digit. Best guess: ${digit}.`
+        : `${unsure}Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`,
+    };
+  }
+
+  /* The reader of one digit: /api/predict, shown in the result panel. */
+  const digitReader = {
+    name: "digit", url: root.dataset.predictUrl, label: PAD_LABEL, body: ui.body,
+    accepts: (data) => Array.isArray(data.probabilities), show: showPrediction,
+  };
+  let reader = digitReader;
+
+  /*
+   * Read drawings with another reader from now on ({name, url, label (the pad's), body (its panel), accepts(data),
+   * show(data) → {digit, verdict, guess, spoken}}), or with the digit reader again (null). The pad is cleared: a
+   * drawing made for one reader means nothing to the other, and the pad's shape may change with it.
+   */
+  function setReader(next) {
+    const chosen = next || digitReader;
+    if (chosen === reader) return;
+    activeStroke = null;   // a stroke under way is dropped with the rest
+    activePointer = null;
+    reader.body.hidden = true;
+    reader = chosen;
+    reset();
+    fitCanvas();
   }
 
   const aDigit = (digit) => `${digit === 8 ? "an" : "a"} ${digit}`;   // "an 8", said as "eight"
@@ -427,7 +492,7 @@
       picture = { file, image };
       drawingChanged();
       redraw();
-      showPrediction(answer.data);
+      showAnswer(answer.data);
       result = answer;
     });
     return result;
@@ -452,6 +517,10 @@
     predict: predictNow,
     putPicture,
     announce,
+    setReader,
+    placeBox,
+    /* Goes up with every change of the drawing: an answer shown for one revision is stale at the next. */
+    revision: () => revision,
   };
 
   canvas.addEventListener("pointerdown", onPointerDown);

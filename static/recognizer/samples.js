@@ -9,6 +9,8 @@
  * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer;
  * one that starts after the list may have loaded (or failed to) reads window.mnistsite.samples.total() first.
  * Clear all can delete the personal model too, through window.mnistsite.model (model.js).
+ * In Number mode ("mode:change" on #recognizer, from number.js) the label buttons and digit keys give way to
+ * number.js's own form, which adds the samples it saved here with window.mnistsite.samples.add().
  * Hints say which digits to draw next; how well each digit is read comes from training.js's "train:tested" event
  * (the last run's test on drawings it kept aside, for the model that reads now) where it has one.
  */
@@ -19,15 +21,16 @@
   const { api, pad, model } = window.mnistsite || {};
   if (!root || !api || !pad) return;
 
-  const OK_MESSAGE_MS = 4000;     // "Saved as 7" fades after this long; errors stay until the next action
   const $ = (id) => document.getElementById(id);
   const url = root.dataset.samplesUrl;
   const ui = {
-    extras: $("pad-extras"), labels: Array.from($("label-buttons").children), status: $("save-status"),
+    extras: $("pad-extras"), save: $("label-save"), labels: Array.from($("label-buttons").children),
+    status: $("save-status"),
     total: $("samples-total"), counts: Array.from($("sample-counts").children), strip: $("sample-strip"),
     empty: $("samples-empty"), actions: $("sample-actions"), undo: $("undo-save-button"),
     clearAll: $("clear-samples-button"), hints: $("coach-hints"),
   };
+  const showStatus = api.statusLine(ui.status, pad.announce);   // under the label buttons
   const WANTED_PER_DIGIT = 3;     // what a personal fine-tune needs of each digit to learn it
   const MAX_HINTS = 3;
   const READ_RIGHT_ENOUGH = 0.8;  // below this share read right, more of that digit helps
@@ -38,8 +41,8 @@
   let saving = false;
   let padEmpty = pad.isEmpty();
   let suggested = null;
-  let statusTimer = null;
   let tested = null;              // {digit: {count, right}} from "train:tested", or null
+  let mode = "digit";             // "number" while number.js reads the pad: its form saves, not the label buttons
 
   /* ---------- Saving ---------- */
 
@@ -58,20 +61,27 @@
     saving = false;
     if (answer.ok && answer.data && typeof answer.data.id === "number") {
       pad.clearIfUnchanged(shot.revision);   // ready for the next drawing
-      if (loaded) {
-        samples.unshift(answer.data);
-        ui.strip.prepend(thumbnail(answer.data));
-        ui.strip.scrollLeft = 0;
-        listChanged();
-      } else {
-        await load();   // the list failed to load before: show what the server keeps, not just this one
-      }
+      await add([answer.data]);
       showStatus(`Saved as ${label}`, "ok",
                  `Saved as ${label}. ${api.plural(samples.length, "sample")} saved.`);
     } else {
       showStatus(answer.error || api.NETWORK_ERROR, "error");
     }
     updateLabels();
+  }
+
+  /* Samples just saved (oldest first, as a number's digits come, left to right) put at the head of the list. */
+  async function add(saved) {
+    if (!loaded) {
+      await load();   // the list failed to load before: show what the server keeps, not just these
+      return;
+    }
+    saved.forEach((sample) => {
+      samples.unshift(sample);
+      ui.strip.prepend(thumbnail(sample));
+    });
+    ui.strip.scrollLeft = 0;
+    listChanged();
   }
 
   function updateLabels() {
@@ -86,16 +96,7 @@
     });
   }
 
-  /* Shown under the label buttons; said (unless it is only "Saving…") through the page's announcer. */
-  function showStatus(text, kind, spoken = text) {
-    clearTimeout(statusTimer);
-    ui.status.textContent = text;
-    ui.status.dataset.kind = kind;
-    if (kind !== "busy") pad.announce(spoken);
-    if (kind === "ok") {
-      statusTimer = setTimeout(() => { ui.status.textContent = ""; ui.status.dataset.kind = ""; }, OK_MESSAGE_MS);
-    }
-  }
+
 
   /* ---------- The strip, counts and total ---------- */
 
@@ -318,7 +319,7 @@
   function onKeyDown(event) {
     if (event.defaultPrevented || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     if (!/^[0-9]$/.test(event.key || "")) return;
-    if (!api.isShortcut(event)) return;
+    if (mode !== "digit" || !api.isShortcut(event)) return;
     event.preventDefault();
     save(Number(event.key));
   }
@@ -338,6 +339,10 @@
     suggested = event.detail.verdict === "not_a_digit" ? null : event.detail.digit;
     updateLabels();
   });
+  root.addEventListener("mode:change", (event) => {
+    mode = event.detail.mode;
+    ui.save.hidden = mode !== "digit";
+  });
   root.addEventListener("train:tested", (event) => {
     tested = event.detail.digits;
     render();
@@ -345,7 +350,7 @@
   document.addEventListener("keydown", onKeyDown);
 
   /* As samples:change says it: a number once loaded, null when loading failed, undefined until then. */
-  window.mnistsite.samples = { total: () => (loaded ? samples.length : failed ? null : undefined) };
+  window.mnistsite.samples = { total: () => (loaded ? samples.length : failed ? null : undefined), add };
   ui.extras.hidden = false;
   updateLabels();
   render();

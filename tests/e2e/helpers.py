@@ -186,3 +186,25 @@ def shot(target, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     target.screenshot(path=str(path))
     return path
+
+
+# ---- Numbers: several digits written side by side on the wide pad ----
+
+def in_a_row(digits, aspect: float, gap: float = 0.3):
+    """The strokes of several digits (each in fractions of a square pad) side by side on a pad ``aspect`` times as
+    wide as high, centred, ``gap`` pad heights apart: in fractions of the wide pad's width and height."""
+    spans = [(min(x for stroke in digit for x, _ in stroke), max(x for stroke in digit for x, _ in stroke))
+             for digit in digits]
+    left = (aspect - sum(right - first for first, right in spans) - gap * (len(digits) - 1)) / 2
+    strokes = []
+    for digit, (first, right) in zip(digits, spans):
+        strokes += [[(round((x - first + left) / aspect, 4), y) for x, y in stroke] for stroke in digit]
+        left += right - first + gap
+    return strokes
+
+
+def write_number(page: Page, digits, finger: bool = False) -> None:
+    """Write the digits side by side on the pad as it is shaped now, with the mouse or a finger."""
+    box = page.locator("#pad-canvas").bounding_box()
+    strokes = in_a_row(digits, box["width"] / box["height"])
+    (draw_with_finger if finger else draw_with_mouse)(page, strokes)
