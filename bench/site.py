@@ -355,6 +355,49 @@ def request_once(port: int, endpoint: Endpoint) -> tuple[int, bytes]:
         conn.close()
 
 
+ANSWERED, REFUSED, ERROR = "answered", "refused", "error"
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What one POST came to: ANSWERED (200, with its JSON), REFUSED (4xx, with its error) or ERROR (no answer, a
+    5xx or an unreadable body, with what went wrong)."""
+    outcome: str
+    status: int | None = None
+    reply: dict | None = None
+    message: str = ""
+
+
+def post_for_json(port: int, endpoint: Endpoint) -> Posted:
+    """Post once and read the JSON answer; never raises for what the site or the connection does."""
+    try:
+        status, body = request_once(port, endpoint)
+    except (OSError, http.client.HTTPException) as exc:
+        return Posted(ERROR, message=f"{type(exc).__name__}: {exc}")
+    try:
+        reply = json.loads(body)
+    except ValueError as exc:
+        return Posted(ERROR, status, message=f"unreadable answer ({exc}): {body[:120]!r}")
+    if status == 200 and isinstance(reply, dict):
+        return Posted(ANSWERED, status, reply)
+    message = reply.get("error", "") if isinstance(reply, dict) else ""
+    return Posted(REFUSED if 400 <= status < 500 else ERROR, status, message=message)
+
+
+def add_posting_options(parser: argparse.ArgumentParser) -> None:
+    """The options of benches that post a set of drawings to a site of their own."""
+    parser.add_argument("--clients", type=int, default=4, help="client threads posting at once (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--server-threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
+    parser.add_argument("--transport", choices=("page", "json", "multipart"), default="page",
+                        help="page: a canvas PNG as a JSON data URL and other encodings as an uploaded file, as "
+                             "the page sends them; json or multipart: everything that way")
+
+
+def share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
 class Session:
     """A browser session: one keep-alive connection carrying its cookies and the CSRF token Django set.
 

@@ -24,9 +24,7 @@ cannot be loaded.
 """
 
 import argparse
-import http.client
 import io
-import json
 import sys
 import time
 from collections import Counter, defaultdict
@@ -43,8 +41,9 @@ from tqdm import tqdm
 from bench.accuracy import CELL, argument_parser, contact_sheet, load_network, thumbnail, write_accuracy_result
 from training.canvas import ENCODINGS, iter_robustness_set
 from bench.site import (
-    SITE_SETTINGS, Endpoint, canvas_png, checkpoint_found, mnist_test,
-    predict_data_url, predict_multipart, request_once, running_site, sanity_check, scan_logs, unwind_on_sigterm, warm_up,
+    ANSWERED, ERROR, REFUSED, SITE_SETTINGS, Endpoint, add_posting_options, canvas_png, checkpoint_found, mnist_test,
+    post_for_json, predict_data_url, predict_multipart, running_site, sanity_check, scan_logs, share,
+    unwind_on_sigterm, warm_up,
 )
 from recognizer.ml.reader import NOT_A_DIGIT, UNSURE
 from training.detector import NONDIGIT_SEEDS, expected_calibration_error
@@ -66,18 +65,12 @@ MISSES_PER_FAMILY = 2
 SHEET_MAX_MISSES = 48
 SHEET_MAX_REFUSED = 24
 SHEET_PER_ROW = 6
-ANSWERED, REFUSED, ERROR = "answered", "refused", "error"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argument_parser(__doc__.splitlines()[0], unit="non-digit family", count=100, seed=2026)
     parser.add_argument("--digits", type=int, default=300, help="MNIST test digits per encoding (default 300)")
-    parser.add_argument("--clients", type=int, default=4, help="client threads posting at once (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--server-threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
-    parser.add_argument("--transport", choices=("page", "json", "multipart"), default="page",
-                        help="page: a canvas PNG as a JSON data URL and other encodings as an uploaded file, as "
-                             "the page sends them; json or multipart: everything that way")
+    add_posting_options(parser)
     return parser.parse_args(argv)
 
 
@@ -152,20 +145,15 @@ def predict_endpoint(data: bytes, encoding: str, transport: str) -> Endpoint:
 
 def ask(port: int, drawing: Drawing, transport: str) -> Answer:
     """Post one drawing; never raises for what the site or the connection does."""
+    posted = post_for_json(port, predict_endpoint(drawing.data, drawing.encoding, transport))
+    if posted.outcome != ANSWERED:
+        return Answer(drawing, posted.outcome, posted.status, message=posted.message)
+    reply = posted.reply
     try:
-        status, body = request_once(port, predict_endpoint(drawing.data, drawing.encoding, transport))
-    except (OSError, http.client.HTTPException) as exc:
-        return Answer(drawing, ERROR, message=f"{type(exc).__name__}: {exc}")
-    try:
-        reply = json.loads(body)
-        if status == 200:
-            return Answer(drawing, ANSWERED, status, reply["verdict"], reply["digit"], reply["confidence"],
-                          reply["not_a_digit_score"])
-        message = reply.get("error", "") if isinstance(reply, dict) else ""
-    except (ValueError, KeyError, TypeError):
-        message = f"unreadable answer: {body[:120]!r}"
-        return Answer(drawing, ERROR, status, message=message)
-    return Answer(drawing, REFUSED if 400 <= status < 500 else ERROR, status, message=message)
+        return Answer(drawing, ANSWERED, posted.status, reply["verdict"], reply["digit"], reply["confidence"],
+                      reply["not_a_digit_score"])
+    except KeyError as exc:
+        return Answer(drawing, ERROR, posted.status, message=f"unreadable answer: no {exc}")
 
 
 class Picks:
@@ -235,10 +223,6 @@ def post_all(port: int, drawings: Iterable[Drawing], *, total: int, clients: int
 
 
 # --- figures ---------------------------------------------------------------------------------------------------
-
-def share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
 
 def nondigit_figures(answers: list[Answer]) -> dict:
     """Recall (answered not_a_digit) over the drawings the site judged, 4xx included; errors left out."""

@@ -97,6 +97,18 @@ def _reduction(image: Image.Image) -> int:
     return max(1, max(image.size) // WORKING_SIDE)
 
 
+def _reducible(image: Image.Image) -> Image.Image:
+    """The image in a mode Pillow's reduce() takes, with nothing lost: palettes expanded (keeping their
+    transparency), 1-bit as grey, 16-bit grey widened to 32-bit."""
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
+    return image
+
+
 Box = tuple[int, int, int, int]  # left, upper, right, lower: Pillow's order
 
 
@@ -233,7 +245,7 @@ def located_ink(image: Image.Image) -> Ink:
     black-on-white, white-on-black and coloured ink on any plain background all work.
     """
     factor = _reduction(image)
-    image = image.reduce(factor) if factor > 1 else image
+    image = _reducible(image).reduce(factor) if factor > 1 else image
     distance = _distance_from_background(image)
     box = _ink_box(distance)
     if box is None:

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from recognizer.ml.preprocessing import (
-    MNIST_MEAN, MNIST_STD, Ink, InvalidImage, _distance_from_background, _reduce_ink, _reduction, _stretch,
+    MNIST_MEAN, MNIST_STD, Ink, InvalidImage, _distance_from_background, _reduce_ink, _reducible, _reduction, _stretch,
     decode_image, encode_png, ink_map, prepare_digit, to_model_input,
 )
 from recognizer.tests.drawings import canvas_png, draw, encode
@@ -122,6 +122,24 @@ def test_a_huge_canvas_is_reduced_early_and_still_reads():
     digit = prepare(canvas_png(size=(4000, 3000), box=(0.3, 0.2, 0.62, 0.8), width=160))
     assert_mnist_like(digit)
     assert similarity(digit, REFERENCE) > 0.9
+
+
+@pytest.mark.parametrize(("mode", "fmt"), [("P", "GIF"), ("P", "PNG"), ("1", "PNG"), ("I;16", "PNG"), ("1", "BMP")])
+def test_a_big_image_of_a_mode_pillow_cannot_reduce_is_read_all_the_same(mode, fmt):
+    # Pillow's reduce() refuses palette, 1-bit and 16-bit images: a 1024 px one had been answered with a 500.
+    drawn = draw(size=(1400, 1100), box=(0.3, 0.2, 0.62, 0.8), width=60, ink=(0, 0, 0), background=(255, 255, 255),
+                 mode="RGB")
+    if mode == "P":
+        image = drawn.quantize(16)
+        if fmt == "PNG":
+            image.info["transparency"] = image.getpixel((0, 0))  # a see-through background, as a canvas gives
+    elif mode == "I;16":
+        image = Image.fromarray(np.asarray(drawn.convert("L")).astype(np.uint16) * 200)  # mode I;16
+    else:
+        image = drawn.convert(mode)
+    assert image.mode == mode
+    options = {"transparency": image.info["transparency"]} if "transparency" in image.info else {}
+    assert similarity(prepare(encode(image, fmt, **options)), prepare(encode(drawn))) > 0.97
 
 
 @pytest.mark.parametrize("image", [
@@ -276,7 +294,7 @@ def drawings_of_every_kind(draw_from) -> Image.Image:
 
 
 def working_image(image: Image.Image) -> Image.Image:
-    return image.reduce(_reduction(image)) if _reduction(image) > 1 else image
+    return _reducible(image).reduce(_reduction(image)) if _reduction(image) > 1 else image
 
 
 def every_pixel_ink(image: Image.Image) -> Ink:
