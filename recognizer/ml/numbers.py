@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from .preprocessing import Ink, InvalidImage, _reduce_ink, to_mnist
-from .reader import Reading
+from .reader import DIGIT, Reading
 
 MAX_DIGITS_PER_NUMBER = 12
 CORE = 0.35             # ink above this makes the pieces: the anti-aliased fringe cannot join two digits
@@ -36,11 +36,15 @@ INNER_GAP = 0.35        # ...nor one with a gap wider than this inside it
 WIDE = 0.75             # a piece wider than this may be two digits touching: cut candidates are tried
 CUT_MARGIN = 0.2        # cuts keep this much of the line height from a piece's ends, and from each other
 CUT_ROWS = 48           # cuts are found on the piece reduced to about this many rows
+PLAIN = 0.97            # a piece read with at least this confidence may be plainly one digit (see _plain)...
+PLAIN_WIDTH = 1.2       # ...when no wider than this many line heights
 SURE = 0.9              # a digit from a cut read with less confidence than this is "touching"...
 DOUBT = 0.1             # ...and so is a piece whose best cut in two is less than this much less likely (log)
 # Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile. A digit
 # read wider than that pays log-likelihood in the split, and is taken for two that touch.
 WIDEST = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
+WIDE_SLACK = 0.15       # a digit this much wider than WIDEST is taken for two that touch (drawn strokes widen a
+                        # digit: canvas digits run wider than MNIST's)
 WIDTH_COST = 2.0        # log-likelihood paid per unit of width / height past WIDEST
 OVERLAP_COST = 3.0      # ...per unit of two neighbouring digits' horizontal overlap (a share of the narrower)
 GAP_COST = 1.5          # ...per line height of gap inside one digit
@@ -48,6 +52,7 @@ SHORT = 0.75           # a digit's width is never measured against less than thi
 LOW = 0.6               # a digit less tall than this share of the line is likely a fragment of one...
 LOW_COST = 5.0          # ...and pays this per line height it falls short
 CUT_COST = 0.1          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
+TOUCHING_OVERLAP = 0.3  # digits that touch may overlap this much across a cut at no cost
 MAX_ATOMS = 4 * MAX_DIGITS_PER_NUMBER
 
 
@@ -67,6 +72,9 @@ class Atom:
     cut: bool = False    # made by cutting a piece
 
 
+Run = tuple[int, int]  # atoms[start:stop]: the atoms of one candidate digit
+
+
 @dataclass(frozen=True)
 class NumberDigit:
     reading: Reading
@@ -80,27 +88,82 @@ Reader = Callable[[np.ndarray], Sequence[Reading]]  # (N, 28, 28) uint8 -> one R
 
 def read_number(ink: Ink, image_size: tuple[int, int], read: Reader) -> list[NumberDigit]:
     """The digits of the number in ``ink`` (as preprocessing.located_ink finds it), left to right. Raises
-    InvalidImage when there is no digit, TooManyDigits past MAX_DIGITS_PER_NUMBER."""
-    whole = to_mnist(_reduce_ink(ink))  # a blank or a speck is refused here, in the single digit's words
-    atoms, height = _atoms(ink.pixels)
+    InvalidImage when there is no digit, TooManyDigits past MAX_DIGITS_PER_NUMBER.
+
+    Read in two rounds, so that a plainly written number costs little more than its digits: first each piece
+    whole; then, only around the pieces that are not plainly one digit each, the cuts and the runs of pieces."""
+    pieces, height = _pieces(ink.pixels)
+    if not pieces:
+        to_mnist(_reduce_ink(ink))  # refuses a blank or a speck in the single digit's words
+    readings = Readings(ink, height, read)
+    readings.read(pieces, [(i, i + 1) for i in range(len(pieces))])
+    plain = [_plain(pieces, index, height, readings.of(pieces, (index, index + 1))) for index in range(len(pieces))]
+    atoms = [atom for piece, alone in zip(pieces, plain, strict=True)
+             for atom in ([piece] if alone else _cut_if_wide(piece, height))]
     if len(atoms) > MAX_ATOMS:
         raise _too_many()
-    runs = _candidate_runs(atoms, height)
-    images = {run: _digit_image(ink, atoms, run, height) for run in runs}
-    readable = [run for run in runs if images[run] is not None]
-    readings = dict(zip(readable, read(np.stack([images[run] for run in readable])), strict=True)) if readable else {}
-    split = _best_split(atoms, height, readings)
+    alone = {piece.piece for piece, is_plain in zip(pieces, plain, strict=True) if is_plain}
+    runs = [run for run in _candidate_runs(atoms, height)
+            if run[1] - run[0] == 1 or not all(atom.piece in alone for atom in atoms[run[0]:run[1]])]
+    readings.read(atoms, runs)
+    found = {run: readings.of(atoms, run) for run in runs if readings.of(atoms, run) is not None}
+    split = _best_split(atoms, height, found)
     if split is None or len(split) == 1:
-        return [_one_digit(ink, image_size, whole, read, touching=bool(split) and _touching(atoms, height, readings,
-                                                                                         split[0]))]
+        whole = to_mnist(_reduce_ink(ink))
+        rows, cols = ink.pixels.shape
+        touching = bool(split) and _touching(atoms, height, found, split[0])
+        return [NumberDigit(read(whole[None])[0], _posted_box(ink, 0, cols, 0, rows, image_size), whole, touching)]
     if len(split) > MAX_DIGITS_PER_NUMBER:
         raise _too_many()
     digits = []
     for run in split:
         left, right, top, bottom = _span(atoms, run)
-        digits.append(NumberDigit(readings[run], _posted_box(ink, left, right, top, bottom, image_size),
-                                  images[run], _touching(atoms, height, readings, run)))
+        digits.append(NumberDigit(found[run], _posted_box(ink, left, right, top, bottom, image_size),
+                                  readings.image(atoms, run), _touching(atoms, height, found, run)))
     return digits
+
+
+class Readings:
+    """The network's reading of each run of atoms it has been shown, kept by the ink the run holds, so a run is
+    read once whichever round or list of atoms asks for it (a piece whole, or all the cuts of it)."""
+
+    def __init__(self, ink: Ink, height: float, read: Reader) -> None:
+        self.ink, self.height, self.reader = ink, height, read
+        self.known: dict[tuple, tuple[np.ndarray | None, Reading | None]] = {}
+
+    @staticmethod
+    def key(atoms: list[Atom], run: Run) -> tuple:
+        return tuple(sorted((atom.piece, atom.left, atom.right, atom.top) for atom in atoms[run[0]:run[1]]))
+
+    def read(self, atoms: list[Atom], runs: list[Run]) -> None:
+        new = {}
+        for run in runs:
+            key = self.key(atoms, run)
+            if key not in self.known and key not in new:
+                new[key] = _digit_image(self.ink, atoms, run, self.height)
+        readable = [key for key, image in new.items() if image is not None]
+        answers = self.reader(np.stack([new[key] for key in readable])) if readable else []
+        self.known.update({key: (image, None) for key, image in new.items()})
+        self.known.update({key: (new[key], answer) for key, answer in zip(readable, answers, strict=True)})
+
+    def of(self, atoms: list[Atom], run: Run) -> Reading | None:
+        return self.known[self.key(atoms, run)][1]
+
+    def image(self, atoms: list[Atom], run: Run) -> np.ndarray:
+        return self.known[self.key(atoms, run)][0]
+
+
+def _plain(pieces: list[Atom], index: int, height: float, reading: Reading | None) -> bool:
+    """Whether a piece is plainly one digit on its own: read with confidence as a digit, as tall as the line,
+    not so wide that it may be two, and clear of its neighbours left to right. Such a piece is neither cut nor
+    joined to another plain one."""
+    piece = pieces[index]
+    if reading is None or reading.verdict != DIGIT or reading.confidence < PLAIN:
+        return False
+    if piece.bottom - piece.top < SHORT * height or piece.right - piece.left > PLAIN_WIDTH * height:
+        return False
+    neighbours = pieces[max(0, index - 1):index] + pieces[index + 1:index + 2]
+    return all(min(piece.right, other.right) <= max(piece.left, other.left) for other in neighbours)
 
 
 def _too_many() -> TooManyDigits:
@@ -108,17 +171,10 @@ def _too_many() -> TooManyDigits:
                          "Write a shorter number, or leave out what is not a digit.")
 
 
-def _one_digit(ink: Ink, image_size: tuple[int, int], whole: np.ndarray, read: Reader, *,
-               touching: bool) -> NumberDigit:
-    """One digit: read exactly as a single prediction reads it."""
-    rows, cols = ink.pixels.shape
-    return NumberDigit(read(whole[None])[0], _posted_box(ink, 0, cols, 0, rows, image_size), whole, touching)
-
-
 # ---- Atoms ----
 
-def _atoms(pixels: np.ndarray) -> tuple[list[Atom], float]:
-    """The pieces of ink left to right (by centre), wide ones cut into candidates; and the line's height."""
+def _pieces(pixels: np.ndarray) -> tuple[list[Atom], float]:
+    """The connected pieces of ink left to right (by centre), specks left out; and the line's height."""
     labels, count = ndimage.label(pixels > CORE, structure=np.ones((3, 3)))
     if count == 0:
         return [], 1.0
@@ -131,13 +187,10 @@ def _atoms(pixels: np.ndarray) -> tuple[list[Atom], float]:
     height = float(np.median(heights[~specks & (heights >= TALL_ENOUGH * line)]))
     if (~specks).sum() > MAX_ATOMS:
         raise _too_many()
-    atoms: list[Atom] = []
-    for index in np.flatnonzero(~specks):
-        rows, cols = boxes[index]
-        atoms += _cut_if_wide(Atom(labels[rows, cols] == index + 1, cols.start, cols.stop, rows.start, rows.stop,
-                                   int(index)), height)
-    atoms.sort(key=lambda atom: (atom.left + atom.right) / 2)
-    return atoms, height
+    pieces = [Atom(labels[boxes[index]] == index + 1, boxes[index][1].start, boxes[index][1].stop,
+                   boxes[index][0].start, boxes[index][0].stop, int(index)) for index in np.flatnonzero(~specks)]
+    pieces.sort(key=lambda atom: (atom.left + atom.right) / 2)
+    return pieces, height
 
 
 def _cut_if_wide(atom: Atom, height: float) -> list[Atom]:
@@ -200,7 +253,6 @@ def _cheapest_cuts(mask: np.ndarray, height: float, *, most: int) -> list[np.nda
 
 # ---- Runs of atoms: one candidate digit each ----
 
-Run = tuple[int, int]  # atoms[start:stop]
 
 
 def _span(atoms: list[Atom], run: Run) -> tuple[int, int, int, int]:
@@ -282,14 +334,22 @@ def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading]) 
             best[run] = (own, [run])
             continue
         at_cut = atoms[run[0] - 1].cut and atoms[run[0]].cut and atoms[run[0] - 1].piece == atoms[run[0]].piece
-        # A cut costs; digits that touch may well overlap across it.
-        options = [(total - (CUT_COST if at_cut else OVERLAP_COST * _overlap(atoms, path[-1], run)), path)
+        options = [(total - _boundary_cost(atoms, path[-1], run, at_cut=at_cut), path)
                    for previous, (total, path) in best.items() if previous[1] == run[0]]
         if options:
             total, path = max(options, key=lambda option: option[0])
             best[run] = (total + own, [*path, run])
     complete = [value for run, value in best.items() if run[1] == len(atoms)]
     return max(complete, key=lambda value: value[0])[1] if complete else None
+
+
+def _boundary_cost(atoms: list[Atom], first: Run, second: Run, *, at_cut: bool) -> float:
+    """What it costs to say two neighbouring runs are two digits: how much they overlap left to right; across a
+    cut, the cut itself, and only the overlap past what digits that touch have."""
+    overlap = _overlap(atoms, first, second)
+    if at_cut:
+        return CUT_COST + OVERLAP_COST * max(0.0, overlap - TOUCHING_OVERLAP)
+    return OVERLAP_COST * overlap
 
 
 def _run_score(atoms: list[Atom], height: float, run: Run, reading: Reading) -> float:
@@ -318,7 +378,7 @@ def _touching(atoms: list[Atom], height: float, readings: dict[Run, Reading], ru
     """Whether the digit may be two that touch: too wide for the digit it reads as; cut from a piece and read
     without confidence; or a piece that could be cut in two nearly as likely as not."""
     reading = readings[run]
-    if _aspect(atoms, run, height) > WIDEST[reading.digit]:
+    if _aspect(atoms, run, height) > WIDEST[reading.digit] + WIDE_SLACK:
         return True
     if any(atom.cut for atom in atoms[run[0]:run[1]]) and reading.confidence < SURE:
         return True
