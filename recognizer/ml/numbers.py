@@ -43,6 +43,7 @@ DOUBT = 0.1             # ...and so is a piece whose best cut in two is less tha
 # Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile. A digit
 # read wider than that pays log-likelihood in the split, and is taken for two that touch.
 WIDEST = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
+USUAL_WIDTH = (1.25, 0.8, 1.33, 1.11, 1.11, 1.43, 1.0, 1.05, 1.05, 0.9)  # the 95th percentile
 WIDE_SLACK = 0.15       # a digit this much wider than WIDEST is taken for two that touch (drawn strokes widen a
                         # digit: canvas digits run wider than MNIST's)
 WIDTH_COST = 2.0        # log-likelihood paid per unit of width / height past WIDEST
@@ -52,7 +53,7 @@ SHORT = 0.75           # a digit's width is never measured against less than thi
 LOW = 0.6               # a digit less tall than this share of the line is likely a fragment of one...
 LOW_COST = 5.0          # ...and pays this per line height it falls short
 CUT_COST = 0.1          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
-TOUCHING_OVERLAP = 0.3  # digits that touch may overlap this much across a cut at no cost
+NEIGHBOURS_OVERLAP = 0.3  # neighbouring digits may overlap this much left to right at no cost
 MAX_ATOMS = 4 * MAX_DIGITS_PER_NUMBER
 
 
@@ -161,6 +162,8 @@ def _plain(pieces: list[Atom], index: int, height: float, reading: Reading | Non
     if reading is None or reading.verdict != DIGIT or reading.confidence < PLAIN:
         return False
     if piece.bottom - piece.top < SHORT * height or piece.right - piece.left > PLAIN_WIDTH * height:
+        return False
+    if (piece.right - piece.left) / (piece.bottom - piece.top) > USUAL_WIDTH[reading.digit]:  # two, touching?
         return False
     neighbours = pieces[max(0, index - 1):index] + pieces[index + 1:index + 2]
     return all(min(piece.right, other.right) <= max(piece.left, other.left) for other in neighbours)
@@ -344,12 +347,10 @@ def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading]) 
 
 
 def _boundary_cost(atoms: list[Atom], first: Run, second: Run, *, at_cut: bool) -> float:
-    """What it costs to say two neighbouring runs are two digits: how much they overlap left to right; across a
-    cut, the cut itself, and only the overlap past what digits that touch have."""
-    overlap = _overlap(atoms, first, second)
-    if at_cut:
-        return CUT_COST + OVERLAP_COST * max(0.0, overlap - TOUCHING_OVERLAP)
-    return OVERLAP_COST * overlap
+    """What it costs to say two neighbouring runs are two digits: how much more they overlap left to right than
+    neighbouring digits do (a slanted 1 may tuck under a 7's bar), and the cut between them if there is one."""
+    overlap = OVERLAP_COST * max(0.0, _overlap(atoms, first, second) - NEIGHBOURS_OVERLAP)
+    return overlap + (CUT_COST if at_cut else 0.0)
 
 
 def _run_score(atoms: list[Atom], height: float, run: Run, reading: Reading) -> float:
