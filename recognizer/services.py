@@ -17,7 +17,7 @@ from django.db.models import Count, QuerySet
 from PIL import Image
 
 from .exceptions import NoActiveModel, SampleLimitReached
-from .inference import serving
+from .inference import Serving, serving
 from .ml.numbers import NumberDigit, read_number
 from .ml.preprocessing import (
     HIGH_BIT_DEPTH_MODES, InvalidImage, decode_image, encode_png, ink_map, located_ink, prepare_digit,
@@ -81,22 +81,24 @@ def number_read(*, image_bytes: bytes, session_key: str | None = None) -> Number
     return _read_number(image, serving(session_key))
 
 
-def _read_number(image: Image.Image, chosen) -> NumberReading:
+def _read_number(image: Image.Image, chosen: Serving) -> NumberReading:
     def read(digit_images: np.ndarray):
         return chosen.predictor.read(torch.cat([to_model_input(digit) for digit in digit_images]))
 
     digits = read_number(located_ink(image), image.size, read)
-    strays = [place for place, digit in enumerate(digits, 1) if digit.reading.verdict == NOT_A_DIGIT]
     touching = [place for place, digit in enumerate(digits, 1) if digit.touching]
+    no_digit = [place for place, digit in enumerate(digits, 1) if digit.reading.verdict == NOT_A_DIGIT]
+    strays = [place for place in no_digit if place not in touching]  # touching ones are said to touch instead
     reason = None
     if strays:
         reason = (f"{_places(strays, len(digits)).capitalize()} {'does' if len(strays) == 1 else 'do'} not look like "
                   "a digit, so there is no number. Rewrite it, or clear and start again.")
     elif touching:
-        reason = (f"{_places(touching, len(digits)).capitalize()} may be two digits that touch, so the split is a "
-                  "guess. Leave a little gap between digits.")
+        outcome = "there is no number" if no_digit else "the split is a guess"
+        reason = (f"{_places(touching, len(digits)).capitalize()} may be two digits that touch, so {outcome}. "
+                  "Leave a little gap between digits.")
     return NumberReading(
-        digits=digits, number=None if strays else "".join(str(d.reading.digit) for d in digits), reason=reason,
+        digits=digits, number=None if no_digit else "".join(str(d.reading.digit) for d in digits), reason=reason,
         touching=bool(touching), model_version=chosen.predictor.version_id, personal=chosen.predictor.personal,
         note=chosen.note)
 

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from .preprocessing import Ink, InvalidImage, _reduce_ink, to_mnist
-from .reader import DIGIT, Reading
+from .reader import DIGIT, NOT_A_DIGIT, Reading
 
 MAX_DIGITS_PER_NUMBER = 12
 CORE = 0.35             # ink above this makes the pieces: the anti-aliased fringe cannot join two digits
@@ -376,10 +376,12 @@ def _overlap(atoms: list[Atom], first: Run, second: Run) -> float:
 
 
 def _touching(atoms: list[Atom], height: float, readings: dict[Run, Reading], run: Run) -> bool:
-    """Whether the digit may be two that touch: too wide for the digit it reads as; cut from a piece and read
-    without confidence; or a piece that could be cut in two nearly as likely as not."""
+    """Whether the digit may be two that touch: too wide for the digit it reads as (or wide, and no digit at all);
+    cut from a piece and read without confidence; or a piece that could be cut in two nearly as likely as not."""
     reading = readings[run]
-    if _aspect(atoms, run, height) > WIDEST[reading.digit] + WIDE_SLACK:
+    aspect = _aspect(atoms, run, height)
+    if aspect > WIDEST[reading.digit] + WIDE_SLACK or (reading.verdict == NOT_A_DIGIT
+                                                        and aspect > USUAL_WIDTH[reading.digit]):
         return True
     if any(atom.cut for atom in atoms[run[0]:run[1]]) and reading.confidence < SURE:
         return True
