@@ -160,17 +160,24 @@
   }
 
   /* A status line under some controls: show(text, kind, spoken) puts text in it and has it said through announce
-     (all but "busy"); "ok" fades after OK_MESSAGE_MS, errors stay until the next message. */
+     (all but "busy"); "ok" fades after OK_MESSAGE_MS, errors stay until the next message. One per element, so
+     scripts that share a line share its timer. */
   const OK_MESSAGE_MS = 4000;
+  const statusLines = new WeakMap();
   function statusLine(element, announce) {
-    let timer = null;
-    return (text, kind, spoken = text) => {
-      clearTimeout(timer);
-      element.textContent = text;
-      element.dataset.kind = kind;
-      if (kind !== "busy") announce(spoken);
-      if (kind === "ok") timer = setTimeout(() => { element.textContent = ""; element.dataset.kind = ""; }, OK_MESSAGE_MS);
-    };
+    if (!statusLines.has(element)) {
+      let timer = null;
+      statusLines.set(element, (text, kind, spoken = text) => {
+        clearTimeout(timer);
+        element.textContent = text;
+        element.dataset.kind = kind;
+        if (kind !== "busy") announce(spoken);
+        if (kind === "ok") {
+          timer = setTimeout(() => { element.textContent = ""; element.dataset.kind = ""; }, OK_MESSAGE_MS);
+        }
+      });
+    }
+    return statusLines.get(element);
   }
 
   /* "1 sample", "3 samples". */

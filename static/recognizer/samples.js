@@ -30,12 +30,16 @@
     empty: $("samples-empty"), actions: $("sample-actions"), undo: $("undo-save-button"),
     clearAll: $("clear-samples-button"), hints: $("coach-hints"),
   };
-  const showStatus = api.statusLine(ui.status, pad.announce);   // under the label buttons
+  // Under the label buttons; in Number mode, under the number's save button (the label buttons are hidden).
+  const numberStatus = $("number-save-status");
+  const showStatus = (...args) => api.statusLine(ui.save.hidden && numberStatus ? numberStatus : ui.status,
+                                                 pad.announce)(...args);
   const WANTED_PER_DIGIT = 3;     // what a personal fine-tune needs of each digit to learn it
   const MAX_HINTS = 3;
   const READ_RIGHT_ENOUGH = 0.8;  // below this share read right, more of that digit helps
 
   let samples = [];               // newest first, as the API answers
+  let lastSaved = [];             // the ids the last save made: one, or a number's digits
   let loaded = false;
   let failed = false;             // the first load failed, and no save has brought the list back yet
   let saving = false;
@@ -72,6 +76,7 @@
 
   /* Samples just saved (oldest first, as a number's digits come, left to right) put at the head of the list. */
   async function add(saved) {
+    lastSaved = saved.map((sample) => sample.id);
     if (!loaded) {
       await load();   // the list failed to load before: show what the server keeps, not just these
       return;
@@ -257,8 +262,25 @@
     showStatus(text, "ok");
   }
 
-  function undoLastSave() {
-    if (samples.length) deleteSample(samples[0].id, { undoing: true });
+  /* Undo takes back the whole of the last save: one drawing, or every digit of a number. */
+  async function undoLastSave() {
+    const kept = lastSaved.filter((id) => itemFor(id));
+    const ids = kept.length ? kept : samples.slice(0, 1).map((sample) => sample.id);
+    if (ids.length <= 1) {
+      if (ids.length) await deleteSample(ids[0], { undoing: true });
+      return;
+    }
+    const labels = ids.map((id) => itemFor(id).dataset.label);
+    for (const id of ids) {
+      const answer = await api.request(`${url}/${id}`, { method: "DELETE" });
+      if (!answer.ok && answer.status !== 404) {
+        showStatus(answer.error, "error");
+        return;
+      }
+      forget([id]);
+    }
+    lastSaved = [];
+    showStatus(`Undid the last save: ${ids.length} samples (labels ${labels.join(", ")}).`, "ok");
   }
 
   /* Clear all asks first, inline; with a personal model, it offers to delete that too (it learnt from them). */

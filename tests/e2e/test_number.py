@@ -129,6 +129,12 @@ def test_corrected_digits_are_saved_each_as_its_own_sample_from_the_keyboard(sam
     expect(page.locator("#pad-boxes .pad__box")).to_have_count(0)
     expect(page.locator("#pad-canvas")).to_be_focused()   # the keyboard goes on from the pad
 
+    page.get_by_role("button", name="Undo last save").click()   # takes back the whole number, not one digit
+    expect(thumbnails(page)).to_have_count(0)
+    expect(page.locator("#number-save-status")).to_have_text("Undid the last save: 2 samples (labels 1, 4).")
+    assert not Sample.objects.exists()
+    shot(page.locator("#pad-extras"), "number-undo")
+
 
 def test_refusals_and_mistakes_are_said_in_plain_words(samples_page: Page, settings):
     page = number_page(samples_page, samples_page.url)
