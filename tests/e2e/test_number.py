@@ -136,6 +136,36 @@ def test_corrected_digits_are_saved_each_as_its_own_sample_from_the_keyboard(sam
     shot(page.locator("#pad-extras"), "number-undo")
 
 
+def test_a_photo_of_a_written_number_is_read_with_its_boxes_over_the_picture_and_saved(samples_page: Page, tmp_path):
+    from training.numbers import iter_numbers
+
+    sample = next(s for s in iter_numbers(3, seed=5, encodings=["jpeg-q75"]) if len(s.label) == 3)
+    picture = tmp_path / "number.jpg"
+    picture.write_bytes(sample.data)
+    page = number_page(samples_page, samples_page.url)
+    with page.expect_request(re.compile(r"/api/read$")) as sent:
+        page.get_by_label("Upload a picture of a number").set_input_files(picture)
+
+    assert sent.value.headers["content-type"].startswith("multipart/form-data")
+    expect(page.locator("#number-value")).to_have_text(sample.label)
+    boxes = page.locator("#pad-boxes .pad__box")
+    expect(boxes).to_have_count(3)
+    canvas = page.locator("#pad-canvas").bounding_box()
+    lefts = []
+    for box in boxes.all():   # over the picture as the pad shows it, scaled to fit, left to right
+        shown = box.bounding_box()
+        assert canvas["x"] - 1 <= shown["x"] and shown["x"] + shown["width"] <= canvas["x"] + canvas["width"] + 1
+        assert canvas["y"] - 1 <= shown["y"] and shown["y"] + shown["height"] <= canvas["y"] + canvas["height"] + 1
+        lefts.append(shown["x"])
+    assert lefts == sorted(lefts)
+    shot(page.locator(".pad__surface"), "number-photo")
+
+    with page.expect_response(re.compile(r"/api/samples/number$")) as saved:
+        page.get_by_role("button", name=re.compile(r"^Save 3 digits")).click()
+    assert saved.value.status == 201
+    assert [row.label for row in Sample.objects.order_by("pk")] == [int(d) for d in sample.label]
+
+
 def test_refusals_and_mistakes_are_said_in_plain_words(samples_page: Page, settings):
     page = number_page(samples_page, samples_page.url)
     save = page.get_by_role("button", name=re.compile(r"^Save"))
