@@ -61,14 +61,14 @@ def tiny_checkpoint(tmp_path) -> Path:
 
 @pytest.fixture
 def store_version(db):
-    """Store a checkpoint file as a new, inactive ModelVersion (its weights copied into MODEL_DIR)."""
+    """Store a checkpoint file as a new, inactive ModelVersion (its weights put in the weights storage)."""
     from recognizer.models import ModelVersion
+    from recognizer.weights import weights_upload
 
     def store(name: str, source: Path, **fields):
-        target = settings.MODEL_DIR / name
-        target.write_bytes(source.read_bytes())
-        return ModelVersion.objects.create(weights_name=name, weights_sha256=file_sha256(target),
-                                           architecture=load_checkpoint(target)[0].architecture, **fields)
+        weights_upload(source, name)
+        return ModelVersion.objects.create(weights_name=name, weights_sha256=file_sha256(source),
+                                           architecture=load_checkpoint(source)[0].architecture, **fields)
 
     return store
 

@@ -155,6 +155,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Machine-learning files: the fetched MNIST IDX files and the weights of every model version.
+MNIST_DATA_DIR = env_path("MNIST_DATA_DIR", BASE_DIR / "data")
+MODEL_DIR = env_path("MODEL_DIR", BASE_DIR / "var" / "models")
+# With weights in object storage, each process keeps the versions it serves here, at most this many bytes.
+WEIGHTS_CACHE_DIR = env_path("WEIGHTS_CACHE_DIR", BASE_DIR / "var" / "weights-cache")
+WEIGHTS_CACHE_BYTES = env_int("WEIGHTS_CACHE_BYTES", 512 * 1024 * 1024)
+
 STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -162,13 +169,12 @@ STORAGES = {
     # Samples are written through the storage API, so S3-style storage replaces the folder by settings alone.
     "default": {"BACKEND": env_str("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Every model version's weights (recognizer/weights.py): MODEL_DIR on one machine.
+    "models": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(MODEL_DIR)}},
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", BASE_DIR / "media")
 
-# Machine-learning files: the fetched MNIST IDX files and the weights of every model version.
-MNIST_DATA_DIR = env_path("MNIST_DATA_DIR", BASE_DIR / "data")
-MODEL_DIR = env_path("MODEL_DIR", BASE_DIR / "var" / "models")
 BASE_MODEL_CHECKPOINT = BASE_DIR / "recognizer" / "weights" / "base.pt"
 BASE_MODEL_CARD = BASE_DIR / "recognizer" / "weights" / "base.card.json"
 

@@ -1,13 +1,13 @@
 import uuid
 from pathlib import Path
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
+from .weights import weights_local_path
 from .ml.network import DigitNet
 from .ml.reader import DIGIT, NOT_A_DIGIT, UNSURE
 
@@ -52,12 +52,17 @@ class ModelVersion(models.Model):
 
     @property
     def weights_path(self) -> Path:
-        """Where this version's checkpoint lives (MODEL_DIR is configurable, so only the name is stored)."""
-        return Path(settings.MODEL_DIR) / self.weights_name
+        """The local file this version's checkpoint is loaded from: in MODEL_DIR, or, when the weights are in
+        object storage, this host's checked copy (fetched on first use; recognizer/weights.py). Raises
+        CheckpointError when it cannot be fetched."""
+        return weights_local_path(self.weights_name, self.weights_sha256)
 
     def weights_problem(self) -> str | None:
-        """What is wrong with this version's weights file (missing, changed since stored), or None."""
-        path = self.weights_path
+        """What is wrong with this version's weights (missing, changed since stored, not fetchable), or None."""
+        try:
+            path = self.weights_path
+        except CheckpointError as exc:
+            return str(exc)
         if not path.exists():
             return f"weights file {path.name} is missing"
         if file_sha256(path) != self.weights_sha256:

@@ -2,12 +2,12 @@
 
 Every version is created by model_version_create (weights written atomically, checksummed, registered), shared
 versions become active through model_version_activate, and personal versions reach their session through
-personal_model_promote. Deleting a version deletes its weights file once the deletion is committed.
+personal_model_promote. Deleting a version deletes its weights once the deletion is committed. Weights go
+through recognizer/weights.py (STORAGES["models"]).
 """
 
 import json
 import logging
-import shutil
 import uuid
 from datetime import timedelta
 
@@ -19,20 +19,21 @@ from django.utils import timezone
 
 from .exceptions import InvalidModelVersion
 from .inference import active_version_id, forget_active_version
-from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
+from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
 from .models import ModelVersion, PersonalModel
 from .review import scoring_enqueue
+from .weights import weights_delete, weights_save, weights_stored, weights_upload
 
 logger = logging.getLogger(__name__)
 
 
 def model_version_create(*, network: DigitNet, name_prefix: str, metadata: dict | None = None,
                          **fields) -> ModelVersion:
-    """Write ``network``'s weights under a new unguessable name in MODEL_DIR and register them as an inactive
-    version with ``fields`` (parent, owner, metrics, gate verdict...)."""
+    """Store ``network``'s weights under a new unguessable name and register them as an inactive version with
+    ``fields`` (parent, owner, metrics, gate verdict...)."""
     weights_name = f"{name_prefix}-{uuid.uuid4().hex[:12]}.pt"
-    sha256 = save_checkpoint(network, settings.MODEL_DIR / weights_name, metadata=metadata)
+    sha256 = weights_save(network, weights_name, metadata=metadata)
     return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256,
                                        architecture=network.architecture, **fields)
 
@@ -51,19 +52,14 @@ def model_version_register_base() -> ModelVersion | None:
         return None
     card = json.loads(settings.BASE_MODEL_CARD.read_text()) if settings.BASE_MODEL_CARD.exists() else {}
     weights_name = f"base-{sha256[:12]}.pt"
-    target = settings.MODEL_DIR / weights_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or file_sha256(target) != sha256:
-        tmp = target.with_suffix(".tmp")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+    weights_upload(source, weights_name)
     metrics = {"mnist_test_accuracy": card.get("test_accuracy"), "per_class_accuracy": card.get("per_class_accuracy"),
                "confusion_matrix": card.get("confusion_matrix"),
                "mnist_validation_accuracy": card.get("validation_accuracy"),
                "nondigit_recall": card.get("detector", {}).get("validation_nondigit_recall")}
     first = not ModelVersion.objects.exists()
     version = ModelVersion.objects.create(
-        weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(target)[0].architecture,
+        weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(source)[0].architecture,
         metrics=metrics, notes="shipped base model", is_active=first, activated=timezone.now() if first else None,
     )
     if first:
@@ -109,17 +105,12 @@ def _active_version_changed() -> None:
 
 
 def model_versions_delete(versions: QuerySet[ModelVersion]) -> int:
-    """Delete versions (never the active one) and, once that is committed, their weights files; return how many."""
+    """Delete versions (never the active one) and, once that is committed, their weights; return how many."""
     doomed = list(versions.filter(is_active=False))
     names = [version.weights_name for version in doomed]
     ModelVersion.objects.filter(pk__in=[version.pk for version in doomed]).delete()
-    transaction.on_commit(lambda: _delete_weights(names))
+    transaction.on_commit(lambda: weights_delete(names))
     return len(doomed)
-
-
-def _delete_weights(names: list[str]) -> None:
-    for name in names:
-        (settings.MODEL_DIR / name).unlink(missing_ok=True)
 
 
 def rejected_weights_delete(*, older_than_days: int) -> list[ModelVersion]:
@@ -127,8 +118,8 @@ def rejected_weights_delete(*, older_than_days: int) -> list[ModelVersion]:
     the gate measured stays on record); return the versions whose files went."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
     rejected = ModelVersion.objects.filter(gate_passed=False, is_active=False, created__lt=cutoff)
-    purged = [version for version in rejected if version.weights_path.exists()]
-    _delete_weights([version.weights_name for version in purged])
+    purged = [version for version in rejected if weights_stored(version.weights_name)]
+    weights_delete([version.weights_name for version in purged])
     return purged
 
 
