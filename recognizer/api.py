@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .exceptions import NoActiveModel, SampleLimitReached
+from .exceptions import STORE_RETRY_AFTER, NoActiveModel, SampleLimitReached, StoreUnavailable
 from .forms import (
     ApiForm, RequestRefused, drawing_form_from_request, model_choice_form_from_request,
     number_samples_form_from_request, sample_form_from_request,
@@ -153,6 +153,8 @@ def _sample_create(request: HttpRequest) -> JsonResponse:
         return error(str(exc), 400, request=request)
     except SampleLimitReached as exc:
         return error(str(exc), 429, request=request)
+    except StoreUnavailable as exc:
+        return error(str(exc), 503, request=request, retry_after=STORE_RETRY_AFTER)
     return JsonResponse(sample_json(sample), status=201)
 
 
@@ -175,6 +177,8 @@ def number_samples(request: HttpRequest) -> JsonResponse:
         return error(str(exc), 429, request=request)
     except NoActiveModel as exc:
         return error(str(exc), 503, request=request)
+    except StoreUnavailable as exc:
+        return error(str(exc), 503, request=request, retry_after=STORE_RETRY_AFTER)
     total = samples_for_session(kept[0].session_key).count()
     return JsonResponse({"samples": [sample_json(s) for s in kept], "total": total}, status=201)
 

@@ -11,3 +11,10 @@ class InvalidModelVersion(Exception):
 
 class SampleLimitReached(Exception):
     """The session keeps as many samples as it may."""
+
+
+STORE_RETRY_AFTER = 5  # seconds a client is asked to wait when the file store cannot be reached
+
+
+class StoreUnavailable(Exception):
+    """The store that keeps samples' files or model weights cannot be reached."""

@@ -12,10 +12,14 @@ from .ratelimit import seconds_to_wait
 
 logger = logging.getLogger(__name__)
 
-def error(message: str, status: int, *, request: HttpRequest | None = None) -> JsonResponse:
+def error(message: str, status: int, *, request: HttpRequest | None = None,
+          retry_after: int | None = None) -> JsonResponse:
     if request is not None:
         logger.warning("Refused %s %s (%s): %s", request.method, request.path, status, message)
-    return JsonResponse({"error": message}, status=status)
+    response = JsonResponse({"error": message}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def allow(*methods: str) -> Callable:

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from PIL import Image
 
-from .exceptions import NoActiveModel, SampleLimitReached
+from .exceptions import NoActiveModel, SampleLimitReached, StoreUnavailable
 from .inference import Serving, serving
 from .ml.numbers import NumberDigit, read_number
 from .ml.preprocessing import (
@@ -202,8 +202,14 @@ def _sample_save(*, session_key: str, label: int, drawing: bytes, digit_image: n
         not_a_digit_score=prediction.not_a_digit_score if prediction else None,
         model_version_id=prediction.model_version if prediction else None,
     )
-    sample.drawing.save("drawing.png", ContentFile(drawing), save=False)
-    sample.digit.save("digit.png", ContentFile(encode_png(digit_image)), save=False)
+    try:
+        sample.drawing.save("drawing.png", ContentFile(drawing), save=False)
+        sample.digit.save("digit.png", ContentFile(encode_png(digit_image)), save=False)
+    except Exception as exc:  # the store's client raises its own errors (S3 unreachable, a full disk)
+        _delete_files(sample)
+        logger.exception("A sample's files could not be stored")
+        raise StoreUnavailable("The drawing store cannot be reached just now, so nothing was saved. Try again in a "
+                               "moment.") from exc
     try:
         sample.save()
     except BaseException:
@@ -215,7 +221,10 @@ def _sample_save(*, session_key: str, label: int, drawing: bytes, digit_image: n
 def _delete_files(sample: Sample) -> None:
     for field in (sample.drawing, sample.digit):
         if field.name:
-            field.storage.delete(field.name)
+            try:
+                field.storage.delete(field.name)
+            except Exception:  # the store cannot be reached: the row is gone, cleanup_media removes the file later
+                logger.warning("Could not delete %s; cleanup_media will", field.name, exc_info=True)
 
 
 def sample_delete_files_on_commit(sample: Sample) -> None:
@@ -322,9 +331,10 @@ def media_orphans_remove(*, dry_run: bool = False) -> list[str]:
 
 
 def _walk(storage, folder: str) -> list[str]:
-    if not storage.exists(folder):
+    try:  # not exists(): object storage has no folders, only names that share a prefix
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
         return []
-    folders, files = storage.listdir(folder)
     names = [f"{folder}/{name}" for name in files]
     for sub in folders:
         names.extend(_walk(storage, f"{folder}/{sub}"))
