@@ -150,7 +150,8 @@ def test_a_run_that_finished_inside_the_request_shows_its_outcome_at_the_first_p
     assert first_poll.value.json()["status"] in {"succeeded", "rejected"}   # already over, and it trained
 
     run = TrainingRun.objects.get()
-    expect(page.locator("#train-outcome-title")).to_have_text(re.compile(OUTCOME_TITLES[run.status]))
+    expect(page.locator("#train-outcome-title")).to_have_text(re.compile(OUTCOME_TITLES[run.status]),
+                                                              timeout=30_000)
     expect(page.locator("#train-stage")).to_have_text(re.compile(r"^(Finished|Stopped) after \d+\s+s$"))
     page.wait_for_function(EPOCH_POINTS, arg=2)
     expect(train_button(page)).to_have_attribute("aria-disabled", "false")
@@ -161,7 +162,8 @@ def test_with_one_drawing_nothing_is_held_out_and_the_outcome_says_so_instead_of
     page = samples_page
     save_drawing(page, SEVEN, 7)
     train_button(page).click()
-    expect(page.locator("#train-outcome-title")).to_have_text(re.compile(OUTCOME_TITLES["succeeded"]))
+    expect(page.locator("#train-outcome-title")).to_have_text(re.compile(OUTCOME_TITLES["succeeded"]),
+                                                              timeout=30_000)
     expect(page.locator("#train-outcome-unmeasured")).to_have_text(re.compile(
         r"^Too few drawings to hold any out.+Save at least 5 of a digit"))
     expect(page.locator("#train-outcome-table")).not_to_contain_text("did not train on")
