@@ -123,3 +123,22 @@ def test_a_weights_object_changed_in_the_bucket_is_never_served(settings, s3_buc
     with pytest.raises(CheckpointError, match="checksum"):
         version.load_network()
     assert not (tmp_path / "cache" / version.weights_name).exists()
+
+
+def test_a_host_that_cannot_reach_the_store_for_a_new_version_keeps_serving_the_one_it_has(
+        settings, s3_bucket, s3_endpoint, base_network, tmp_path, db):
+    from conftest import s3_storages
+
+    settings.STORAGES = s3_storages(s3_endpoint, s3_bucket[1])
+    settings.WEIGHTS_CACHE_DIR = tmp_path / "cache"
+    serving = model_version_activate(version=model_version_create(network=base_network, name_prefix="held"))
+    newer = model_version_create(network=base_network, name_prefix="newer")
+    inference.reset()
+    predict = lambda: Client().post("/api/predict", {"file": as_upload(SEVEN)}).json()  # noqa: E731
+    assert predict()["model_version"] == serving.pk
+    settings.STORAGES = s3_storages("http://127.0.0.1:9", s3_bucket[1])  # the store is gone
+    ModelVersion.objects.filter(pk=serving.pk).update(is_active=False)  # another host activated the newer one
+    ModelVersion.objects.filter(pk=newer.pk).update(is_active=True)
+    inference.forget_active_version()
+    answer = predict()
+    assert (answer["model_version"], answer["digit"]) == (serving.pk, 7)
