@@ -140,41 +140,13 @@ def run_at_once() -> Callable:
 
 # ---- A real S3-compatible store: moto's standalone server over HTTP on 127.0.0.1 ----
 
-S3_KEYS = {"access_key": "testing", "secret_key": "testing"}
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory):
-    """moto's S3 server, started once for the run on a free port and stopped by its PID."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    """moto's S3 server, started once for the run (bench.site.running_s3)."""
+    from bench.site import running_s3
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p",
-                                    str(port)], stdout=output, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"moto_server stopped: {log.read_text()[-2000:]}") from None
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("moto_server did not start within 10 s")
+    with running_s3(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -182,18 +154,17 @@ def s3_bucket(s3_endpoint):
     """A new, empty bucket for one test; returns a boto3 client and the bucket's name."""
     import uuid
 
-    import boto3
+    from bench.site import s3_bucket_create
 
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                          aws_access_key_id=S3_KEYS["access_key"], aws_secret_access_key=S3_KEYS["secret_key"])
     name = f"mnistsite-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    return client, name
+    return s3_bucket_create(s3_endpoint, name), name
 
 
 def s3_storages(endpoint: str, bucket: str) -> dict:
     """STORAGES as settings.py makes them from STORAGE_S3_BUCKET, for this endpoint and bucket."""
     from botocore.config import Config
+
+    from bench.site import S3_KEYS
 
     options = {"bucket_name": bucket, "endpoint_url": endpoint, "region_name": "us-east-1", "default_acl": "private",
                "client_config": Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}), **S3_KEYS}

@@ -55,19 +55,18 @@ LOG_PATTERNS = {"database is locked": "database is locked", "traceback": "Traceb
 NOTABLE_LINE = r"locked|Traceback|ERROR|CRITICAL|TIMEOUT|Error|rror:|503"
 
 ACTIVATE = """
-import os, shutil
+import os
 from pathlib import Path
-from django.conf import settings
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint
 from recognizer.models import ModelVersion
 from recognizer.versions import model_version_activate
+from recognizer.weights import weights_upload
 source = Path(os.environ["BENCH_CHECKPOINT"])
 sha = file_sha256(source)
 version = ModelVersion.objects.filter(weights_sha256=sha).first()
 if version is None:
     name = f"bench-{sha[:12]}.pt"
-    settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, settings.MODEL_DIR / name)
+    weights_upload(source, name)
     version = ModelVersion.objects.create(weights_name=name, weights_sha256=sha, notes="benchmark checkpoint",
                                           architecture=load_checkpoint(source)[0].architecture)
 model_version_activate(version=version)
@@ -329,6 +328,50 @@ def running_site(checkpoint: Path, workers: int, threads: int, *, timeout: int |
         if process is not None:
             stop_process(process)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+S3_KEYS = {"access_key": "testing", "secret_key": "testing"}  # moto takes any
+
+
+@contextlib.contextmanager
+def running_s3(log: Path) -> Iterator[str]:
+    """moto's S3-compatible server on a free 127.0.0.1 port, as a real endpoint over HTTP; yields its URL and is
+    stopped by its PID."""
+    port = free_port()
+    with open(log, "wb") as output:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p",
+                                    str(port)], stdout=output, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def s3_bucket_create(endpoint: str, name: str):
+    """A new bucket on that endpoint; returns the boto3 client that made it."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=S3_KEYS["access_key"], aws_secret_access_key=S3_KEYS["secret_key"])
+    client.create_bucket(Bucket=name)
+    return client
+
+
+def s3_environment(endpoint: str, bucket: str) -> dict[str, str]:
+    """What a site needs in its environment to keep its files in that bucket (settings.py reads it)."""
+    return {"STORAGE_S3_BUCKET": bucket, "STORAGE_S3_ENDPOINT_URL": endpoint, "STORAGE_S3_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": S3_KEYS["access_key"], "AWS_SECRET_ACCESS_KEY": S3_KEYS["secret_key"]}
 
 
 def sanity_check(site: Site, endpoint: Endpoint, label: int) -> dict:

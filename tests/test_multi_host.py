@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.site import free_port, start_gunicorn, start_training_worker, stop_process, wait_until_healthy
-from conftest import S3_KEYS
+from bench.site import (
+    free_port, s3_environment, start_gunicorn, start_training_worker, stop_process, wait_until_healthy,
+)
 from recognizer.tests.drawings import canvas_png
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +55,7 @@ def host_environment(folder: Path, database: str, endpoint: str, bucket: str) ->
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": database,
             "MODEL_DIR": str(folder / "models"), "MEDIA_ROOT": str(folder / "media"),
             "WEIGHTS_CACHE_DIR": str(folder / "weights-cache"), "STATIC_ROOT": str(folder / "static"),
-            "STORAGE_S3_BUCKET": bucket, "STORAGE_S3_ENDPOINT_URL": endpoint, "STORAGE_S3_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": S3_KEYS["access_key"], "AWS_SECRET_ACCESS_KEY": S3_KEYS["secret_key"],
-            "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "multi-host-" + "k" * 40,  # one key: sessions cross
+            **s3_environment(endpoint, bucket), "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "multi-host-" + "k" * 40,  # one key: sessions cross
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "RATE_LIMIT_ENABLED": "false",
             "RATE_LIMIT_STORE": str(folder / "ratelimit.sqlite3"), "LOG_LEVEL": "WARNING", **QUICK_TRAINING}
 
