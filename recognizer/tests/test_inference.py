@@ -46,7 +46,9 @@ def test_an_activation_here_is_served_by_the_very_next_prediction(fresh_process,
     assert not torch.allclose(before.probabilities(digit), after.probabilities(digit))
 
 
-def test_predictions_within_the_ttl_run_no_query_for_the_active_version(fresh_process, active_model_version, client):
+def test_predictions_within_the_ttl_run_no_query_for_the_active_version(fresh_process, active_model_version, client,
+                                                                        monkeypatch):
+    monkeypatch.setattr(inference, "ACTIVE_ID_TTL_SECONDS", 60)  # three predictions on a busy machine can take 0.5 s
     drawing = canvas_png()
     client.post("/api/predict", {"file": as_upload(drawing)})  # reads the active version's id
     with CaptureQueriesContext(connection) as queries:
