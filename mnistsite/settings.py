@@ -166,8 +166,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    # Samples are written through the storage API, so S3-style storage replaces the folder by settings alone.
-    "default": {"BACKEND": env_str("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    # Samples' files, written through the storage API: MEDIA_ROOT on one machine (S3: STORAGE_S3_BUCKET below).
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     # Every model version's weights (recognizer/weights.py): MODEL_DIR on one machine.
     "models": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(MODEL_DIR)}},
