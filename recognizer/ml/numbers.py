@@ -1,13 +1,15 @@
 """Reading a whole number: the ink split into digits, left to right, each read like a single digit. No Django.
 
-    located ink --atoms--> connected pieces (specks dropped; a piece too wide for one digit also cut at its
-    thinnest columns) --best_split--> runs of consecutive atoms, one run per digit --> 28x28 each, read at once
+    located ink --_pieces--> connected pieces, left to right (specks dropped) --> each read whole; those that are
+    not plainly one digit are cut where they may be two touching (along the paths that cross the least ink)
+    --> atoms --_best_split--> runs of consecutive atoms, one run per digit --> 28x28 each, read in one batch
 
 Which atoms make one digit (a 5's detached flag, a 4 drawn in two strokes, a broken 8) and which cuts of a
 touching pair are real are not decided by rules alone: every plausible run is shown to the network, and the split
-kept is the one it is surest of (the most likely reading of the whole number), with soft costs for runs that
-overlap each other or leave a wide gap inside one digit. A run that used a cut, or a digit too wide for one, is
-marked ``touching`` when the network is not sure of it: the answer then says so rather than guess in silence.
+kept is the one it is surest of (the most likely reading of the whole number), with soft costs for digits that
+overlap more than neighbours do, leave a wide gap inside, are far wider than their class or much shorter than
+the line, and for each cut. A digit that may still be two that touch is marked ``touching``: the answer then says
+so rather than guess in silence.
 
 Each digit goes through the single-digit steps (``to_mnist``), judged against the height of the line of digits;
 when the split finds one digit, the whole ink goes through exactly what a single prediction does.
@@ -41,7 +43,7 @@ PLAIN_WIDTH = 1.2       # ...when no wider than this many line heights
 SURE = 0.9              # a digit from a cut read with less confidence than this is "touching"...
 DOUBT = 0.1             # ...and so is a piece whose best cut in two is less than this much less likely (log)
 # Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile. A digit
-# read wider than that pays log-likelihood in the split, and is taken for two that touch.
+# read wider than that pays log-likelihood in the split; WIDE_SLACK past it, it is taken for two that touch.
 WIDEST = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
 USUAL_WIDTH = (1.25, 0.8, 1.33, 1.11, 1.11, 1.43, 1.0, 1.05, 1.05, 0.9)  # the 95th percentile
 WIDE_SLACK = 0.15       # a digit this much wider than WIDEST is taken for two that touch (drawn strokes widen a
@@ -49,7 +51,7 @@ WIDE_SLACK = 0.15       # a digit this much wider than WIDEST is taken for two t
 WIDTH_COST = 2.0        # log-likelihood paid per unit of width / height past WIDEST
 OVERLAP_COST = 3.0      # ...per unit of two neighbouring digits' horizontal overlap (a share of the narrower)
 GAP_COST = 1.5          # ...per line height of gap inside one digit
-SHORT = 0.75           # a digit's width is never measured against less than this share of the line's height
+SHORT = 0.75            # a digit's width is never measured against less than this share of the line's height
 LOW = 0.6               # a digit less tall than this share of the line is likely a fragment of one...
 LOW_COST = 5.0          # ...and pays this per line height it falls short
 CUT_COST = 0.1          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
