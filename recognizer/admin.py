@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -76,14 +76,12 @@ class SampleAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             return HttpResponse("Only staff who may change samples can review them.", status=403)
         if request.method == "POST":
-            form = ReviewDecisionForm(request.POST)
-            sample = Sample.objects.filter(pk=form.cleaned_data["sample"]).first() if form.is_valid() else None
-            if sample is None:
-                problem = next(iter(form.errors.values()), ["That sample no longer exists."])[0]
-                self.message_user(request, f"Nothing changed: {problem}", messages.ERROR)
-            else:
-                self.message_user(request, sample_review_decide(sample=sample, decision=form.cleaned_data["decision"],
-                                                                label=form.cleaned_data["label"]), messages.SUCCESS)
+            done, message = self._review_decide(ReviewDecisionForm(request.POST))
+            if request.headers.get("Accept") == "application/json":  # the queue's script: no reload, next row
+                reviewed, total = review_progress()
+                return JsonResponse({"done": done, "message": message, "reviewed": reviewed, "total": total},
+                                    status=200 if done else 400)
+            self.message_user(request, message, messages.SUCCESS if done else messages.ERROR)
             return HttpResponseRedirect(f"{reverse('admin:recognizer_sample_review')}?{request.GET.urlencode()}")
         page = Paginator(review_queue().select_related("scored_by"), REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
         reviewed, total = review_progress()
@@ -92,6 +90,16 @@ class SampleAdmin(admin.ModelAdmin):
             "page": page, "reviewed": reviewed, "total": total,
             "unscored": Sample.objects.filter(suspicion__isnull=True, status=Sample.Status.NEW).count(),
         })
+
+    @staticmethod
+    def _review_decide(form: ReviewDecisionForm) -> tuple[bool, str]:
+        """Apply one decision of the review queue; whether it was done, and what happened, in words."""
+        sample = Sample.objects.filter(pk=form.cleaned_data["sample"]).first() if form.is_valid() else None
+        if sample is None:
+            problem = next(iter(form.errors.values()), ["That sample no longer exists."])[0]
+            return False, f"Nothing changed: {problem}"
+        return True, sample_review_decide(sample=sample, decision=form.cleaned_data["decision"],
+                                          label=form.cleaned_data["label"])
 
     @admin.display(description="drawing")
     def drawing_thumbnail(self, sample: Sample) -> str:

@@ -156,6 +156,19 @@ def test_a_relabel_to_anything_but_a_digit_changes_nothing(make_sample, active_m
     assert "Nothing changed" in response.content.decode() and "0 to 9" in response.content.decode()
 
 
+def test_the_queues_script_gets_each_decision_as_json_with_the_progress(make_sample, active_model_version,
+                                                                        admin_client):
+    sample, other = make_sample(label=3), make_sample(label=7)
+    json_please = {"HTTP_ACCEPT": "application/json"}
+    refused = admin_client.post(QUEUE, {"sample": sample.pk, "decision": "relabel", "label": "12"}, **json_please)
+    assert refused.status_code == 400 and refused.json()["done"] is False and "0 to 9" in refused.json()["message"]
+    done = admin_client.post(QUEUE, {"sample": sample.pk, "decision": "relabel", "label": "7"}, **json_please).json()
+    assert done == {"done": True, "message": f"Sample {sample.pk} relabelled as 7 and approved.", "reviewed": 1,
+                    "total": 2}
+    other.refresh_from_db()
+    assert other.status == "new"
+
+
 def test_the_queue_costs_the_same_queries_for_5_samples_as_for_60(make_sample, active_model_version, admin_client):
     def queries_for_the_page() -> int:
         with CaptureQueriesContext(connection) as captured:
