@@ -161,16 +161,11 @@ def s3_bucket(s3_endpoint):
 
 
 def s3_storages(endpoint: str, bucket: str) -> dict:
-    """STORAGES as settings.py makes them from STORAGE_S3_BUCKET, for this endpoint and bucket."""
-    from botocore.config import Config
-
+    """STORAGES as settings.py makes them from STORAGE_S3_BUCKET, for moto's endpoint and this bucket."""
     from bench.site import S3_KEYS
+    from mnistsite.settings import s3_storages as bucket_storages
 
-    options = {"bucket_name": bucket, "endpoint_url": endpoint, "region_name": "us-east-1", "default_acl": "private",
-               "client_config": Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}), **S3_KEYS}
-    return {**settings.STORAGES,
-            "default": {"BACKEND": "recognizer.storage.SiteServedS3Storage", "OPTIONS": {**options, "location": "media"}},
-            "models": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": "models"}}}
+    return {**settings.STORAGES, **bucket_storages(bucket, endpoint_url=endpoint, region="us-east-1", **S3_KEYS)}
 
 
 @pytest.fixture(params=["file system", "S3"])

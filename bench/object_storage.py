@@ -13,8 +13,8 @@ meet the same load.
 2. Saving a sample: ``--saves`` POST /api/samples from one session per site. Reported side by side (no target):
    on S3 each save writes two objects over HTTP.
 3. A personal model on a cold host: ``--cold`` sessions on the S3 site each get a personal model (made through
-   the Django shell from the active weights, the last bias nudged so each file differs, as
-   bench/personal_serving.py does); its first prediction makes the web worker fetch the weights from the bucket,
+   the Django shell from the active weights, the last bias nudged so each file differs: bench/personal_serving.py's
+   COPIES); its first prediction makes the web worker fetch the weights from the bucket,
    check them and load them; then 20 more predictions. Target: the first within 300 ms of the warm p50.
 
 Writes bench/results/object_storage.json.
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.personal_serving import COPIES
 from bench.site import (
     DEFAULT_CHECKPOINT, RESULTS, Session, canvas_png, checkpoint_found, code_state, machine_info, manage_shell,
     multipart_body, pass_fail, predict_multipart, request_once, running_s3, running_site, s3_bucket_create,
@@ -40,24 +41,6 @@ from bench.site import (
 WARM_TARGET_MS = 0.5
 COLD_TARGET_MS = 300.0
 MULTIPART_TYPE = predict_multipart(b"").headers["Content-Type"]
-PERSONAL = """
-import json, os, torch
-from recognizer.models import ModelVersion
-from recognizer.versions import model_version_create, personal_model_promote
-active = ModelVersion.objects.get(is_active=True)
-generator, made = torch.Generator().manual_seed(0), {}
-for session_key in json.loads(os.environ["BENCH_SESSIONS"]):
-    network = active.load_network()
-    with torch.no_grad():
-        network.classifier[-1].bias.add_(torch.randn(10, generator=generator) * 1e-4)
-    version = model_version_create(network=network, name_prefix="benchcold", parent=active, owner=session_key,
-                                   gate_passed=True, notes="benchmark: a personal model never fetched yet")
-    personal_model_promote(session_key=session_key, version=version)
-    made[session_key] = version.pk
-print(json.dumps(made))
-"""
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="warm predictions per site (default 400)")
@@ -125,7 +108,9 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
         checked(*session.request("GET", "/"))
         checked(*session.request("POST", "/api/samples", save_body, {"Content-Type": MULTIPART_TYPE}), 201)
     keys = [session.cookies["sessionid"] for session in cold_sessions]
-    made = json.loads(manage_shell({**sites["S3"].env, "BENCH_SESSIONS": json.dumps(keys)}, PERSONAL).splitlines()[-1])
+    active = predict_on("S3")["model_version"]
+    plan = json.dumps([[key, active] for key in keys])
+    made = json.loads(manage_shell({**sites["S3"].env, "BENCH_COPIES": plan}, COPIES).splitlines()[-1])
     cold = []
     for session, key in zip(cold_sessions, keys, strict=True):
         first = timed(lambda session=session: _expect_personal(predict_on("S3", session), made[key]))

@@ -175,16 +175,26 @@ STORAGES = {
 # Several hosts: samples' files and model weights in one S3-compatible bucket (credentials from the usual AWS_*
 # variables), under media/ and models/. The site serves media itself (recognizer/storage.py says why).
 STORAGE_S3_BUCKET = env_str("STORAGE_S3_BUCKET", "")
-if STORAGE_S3_BUCKET:
-    from botocore.config import Config as _S3Config
 
-    _s3 = {"bucket_name": STORAGE_S3_BUCKET, "endpoint_url": env_str("STORAGE_S3_ENDPOINT_URL", "") or None,
-           "region_name": env_str("STORAGE_S3_REGION", "") or None, "default_acl": "private",
-           # Bounded waits, so an unreachable store is a quick 503, not a hung request.
-           "client_config": _S3Config(connect_timeout=env_int("STORAGE_S3_TIMEOUT", 5),
-                                      read_timeout=env_int("STORAGE_S3_TIMEOUT", 5), retries={"max_attempts": 2})}
-    STORAGES["default"] = {"BACKEND": "recognizer.storage.SiteServedS3Storage", "OPTIONS": {**_s3, "location": "media"}}
-    STORAGES["models"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**_s3, "location": "models"}}
+
+def s3_storages(bucket: str, *, endpoint_url: str | None = None, region: str | None = None, timeout: int = 5,
+                **credentials: str) -> dict:
+    """STORAGES' media and models entries in an S3-compatible bucket (django-storages), with bounded waits so an
+    unreachable store is a quick 503, not a hung request. Without ``credentials``, boto3 reads AWS_*."""
+    from botocore.config import Config
+
+    options = {"bucket_name": bucket, "endpoint_url": endpoint_url, "region_name": region, "default_acl": "private",
+               "client_config": Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2}),
+               **credentials}
+    return {
+        "default": {"BACKEND": "recognizer.storage.SiteServedS3Storage", "OPTIONS": {**options, "location": "media"}},
+        "models": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": "models"}},
+    }
+
+
+if STORAGE_S3_BUCKET:
+    STORAGES |= s3_storages(STORAGE_S3_BUCKET, endpoint_url=env_str("STORAGE_S3_ENDPOINT_URL", "") or None,
+                            region=env_str("STORAGE_S3_REGION", "") or None, timeout=env_int("STORAGE_S3_TIMEOUT", 5))
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", BASE_DIR / "media")
 

@@ -1,6 +1,7 @@
 """JSON endpoints. Each parses, calls one service and answers; every failure is {"error": ...} with a 4xx/503."""
 
 import base64
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,6 +14,7 @@ from .forms import (
 )
 from .http import allow, error, rate_limited, session_key_for, stored_session_key
 from .ml.preprocessing import InvalidImage, encode_png
+from .ml.reader import Reading
 from .models import Sample
 from .services import (
     NumberReading, Prediction, number_read, number_samples_create, prediction_make, sample_counts, sample_create,
@@ -25,14 +27,21 @@ def _png_data_url(digit_image) -> str:
     return "data:image/png;base64," + base64.b64encode(encode_png(digit_image)).decode()
 
 
+def reading_json(reading: Prediction | Reading) -> dict:
+    """What any reading of one digit says, the same in every answer that carries one."""
+    return {
+        "digit": reading.digit,
+        "confidence": round(reading.confidence, 6),
+        "probabilities": reading.probabilities,
+        "verdict": reading.verdict,
+        "not_a_digit_score": reading.not_a_digit_score,
+        "runner_up": reading.runner_up,
+    }
+
+
 def prediction_json(prediction: Prediction) -> dict:
     return {
-        "digit": prediction.digit,
-        "confidence": round(prediction.confidence, 6),
-        "probabilities": prediction.probabilities,
-        "verdict": prediction.verdict,
-        "not_a_digit_score": prediction.not_a_digit_score,
-        "runner_up": prediction.runner_up,
+        **reading_json(prediction),
         "model_version": prediction.model_version,
         "personal": prediction.personal,
         **({"note": prediction.note} if prediction.note else {}),
@@ -43,12 +52,8 @@ def prediction_json(prediction: Prediction) -> dict:
 def number_json(reading: NumberReading) -> dict:
     return {
         "number": reading.number,
-        "digits": [{
-            "digit": d.reading.digit, "confidence": round(d.reading.confidence, 6), "verdict": d.reading.verdict,
-            "not_a_digit_score": d.reading.not_a_digit_score, "runner_up": d.reading.runner_up,
-            "box": list(d.box), "touching": d.touching, "probabilities": d.reading.probabilities,
-            "preprocessed": _png_data_url(d.digit_image),
-        } for d in reading.digits],
+        "digits": [{**reading_json(d.reading), "box": list(d.box), "touching": d.touching,
+                    "preprocessed": _png_data_url(d.digit_image)} for d in reading.digits],
         "touching": reading.touching,
         "reason": reading.reason,
         "model_version": reading.model_version,
@@ -57,28 +62,34 @@ def number_json(reading: NumberReading) -> dict:
     }
 
 
-def _invalid(form: ApiForm, request: HttpRequest) -> JsonResponse:
-    return error(form.first_error(), 400, request=request)
+# What each domain error is answered with; a store that cannot be reached also says when to try again.
+REFUSALS = {InvalidImage: 400, SampleLimitReached: 429, NoActiveModel: 503, StoreUnavailable: 503}
+
+
+def _answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], ApiForm],
+              act: Callable[[dict], JsonResponse]) -> JsonResponse:
+    """Parse the request into its form, then ``act`` on the cleaned data; every refusal on the way is answered as
+    {"error": ...}: the request's own status, 400 for an invalid form, REFUSALS for what a service raises."""
+    try:
+        form = form_from_request(request)
+    except RequestRefused as exc:
+        return error(str(exc), exc.status, request=request)
+    if not form.is_valid():
+        return error(form.first_error(), 400, request=request)
+    try:
+        return act(form.cleaned_data)
+    except tuple(REFUSALS) as exc:
+        status = next(status for kind, status in REFUSALS.items() if isinstance(exc, kind))
+        return error(str(exc), status, request=request,
+                     retry_after=STORE_RETRY_AFTER if isinstance(exc, StoreUnavailable) else None)
 
 
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token
 @allow("POST")
 @rate_limited("predict", "predictions")
 def predict(request: HttpRequest) -> JsonResponse:
-    try:
-        form = drawing_form_from_request(request)
-    except RequestRefused as exc:
-        return error(str(exc), exc.status, request=request)
-    if not form.is_valid():
-        return _invalid(form, request)
-    try:
-        prediction = prediction_make(image_bytes=form.cleaned_data["image_bytes"],
-                                     session_key=stored_session_key(request))
-    except InvalidImage as exc:
-        return error(str(exc), 400, request=request)
-    except NoActiveModel as exc:
-        return error(str(exc), 503, request=request)
-    return JsonResponse(prediction_json(prediction))
+    return _answered(request, drawing_form_from_request, lambda data: JsonResponse(prediction_json(
+        prediction_make(image_bytes=data["image_bytes"], session_key=stored_session_key(request)))))
 
 
 @csrf_exempt  # reading changes nothing, like predict
@@ -86,19 +97,8 @@ def predict(request: HttpRequest) -> JsonResponse:
 @rate_limited("predict", "predictions")
 def read(request: HttpRequest) -> JsonResponse:
     """A whole number: its digits left to right, each with its box in the posted image."""
-    try:
-        form = drawing_form_from_request(request)
-    except RequestRefused as exc:
-        return error(str(exc), exc.status, request=request)
-    if not form.is_valid():
-        return _invalid(form, request)
-    try:
-        reading = number_read(image_bytes=form.cleaned_data["image_bytes"], session_key=stored_session_key(request))
-    except InvalidImage as exc:
-        return error(str(exc), 400, request=request)
-    except NoActiveModel as exc:
-        return error(str(exc), 503, request=request)
-    return JsonResponse(number_json(reading))
+    return _answered(request, drawing_form_from_request, lambda data: JsonResponse(number_json(
+        number_read(image_bytes=data["image_bytes"], session_key=stored_session_key(request)))))
 
 
 @csrf_exempt  # it changes nothing: a POST gets 405 from allow(), not a confusing CSRF refusal
@@ -140,47 +140,25 @@ def samples(request: HttpRequest) -> JsonResponse | HttpResponse:
 
 
 def _sample_create(request: HttpRequest) -> JsonResponse:
-    try:
-        form = sample_form_from_request(request)
-    except RequestRefused as exc:
-        return error(str(exc), exc.status, request=request)
-    if not form.is_valid():
-        return _invalid(form, request)
-    try:
-        sample = sample_create(session_key=session_key_for(request), label=form.cleaned_data["label"],
-                               image_bytes=form.cleaned_data["image_bytes"])
-    except InvalidImage as exc:
-        return error(str(exc), 400, request=request)
-    except SampleLimitReached as exc:
-        return error(str(exc), 429, request=request)
-    except StoreUnavailable as exc:
-        return error(str(exc), 503, request=request, retry_after=STORE_RETRY_AFTER)
-    return JsonResponse(sample_json(sample), status=201)
+    def keep(data: dict) -> JsonResponse:
+        sample = sample_create(session_key=session_key_for(request), label=data["label"],
+                               image_bytes=data["image_bytes"])
+        return JsonResponse(sample_json(sample), status=201)
+
+    return _answered(request, sample_form_from_request, keep)
 
 
 @allow("POST")
 @rate_limited("samples", "saved drawings")
 def number_samples(request: HttpRequest) -> JsonResponse:
     """Keep each digit of a drawn number as its own labelled sample (labels: one digit per digit, left to right)."""
-    try:
-        form = number_samples_form_from_request(request)
-    except RequestRefused as exc:
-        return error(str(exc), exc.status, request=request)
-    if not form.is_valid():
-        return _invalid(form, request)
-    try:
-        kept = number_samples_create(session_key=session_key_for(request), labels=form.cleaned_data["labels"],
-                                     image_bytes=form.cleaned_data["image_bytes"])
-    except InvalidImage as exc:
-        return error(str(exc), 400, request=request)
-    except SampleLimitReached as exc:
-        return error(str(exc), 429, request=request)
-    except NoActiveModel as exc:
-        return error(str(exc), 503, request=request)
-    except StoreUnavailable as exc:
-        return error(str(exc), 503, request=request, retry_after=STORE_RETRY_AFTER)
-    total = samples_for_session(kept[0].session_key).count()
-    return JsonResponse({"samples": [sample_json(s) for s in kept], "total": total}, status=201)
+    def keep(data: dict) -> JsonResponse:
+        session_key = session_key_for(request)
+        kept = number_samples_create(session_key=session_key, labels=data["labels"], image_bytes=data["image_bytes"])
+        return JsonResponse({"samples": [sample_json(s) for s in kept],
+                             "total": samples_for_session(session_key).count()}, status=201)
+
+    return _answered(request, number_samples_form_from_request, keep)
 
 
 @allow("DELETE")
@@ -205,14 +183,11 @@ def model(request: HttpRequest) -> JsonResponse | HttpResponse:
 
 
 def _model_use(request: HttpRequest) -> JsonResponse:
-    try:
-        form = model_choice_form_from_request(request)
-    except RequestRefused as exc:
-        return error(str(exc), exc.status, request=request)
-    if not form.is_valid():
-        return _invalid(form, request)
-    session_key = stored_session_key(request)
-    if personal_model_use(session_key=session_key or "", personal=form.cleaned_data["use"] == "personal") is None:
-        return error("You have no personal model yet: save drawings and press Train to make one.", 404,
-                     request=request)
-    return JsonResponse(personal_model_state(session_key))
+    def use(data: dict) -> JsonResponse:
+        session_key = stored_session_key(request)
+        if personal_model_use(session_key=session_key or "", personal=data["use"] == "personal") is None:
+            return error("You have no personal model yet: save drawings and press Train to make one.", 404,
+                         request=request)
+        return JsonResponse(personal_model_state(session_key))
+
+    return _answered(request, model_choice_form_from_request, use)

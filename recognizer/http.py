@@ -44,10 +44,8 @@ def rate_limited(scope: str, what: str) -> Callable:
         def wrapper(request: HttpRequest, *args, **kwargs):
             wait = seconds_to_wait(request, scope) if request.method == "POST" else None
             if wait is not None:
-                response = error(f"Too many {what} from your address in a short time. Wait {wait} s, then try "
-                                 "again.", 429, request=request)
-                response["Retry-After"] = str(wait)
-                return response
+                return error(f"Too many {what} from your address in a short time. Wait {wait} s, then try again.",
+                             429, request=request, retry_after=wait)
             return view(request, *args, **kwargs)
         return wrapper
     return decorator

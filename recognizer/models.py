@@ -57,24 +57,27 @@ class ModelVersion(models.Model):
         CheckpointError when it cannot be fetched."""
         return weights_local_path(self.weights_name, self.weights_sha256)
 
+    def checked_weights(self) -> Path:
+        """The local weights file, once it is there and matches its stored checksum; raises CheckpointError saying
+        what is wrong (missing, changed since stored, not fetchable)."""
+        path = self.weights_path
+        if not path.exists():
+            raise CheckpointError(f"weights file {path.name} is missing")
+        if file_sha256(path) != self.weights_sha256:
+            raise CheckpointError(f"weights file {path.name} has changed since it was stored (checksum)")
+        return path
+
     def weights_problem(self) -> str | None:
-        """What is wrong with this version's weights (missing, changed since stored, not fetchable), or None."""
+        """What is wrong with this version's weights, or None."""
         try:
-            path = self.weights_path
+            self.checked_weights()
         except CheckpointError as exc:
             return str(exc)
-        if not path.exists():
-            return f"weights file {path.name} is missing"
-        if file_sha256(path) != self.weights_sha256:
-            return f"weights file {path.name} has changed since it was stored (checksum)"
         return None
 
     def load_network(self) -> DigitNet:
-        """This version's network, once its weights file is checked; raises CheckpointError saying why not."""
-        problem = self.weights_problem()
-        if problem:
-            raise CheckpointError(problem)
-        network, _ = load_checkpoint(self.weights_path)
+        """This version's network, from its checked weights file; raises CheckpointError saying why not."""
+        network, _ = load_checkpoint(self.checked_weights())
         return network
 
     @property

@@ -12,15 +12,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 from bench.site import (
-    free_port, s3_environment, start_gunicorn, start_training_worker, stop_process, wait_until_healthy,
+    Session, free_port, s3_environment, start_gunicorn, start_training_worker, stop_process, wait_until_healthy,
 )
 from recognizer.tests.drawings import canvas_png
 
@@ -55,7 +53,8 @@ def host_environment(folder: Path, database: str, endpoint: str, bucket: str) ->
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": database,
             "MODEL_DIR": str(folder / "models"), "MEDIA_ROOT": str(folder / "media"),
             "WEIGHTS_CACHE_DIR": str(folder / "weights-cache"), "STATIC_ROOT": str(folder / "static"),
-            **s3_environment(endpoint, bucket), "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "multi-host-" + "k" * 40,  # one key: sessions cross
+            **s3_environment(endpoint, bucket), "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "multi-host-" + "k" * 40,  # one key for all hosts: a session cookie works on each
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "RATE_LIMIT_ENABLED": "false",
             "RATE_LIMIT_STORE": str(folder / "ratelimit.sqlite3"), "LOG_LEVEL": "WARNING", **QUICK_TRAINING}
 
@@ -64,37 +63,20 @@ def manage(env: dict, *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args, "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
-class Browser:
-    """One person's cookies, sent to whichever host a request goes to (as a load balancer would)."""
+def person(ports: list[int]) -> list[Session]:
+    """One browser's view of each host: a connection to each, all sharing one set of cookies, as a load balancer
+    sends one person's requests to any host."""
+    sessions = [Session(port) for port in ports]
+    for session in sessions[1:]:
+        session.cookies = sessions[0].cookies
+    return sessions
 
-    def __init__(self) -> None:
-        self.cookies: dict[str, str] = {}
 
-    def call(self, port: int, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if self.cookies:
-            request.add_header("Cookie", "; ".join(f"{name}={value}" for name, value in self.cookies.items()))
-        if method not in {"GET", "HEAD"} and "csrftoken" in self.cookies:
-            request.add_header("X-CSRFToken", self.cookies["csrftoken"])
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                self._keep(response.headers)
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            self._keep(exc.headers)
-            return exc.code, exc.read()
-
-    def _keep(self, headers) -> None:
-        for header in headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-
-    def json(self, port: int, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
-        status, content = self.call(port, method, path, body)
-        assert status == expect, (status, content[:500])
-        return json.loads(content) if content else {}
+def call(session: Session, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
+    status, content = session.request(method, path, json.dumps(body).encode() if body is not None else b"",
+                                      {"Content-Type": "application/json"})
+    assert status == expect, (status, content[:500])
+    return json.loads(content) if content.startswith(b"{") else {}
 
 
 def data_url(png: bytes) -> str:
@@ -120,26 +102,25 @@ def test_any_host_serves_any_session_with_files_and_models_in_object_storage(tmp
             wait_until_healthy(processes[-1], ports[name], tmp_path / name)
         (tmp_path / "worker").mkdir(exist_ok=True)
         processes.append(start_training_worker(envs["worker"], tmp_path / "worker", interval=0.2))
-        a, b = ports["a"], ports["b"]
-        person = Browser()
+        a, b = person([ports["a"], ports["b"]])
 
-        assert person.call(a, "GET", "/")[0] == 200  # the page: a CSRF cookie
+        call(a, "GET", "/")  # the page: a CSRF cookie
         for width in (12, 16, 20):
-            person.json(a, "POST", "/api/samples", {"image": data_url(canvas_png(width=width)), "label": 7}, 201)
-        run = person.json(a, "POST", "/api/train", {}, 202)["job"]
+            call(a, "POST", "/api/samples", {"image": data_url(canvas_png(width=width)), "label": 7}, 201)
+        run = call(a, "POST", "/api/train", {}, 202)["job"]
         deadline = time.monotonic() + 240
-        while (status := person.json(b, "GET", f"/api/train/{run}"))["status"] in {"queued", "running"}:
+        while (status := call(b, "GET", f"/api/train/{run}"))["status"] in {"queued", "running"}:
             assert time.monotonic() < deadline, status
             time.sleep(0.5)
         assert status["status"] == "succeeded", (status, (tmp_path / "worker" / "training_worker.log").read_text())
 
-        answer = person.json(b, "POST", "/api/predict", {"image": data_url(canvas_png())})
+        answer = call(b, "POST", "/api/predict", {"image": data_url(canvas_png())})
         assert answer["personal"] is True and answer["model_version"] == status["model_version"]
-        assert Browser().json(b, "POST", "/api/predict", {"image": data_url(canvas_png())})["personal"] is False
-        listed = person.json(b, "GET", "/api/samples")
+        assert call(Session(ports["b"]), "POST", "/api/predict", {"image": data_url(canvas_png())})["personal"] is False
+        listed = call(b, "GET", "/api/samples")
         assert listed["total"] == 3
         for sample in listed["samples"]:  # the thumbnails, from B, which never saw them saved
-            status_code, image = person.call(b, "GET", "/" + sample["image_url"].lstrip("/"))
+            status_code, image = b.request("GET", "/" + sample["image_url"].lstrip("/"))
             assert status_code == 200 and image.startswith(b"\x89PNG")
         for name in ("a", "b", "worker"):  # nothing on any host's disk but its cache of weights
             assert not (tmp_path / name / "media").exists() and not (tmp_path / name / "models").exists()
@@ -148,7 +129,7 @@ def test_any_host_serves_any_session_with_files_and_models_in_object_storage(tmp
         keys = lambda prefix: {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get(  # noqa: E731
             "Contents", [])}
         assert len(keys("media/")) == 6
-        assert person.call(b, "DELETE", "/api/samples")[0] == 204
+        call(b, "DELETE", "/api/samples", expect=204)
         assert keys("media/") == set()
         assert len(keys("models/")) == 2
     finally:
