@@ -212,8 +212,8 @@ def _stretch(distance: np.ndarray, background_noise: float, *, full_scale: float
     ink: the background's own noise becomes 0, strong ink 1. Crops before scaling, so only the inked part is
     ever converted to floats. ``origin`` is where ``distance`` starts in the posted image."""
     peak = _strongest(distance) / full_scale
-    if peak < MIN_CONTRAST:
-        return Ink(np.zeros((0, 0), np.float32), image_side, origin, scale)
+    if peak < MIN_CONTRAST:  # no ink, so no place: (0, 0), as for an image with no box that can hold ink
+        return Ink(np.zeros((0, 0), np.float32), image_side, (0, 0), scale)
     floor, threshold = _ink_threshold(peak, background_noise / full_scale)
     rows, cols = _bounds(distance > threshold * full_scale)
     cropped = distance[rows, cols].astype(np.float32) / np.float32(full_scale)
