@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
 from .ml.numbers import MAX_DIGITS_PER_NUMBER
-from .ratelimit import client_address, failure_record, failures_wait
+from .ratelimit import StoreUnavailable, client_address, failure_record, failures_wait
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +160,14 @@ def number_samples_form_from_request(request: HttpRequest) -> NumberSamplesForm:
 class ThrottledSignInForm(AdminAuthenticationForm):
     """The admin's sign-in form, counting failed sign-ins per client address and per username
     (settings.RATE_LIMITS["login"]). Past either budget it refuses before checking the password, so a guesser
-    learns nothing more even with the right one, whichever addresses or usernames it rotates through."""
+    learns nothing more even with the right one, whichever addresses or usernames it rotates through. When the
+    store of failures cannot be read it refuses every sign-in (fails closed) rather than count nothing."""
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "throttled": "Too many failed sign-ins for this account or from your address. Wait %(wait)s s, then try "
                      "again.",
+        "unavailable": "Sign-in is unavailable for a moment; try again shortly.",
     }
 
     def clean(self) -> dict:
@@ -173,7 +175,10 @@ class ThrottledSignInForm(AdminAuthenticationForm):
         if username is None or not self.cleaned_data.get("password"):
             return super().clean()  # a missing field is a form error, not a guess
         keys = [f"address:{address}", f"user:{username.casefold()}"]
-        wait = failures_wait("login", keys)
+        try:
+            wait = failures_wait("login", keys)
+        except StoreUnavailable:
+            raise ValidationError(self.error_messages["unavailable"], code="unavailable") from None
         if wait is not None:
             logger.warning("Sign-in as %r from %s refused unchecked: too many failures", username, address)
             raise ValidationError(self.error_messages["throttled"], code="throttled", params={"wait": wait})
