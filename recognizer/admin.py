@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
@@ -7,8 +8,10 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
 
+from .admin_staff import ACTIVATED, REVIEWED, PermissionCheckedActions, activations, changes_record, review_said
 from .exceptions import InvalidModelVersion
 from .forms import ReviewDecisionForm, ThrottledSignInForm
 from .models import ModelVersion, Sample
@@ -36,9 +39,12 @@ class DisagreementFilter(admin.SimpleListFilter):
 
 
 def _relabel_action(digit: int):
-    @admin.action(description=f"Relabel selected samples as {digit}")
+    @admin.action(description=f"Relabel selected samples as {digit}", permissions=["change"])
     def relabel(modeladmin, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
-        changed = samples_relabel(queryset, label=digit)
+        with transaction.atomic():  # the history says each sample's old label: one entry per old label
+            for old in queryset.exclude(label=digit).order_by().values_list("label", flat=True).distinct():
+                changes_record(request, queryset.filter(label=old), f"Relabelled {old} → {digit}")
+            changed = samples_relabel(queryset, label=digit)
         modeladmin.message_user(request, f"Relabelled {changed} sample(s) as {digit}.", messages.SUCCESS)
 
     relabel.__name__ = f"relabel_as_{digit}"
@@ -46,7 +52,7 @@ def _relabel_action(digit: int):
 
 
 @admin.register(Sample)
-class SampleAdmin(admin.ModelAdmin):
+class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
     list_display = ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
                     "confidence_percent", "verdict_shown", "suspicion_shown", "status", "short_session", "created"]
     list_display_links = ["id", "drawing_thumbnail"]
@@ -72,11 +78,14 @@ class SampleAdmin(admin.ModelAdmin):
         return [queue, *super().get_urls()]
 
     def review_queue_view(self, request: HttpRequest) -> HttpResponse:
-        """Unreviewed samples, the most suspicious first, each decided with one click (a POST, then back here)."""
-        if not self.has_change_permission(request):
+        """Unreviewed samples, the most suspicious first, each decided with one click (a POST, then back here).
+        View-only staff see the queue without its buttons."""
+        if not self.has_view_permission(request):
+            return HttpResponse("Only staff who may see samples can see the review queue.", status=403)
+        if request.method == "POST" and not self.has_change_permission(request):
             return HttpResponse("Only staff who may change samples can review them.", status=403)
         if request.method == "POST":
-            done, message = self._review_decide(ReviewDecisionForm(request.POST))
+            done, message = self._review_decide(request, ReviewDecisionForm(request.POST))
             if request.headers.get("Accept") == "application/json":  # the queue's script: no reload, next row
                 reviewed, total = review_progress()
                 return JsonResponse({"done": done, "message": message, "reviewed": reviewed, "total": total},
@@ -87,19 +96,23 @@ class SampleAdmin(admin.ModelAdmin):
         reviewed, total = review_progress()
         return TemplateResponse(request, "admin/recognizer/sample/review_queue.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": "Review queue",
-            "page": page, "reviewed": reviewed, "total": total,
+            "page": page, "reviewed": reviewed, "total": total, "can_decide": self.has_change_permission(request),
             "unscored": Sample.objects.filter(suspicion__isnull=True, status=Sample.Status.NEW).count(),
         })
 
-    @staticmethod
-    def _review_decide(form: ReviewDecisionForm) -> tuple[bool, str]:
-        """Apply one decision of the review queue; whether it was done, and what happened, in words."""
+    def _review_decide(self, request: HttpRequest, form: ReviewDecisionForm) -> tuple[bool, str]:
+        """Apply one decision of the review queue, on record; whether it was done, and what happened, in words."""
         sample = Sample.objects.filter(pk=form.cleaned_data["sample"]).first() if form.is_valid() else None
         if sample is None:
             problem = next(iter(form.errors.values()), ["That sample no longer exists."])[0]
             return False, f"Nothing changed: {problem}"
-        return True, sample_review_decide(sample=sample, decision=form.cleaned_data["decision"],
-                                          label=form.cleaned_data["label"])
+        with transaction.atomic():
+            said = sample_review_decide(sample=sample, decision=form.cleaned_data["decision"],
+                                        label=form.cleaned_data["label"])
+            after = Sample.objects.get(pk=sample.pk)
+            if change := review_said(sample, after):
+                self.log_change(request, after, change)
+        return True, said
 
     @admin.display(description="drawing")
     def drawing_thumbnail(self, sample: Sample) -> str:
@@ -142,22 +155,30 @@ class SampleAdmin(admin.ModelAdmin):
     def short_session(self, sample: Sample) -> str:
         return sample.session_key[:8]
 
-    @admin.action(description="Approve selected samples")
+    @admin.action(description="Approve selected samples", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
-        changed = samples_review(queryset, status=Sample.Status.APPROVED)
+        changed = self._reviewed(request, queryset, Sample.Status.APPROVED)
         self.message_user(request, f"Approved {changed} sample(s).", messages.SUCCESS)
 
-    @admin.action(description="Approve every unrejected sample of the selected samples' sessions (for shared training)")
+    @admin.action(description="Approve every unrejected sample of the selected samples' sessions (for shared training)",
+                  permissions=["change"])
     def approve_sessions(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
         sessions = set(queryset.values_list("session_key", flat=True))
         whole = Sample.objects.filter(session_key__in=sessions).exclude(status=Sample.Status.REJECTED)
-        changed = samples_review(whole, status=Sample.Status.APPROVED)
+        changed = self._reviewed(request, whole, Sample.Status.APPROVED)
         self.message_user(request, f"Approved {changed} sample(s) from {len(sessions)} session(s).", messages.SUCCESS)
 
-    @admin.action(description="Reject selected samples")
+    @admin.action(description="Reject selected samples", permissions=["change"])
     def reject(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
-        changed = samples_review(queryset, status=Sample.Status.REJECTED)
+        changed = self._reviewed(request, queryset, Sample.Status.REJECTED)
         self.message_user(request, f"Rejected {changed} sample(s).", messages.SUCCESS)
+
+    @staticmethod
+    def _reviewed(request: HttpRequest, samples: QuerySet[Sample], status: str) -> int:
+        """Approve or reject ``samples``, each one that changes on record; how many changed."""
+        with transaction.atomic():
+            changes_record(request, samples.exclude(status=status), REVIEWED[status])
+            return samples_review(samples, status=status)
 
     @admin.action(description="Export selected samples (zip of PNGs + CSV)")
     def export_zip(self, request: HttpRequest, queryset: QuerySet[Sample]) -> HttpResponse:
@@ -183,7 +204,7 @@ class KindFilter(admin.SimpleListFilter):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
     list_display = ["__str__", "kind", "is_active", "gate", "weights", "accuracy", "validation_accuracy",
                     "nondigit_recall", "parent", "trained_on", "created", "activated"]
     list_filter = [KindFilter, "is_active", "gate_passed", "architecture"]
@@ -191,7 +212,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_select_related = ["parent"]
     readonly_fields = ["kind", "gate", "parent", "weights", "weights_name", "weights_sha256", "architecture",
                        "trained_on", "mnist_confusion", "samples_confusion", "metrics", "is_active", "created",
-                       "activated"]
+                       "activated", "activation_history"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
 
@@ -226,6 +247,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "table": confusion_table(confusion_on_approved_samples(version.pk), cell_samples),
             "caption": "Approved samples, as this version read them when it scored them", "linked": True,
             "empty": "This version has scored no approved samples: the active shared version scores them all."})
+
+    @admin.display(description="activation history")
+    def activation_history(self, version: ModelVersion) -> str:
+        """When it served everyone and who activated it, from the admin's history, most recent first."""
+        periods = [(localize(timezone.localtime(a.when)), a.by, localize(timezone.localtime(a.until)) if a.until
+                    else "now" if version.is_active else "an activation not on record") for a in activations(version)]
+        if not periods:
+            return "No activation in the admin's history."
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}, by {}: served everyone until {}</li>", periods))
 
     @admin.display(description="weights file")
     def weights(self, version: ModelVersion) -> str:
@@ -276,7 +306,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         model_versions_delete(queryset)
 
-    @admin.action(description="Activate the selected version (use it for everyone's predictions)")
+    @admin.action(description="Activate the selected version (use it for everyone's predictions)",
+                  permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
@@ -287,8 +318,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request), "opts": self.model._meta, "version": version,
                 "title": f"Activate {version}, which the quality gate rejected?",
             })
+        was = ModelVersion.objects.filter(is_active=True).first()
         try:
-            version = model_version_activate(version=version)
+            with transaction.atomic():  # the activation and its record commit together
+                version = model_version_activate(version=version)
+                before = "none was" if was is None else "it already was" if was.pk == version.pk else f"was {was}"
+                self.log_change(request, version, f"{ACTIVATED}: now serving everyone ({before})")
         except InvalidModelVersion as exc:
             self.message_user(request, f"Not activated: {exc}", messages.ERROR)
             return None

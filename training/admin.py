@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,13 +30,25 @@ class TrainingRunAdmin(admin.ModelAdmin):
         shared = path("train-shared/", self.admin_site.admin_view(self.train_shared_view), name="training_train_shared")
         return [shared, *super().get_urls()]
 
+    def may_train_shared(self, request: HttpRequest) -> bool:
+        """Starting a shared run takes the change permission on training runs and on model versions."""
+        return self.has_change_permission(request) and request.user.has_perm("recognizer.change_modelversion")
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        return super().changelist_view(request, {"may_train_shared": self.may_train_shared(request),
+                                                 **(extra_context or {})})
+
     def train_shared_view(self, request: HttpRequest) -> HttpResponse:
         """Fine-tune the shared model from approved samples: GET shows what it would train on, POST starts it."""
-        if not request.user.has_perm("recognizer.change_modelversion"):
-            return HttpResponse("Only staff who may change model versions can train the shared model.", status=403)
+        if not self.may_train_shared(request):
+            return HttpResponse("Only staff who may change training runs and model versions can train the shared "
+                                "model.", status=403)
         if request.method == "POST":
             try:
-                run = training_run_create_shared(requested_by=request.user.get_username())
+                with transaction.atomic():  # the run and its record commit together (then it is queued)
+                    run = training_run_create_shared(requested_by=request.user.get_username())
+                    self.log_addition(request, run, f"Started a shared fine-tune of {run.parent} on "
+                                      f"{run.samples.count()} approved samples")
             except (TrainingRefused, NoActiveModel) as exc:
                 self.message_user(request, f"Not started: {exc}", messages.ERROR)
             else:

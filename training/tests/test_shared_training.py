@@ -2,6 +2,8 @@
 candidate that waits for staff to activate it."""
 
 import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
 from recognizer.models import ModelVersion, Sample
@@ -9,6 +11,7 @@ from training.models import TrainingRun
 from training.services import shared_samples
 
 TRAIN_SHARED_URL = "/admin/training/trainingrun/train-shared/"
+RUNS_URL = "/admin/training/trainingrun/"
 FLAG_ONE = [(0.2, 0.25), (0.55, 0.0), (0.55, 1.0), (0.2, 1.0), (0.9, 1.0)]
 
 
@@ -64,6 +67,36 @@ def test_the_admin_shows_the_plan_and_starts_a_queued_shared_run(admin_client, m
     assert (run.kind, run.status, run.session_key, run.requested_by) == ("shared", "queued", "", "admin")
     assert run.samples.count() == 8 and run.metrics["left_out"] == {"aaaaaaaa": 3}
     assert "already queued" in admin_client.get(TRAIN_SHARED_URL).content.decode()
+
+
+def test_starting_a_shared_run_is_on_record_with_the_staff_member(admin_client, make_sample, active_model_version,
+                                                                  tasks_not_run):
+    for session in "abcd":
+        approved(make_sample, session, 2)
+    admin_client.post(TRAIN_SHARED_URL)
+    run, entry = TrainingRun.objects.get(), LogEntry.objects.get()
+    assert (entry.user.username, entry.action_flag, entry.object_id) == ("admin", ADDITION, str(run.pk))
+    assert entry.change_message == f"Started a shared fine-tune of {active_model_version} on 8 approved samples"
+
+
+@pytest.mark.parametrize("codenames, may_start", [
+    (["view_trainingrun", "view_modelversion"], False),
+    (["view_trainingrun", "change_modelversion"], False),
+    (["change_trainingrun", "change_modelversion"], True),
+])
+def test_only_staff_who_may_change_runs_and_versions_see_the_button_and_may_start_a_shared_run(
+    client, django_user_model, make_sample, active_model_version, tasks_not_run, codenames, may_start
+):
+    for session in "abcd":
+        approved(make_sample, session, 2)
+    staff = django_user_model.objects.create_user("staff", password="a long password 123", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["recognizer", "training"],
+                                                         codename__in=codenames))
+    client.force_login(staff)
+    assert ("Fine-tune the shared model" in client.get(RUNS_URL).content.decode()) == may_start
+    assert client.get(TRAIN_SHARED_URL).status_code == (200 if may_start else 403)
+    assert client.post(TRAIN_SHARED_URL).status_code == (302 if may_start else 403)
+    assert TrainingRun.objects.exists() == LogEntry.objects.exists() == may_start
 
 
 def test_visitors_cannot_start_a_shared_run(client, django_user_model):
