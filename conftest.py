@@ -12,6 +12,7 @@ from django.db import connection
 
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from recognizer.ml.network import DigitNet
+from recognizer.visitors import Visitor
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there unless told
 # it is safe (microsoft/playwright-pytest issue #29).
@@ -66,6 +67,8 @@ def store_version(db):
     from recognizer.weights import weights_upload
 
     def store(name: str, source: Path, **fields):
+        if fields.get("owner"):
+            fields.setdefault("kind", ModelVersion.Kind.PERSONAL)
         weights_upload(source, name)
         return ModelVersion.objects.create(weights_name=name, weights_sha256=file_sha256(source),
                                            architecture=load_checkpoint(source)[0].architecture, **fields)
@@ -94,7 +97,7 @@ def make_sample(db):
     from recognizer.tests.drawings import canvas_png
 
     def make(session_key: str = "s" * 32, label: int = 7, **drawing):
-        return sample_create(session_key=session_key, label=label, image_bytes=canvas_png(**drawing))
+        return sample_create(visitor=Visitor(session_key), label=label, image_bytes=canvas_png(**drawing))
 
     return make
 

@@ -54,6 +54,7 @@ COPIES = """
 import json, os, torch
 from recognizer.models import ModelVersion
 from recognizer.versions import model_version_create, personal_model_promote
+from recognizer.visitors import Visitor
 plan = json.loads(os.environ["BENCH_COPIES"])  # [[session key, trained version id], ...]
 generator, made = torch.Generator().manual_seed(0), {}
 for session_key, source_id in plan:
@@ -63,9 +64,9 @@ for session_key, source_id in plan:
         network.classifier[-1].bias.add_(torch.randn(10, generator=generator) * 1e-4)
     version = model_version_create(
         network=network, name_prefix="benchcopy", metadata={"copy_of": source_id}, parent=source.parent,
-        owner=session_key, trained_on=source.trained_on, gate_passed=True, gate_reason=f"benchmark copy of v{source_id}",
+        owner=Visitor(session_key), trained_on=source.trained_on, gate_passed=True, gate_reason=f"benchmark copy of v{source_id}",
         notes=f"benchmark copy of v{source_id}, bias nudged; not trained", metrics={})
-    personal_model_promote(session_key=session_key, version=version)
+    personal_model_promote(visitor=Visitor(session_key), version=version)
     made[session_key] = version.pk
 print(json.dumps(made))
 """

@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 
 from bench.pen_digits import Hand, iter_pen_digits
 from bench.site import RESULTS, code_state, machine_info, write_result
+from recognizer.visitors import Visitor
 
 TARGET_FOUND_IN_TOP_20 = 7
 TARGET_SCORE_SECONDS = 20.0
@@ -76,7 +77,7 @@ def one_trial(trial: int) -> dict:
     mislabelled = set()
     for index, drawing in enumerate(drawings):
         label = (drawing.label + int(rng.integers(1, 10))) % 10 if index in wrong else drawing.label
-        sample = sample_create(session_key=f"writer{trial}s{index % SESSIONS}".ljust(32, "x"), label=label,
+        sample = sample_create(visitor=Visitor(f"writer{trial}s{index % SESSIONS}".ljust(32, "x")), label=label,
                                image_bytes=drawing.data)
         if index in wrong:
             mislabelled.add(sample.pk)

@@ -208,8 +208,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 # An upload that stops arriving for this many seconds gets a 408 and frees its server thread (RequestBodyMiddleware).
 REQUEST_BODY_TIMEOUT = env_float("REQUEST_BODY_TIMEOUT", 10.0)
-# Samples one browser session may keep (429 above).
+# Samples one browser session may keep (429 above), and all sessions of one client network (an IPv4 address or
+# an IPv6 /64) in a day: dropping the cookie makes a new session, not a new budget. A classroom behind one NAT
+# address saves a few hundred a day.
 MAX_SAMPLES_PER_SESSION = env_int("MAX_SAMPLES_PER_SESSION", 1000)
+MAX_SAMPLES_PER_NETWORK_PER_DAY = env_int("MAX_SAMPLES_PER_NETWORK_PER_DAY", 2000)
+# Unreviewed samples the whole site holds before it refuses new ones (503) until staff review or delete some.
+MAX_UNREVIEWED_SAMPLES = env_int("MAX_UNREVIEWED_SAMPLES", 100_000)
+# A browser session lives this long after its last use (its samples and personal model with it).
+SESSION_COOKIE_AGE = env_int("SESSION_DAYS", 14) * 24 * 3600
 # Review by suspicion (recognizer/review.py): samples scored per forward pass, and how many new samples wait
 # before the worker is asked to score them.
 SCORE_BATCH = env_int("SCORE_BATCH", 256)
@@ -225,6 +232,7 @@ RATE_LIMITS = {
     "predict": env_budget("RATE_LIMIT_PREDICT", "1200/60"),
     "samples": env_budget("RATE_LIMIT_SAMPLES", "120/60"),
     "train": env_budget("RATE_LIMIT_TRAIN", "20/3600"),
+    "reads": env_budget("RATE_LIMIT_READS", "600/60"),  # every GET of the API: sample lists, progress polls
     "login": env_budget("RATE_LIMIT_LOGIN", "10/60"),  # failed admin sign-ins per address and per username
 }
 RATE_LIMIT_STORE = env_path("RATE_LIMIT_STORE", BASE_DIR / "var" / "ratelimit.sqlite3")

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.template.loader import render_to_string
@@ -153,7 +153,7 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
 
     @admin.display(description="session", ordering="session_key")
     def short_session(self, sample: Sample) -> str:
-        return sample.session_key[:8]
+        return (sample.session_key or "ended")[:8]
 
     @admin.action(description="Approve selected samples", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
@@ -164,7 +164,9 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
                   permissions=["change"])
     def approve_sessions(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
         sessions = set(queryset.values_list("session_key", flat=True))
-        whole = Sample.objects.filter(session_key__in=sessions).exclude(status=Sample.Status.REJECTED)
+        # Samples whose session ended have none: they stand for themselves.
+        whole = (Sample.objects.filter(Q(session_key__in=sessions - {None}) | Q(pk__in=queryset.values("pk")))
+                 .exclude(status=Sample.Status.REJECTED))
         changed = self._reviewed(request, whole, Sample.Status.APPROVED)
         self.message_user(request, f"Approved {changed} sample(s) from {len(sessions)} session(s).", messages.SUCCESS)
 
@@ -197,27 +199,27 @@ class KindFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
         if self.value() == "shared":
-            return queryset.filter(owner="")
+            return queryset.shared()
         if self.value() == "personal":
-            return queryset.exclude(owner="")
+            return queryset.filter(kind=ModelVersion.Kind.PERSONAL)
         return queryset
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
-    list_display = ["__str__", "kind", "is_active", "gate", "weights", "accuracy", "validation_accuracy",
+    list_display = ["__str__", "kind_and_owner", "is_active", "gate", "weights", "accuracy", "validation_accuracy",
                     "nondigit_recall", "parent", "trained_on", "created", "activated"]
     list_filter = [KindFilter, "is_active", "gate_passed", "architecture"]
     search_fields = ["owner", "notes"]
     list_select_related = ["parent"]
-    readonly_fields = ["kind", "gate", "parent", "weights", "weights_name", "weights_sha256", "architecture",
+    readonly_fields = ["kind_and_owner", "gate", "parent", "weights", "weights_name", "weights_sha256", "architecture",
                        "trained_on", "mnist_confusion", "samples_confusion", "metrics", "is_active", "created",
                        "activated", "activation_history"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
 
-    @admin.display(description="kind", ordering="owner")
-    def kind(self, version: ModelVersion) -> str:
+    @admin.display(description="kind", ordering="kind")
+    def kind_and_owner(self, version: ModelVersion) -> str:
         return f"personal · session {version.owner[:8]}" if version.is_personal else "shared"
 
     @admin.display(description="quality gate", ordering="gate_passed")

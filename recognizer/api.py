@@ -7,20 +7,20 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .exceptions import STORE_RETRY_AFTER, NoActiveModel, SampleLimitReached, StoreUnavailable
-from .forms import (
-    ApiForm, RequestRefused, drawing_form_from_request, model_choice_form_from_request,
-    number_samples_form_from_request, sample_form_from_request,
+from .exceptions import (
+    SITE_FULL_RETRY_AFTER, STORE_RETRY_AFTER, NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable,
 )
-from .http import allow, error, rate_limited, session_key_for, stored_session_key
+from .forms import (
+    ApiForm, RequestRefused, drawing_form_from_request, number_samples_form_from_request, sample_form_from_request,
+)
+from .http import allow, error, rate_limited, visitor_for, visitor_of
 from .ml.preprocessing import InvalidImage, encode_png
 from .ml.reader import Reading
 from .models import Sample
 from .services import (
     NumberReading, Prediction, number_read, number_samples_create, prediction_make, sample_counts, sample_create,
-    sample_delete, samples_clear, samples_for_session,
+    sample_delete, samples_clear, samples_of,
 )
-from .versions import personal_model_state, personal_model_use, personal_models_delete
 
 
 def _png_data_url(digit_image) -> str:
@@ -62,11 +62,19 @@ def number_json(reading: NumberReading) -> dict:
     }
 
 
-# What each domain error is answered with; a store that cannot be reached also says when to try again.
-REFUSALS = {InvalidImage: 400, SampleLimitReached: 429, NoActiveModel: 503, StoreUnavailable: 503}
+# What each domain error is answered with, and when to try again where that is known.
+REFUSALS = {InvalidImage: 400, SampleLimitReached: 429, NoActiveModel: 503, StoreUnavailable: 503, SiteFull: 503}
 
 
-def _answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], ApiForm],
+def _retry_after(exc: Exception) -> int | None:
+    if isinstance(exc, StoreUnavailable):
+        return STORE_RETRY_AFTER
+    if isinstance(exc, SiteFull):
+        return SITE_FULL_RETRY_AFTER
+    return getattr(exc, "retry_after", None)
+
+
+def answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], ApiForm],
               act: Callable[[dict], JsonResponse]) -> JsonResponse:
     """Parse the request into its form, then ``act`` on the cleaned data; every refusal on the way is answered as
     {"error": ...}: the request's own status, 400 for an invalid form, REFUSALS for what a service raises."""
@@ -80,16 +88,15 @@ def _answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], A
         return act(form.cleaned_data)
     except tuple(REFUSALS) as exc:
         status = next(status for kind, status in REFUSALS.items() if isinstance(exc, kind))
-        return error(str(exc), status, request=request,
-                     retry_after=STORE_RETRY_AFTER if isinstance(exc, StoreUnavailable) else None)
+        return error(str(exc), status, request=request, retry_after=_retry_after(exc))
 
 
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token
 @allow("POST")
 @rate_limited("predict", "predictions")
 def predict(request: HttpRequest) -> JsonResponse:
-    return _answered(request, drawing_form_from_request, lambda data: JsonResponse(prediction_json(
-        prediction_make(image_bytes=data["image_bytes"], session_key=stored_session_key(request)))))
+    return answered(request, drawing_form_from_request, lambda data: JsonResponse(prediction_json(
+        prediction_make(image_bytes=data["image_bytes"], visitor=visitor_of(request)))))
 
 
 @csrf_exempt  # reading changes nothing, like predict
@@ -97,12 +104,13 @@ def predict(request: HttpRequest) -> JsonResponse:
 @rate_limited("predict", "predictions")
 def read(request: HttpRequest) -> JsonResponse:
     """A whole number: its digits left to right, each with its box in the posted image."""
-    return _answered(request, drawing_form_from_request, lambda data: JsonResponse(number_json(
-        number_read(image_bytes=data["image_bytes"], session_key=stored_session_key(request)))))
+    return answered(request, drawing_form_from_request, lambda data: JsonResponse(number_json(
+        number_read(image_bytes=data["image_bytes"], visitor=visitor_of(request)))))
 
 
 @csrf_exempt  # it changes nothing: a POST gets 405 from allow(), not a confusing CSRF refusal
 @allow("GET", "HEAD")
+@rate_limited("reads", "requests")
 def health(request: HttpRequest) -> JsonResponse:
     """A trivial view: load balancers poll it, and the benchmarks use it as the floor."""
     return JsonResponse({"status": "ok"})
@@ -131,21 +139,23 @@ def samples(request: HttpRequest) -> JsonResponse | HttpResponse:
     """GET: this session's samples, newest first, with counts per label. POST: keep one. DELETE: clear all."""
     if request.method == "POST":
         return _sample_create(request)
+    visitor = visitor_of(request)
     if request.method == "DELETE":
-        samples_clear(session_key=session_key_for(request))
+        if visitor is not None:
+            samples_clear(visitor=visitor)
         return HttpResponse(status=204)
-    kept = samples_for_session(stored_session_key(request) or "")
+    kept = samples_of(visitor) if visitor else Sample.objects.none()
     return JsonResponse({"samples": [sample_json(s) for s in kept], "counts": sample_counts(kept),
                          "total": kept.count(), "limit": settings.MAX_SAMPLES_PER_SESSION})
 
 
 def _sample_create(request: HttpRequest) -> JsonResponse:
     def keep(data: dict) -> JsonResponse:
-        sample = sample_create(session_key=session_key_for(request), label=data["label"],
+        sample = sample_create(visitor=visitor_for(request), label=data["label"],
                                image_bytes=data["image_bytes"])
         return JsonResponse(sample_json(sample), status=201)
 
-    return _answered(request, sample_form_from_request, keep)
+    return answered(request, sample_form_from_request, keep)
 
 
 @allow("POST")
@@ -153,41 +163,22 @@ def _sample_create(request: HttpRequest) -> JsonResponse:
 def number_samples(request: HttpRequest) -> JsonResponse:
     """Keep each digit of a drawn number as its own labelled sample (labels: one digit per digit, left to right)."""
     def keep(data: dict) -> JsonResponse:
-        session_key = session_key_for(request)
-        kept = number_samples_create(session_key=session_key, labels=data["labels"], image_bytes=data["image_bytes"])
+        visitor = visitor_for(request)
+        kept = number_samples_create(visitor=visitor, labels=data["labels"], image_bytes=data["image_bytes"])
         return JsonResponse({"samples": [sample_json(s) for s in kept],
-                             "total": samples_for_session(session_key).count()}, status=201)
+                             "total": samples_of(visitor).count()}, status=201)
 
-    return _answered(request, number_samples_form_from_request, keep)
+    return answered(request, number_samples_form_from_request, keep)
 
 
 @allow("DELETE")
+@rate_limited("samples", "saved drawings")
 def sample_detail(request: HttpRequest, sample_id: int) -> JsonResponse | HttpResponse:
+    visitor = visitor_of(request)
     try:
-        sample_delete(session_key=stored_session_key(request) or "", sample_id=sample_id)
+        if visitor is None:
+            raise Sample.DoesNotExist
+        sample_delete(visitor=visitor, sample_id=sample_id)
     except Sample.DoesNotExist:
         return error("There is no such sample in this session.", 404, request=request)
     return HttpResponse(status=204)
-
-
-@allow("GET", "POST", "DELETE")
-def model(request: HttpRequest) -> JsonResponse | HttpResponse:
-    """GET: which model reads this session's drawings. POST {"use": "personal"|"shared"}: switch. DELETE: delete
-    this session's personal model; the shared one reads its drawings again."""
-    if request.method == "DELETE":
-        personal_models_delete(session_key=stored_session_key(request) or "")
-        return HttpResponse(status=204)
-    if request.method == "POST":
-        return _model_use(request)
-    return JsonResponse(personal_model_state(stored_session_key(request)))
-
-
-def _model_use(request: HttpRequest) -> JsonResponse:
-    def use(data: dict) -> JsonResponse:
-        session_key = stored_session_key(request)
-        if personal_model_use(session_key=session_key or "", personal=data["use"] == "personal") is None:
-            return error("You have no personal model yet: save drawings and press Train to make one.", 404,
-                         request=request)
-        return JsonResponse(personal_model_state(session_key))
-
-    return _answered(request, model_choice_form_from_request, use)

@@ -10,7 +10,18 @@ class InvalidModelVersion(Exception):
 
 
 class SampleLimitReached(Exception):
-    """The session keeps as many samples as it may."""
+    """The session, or its network today, keeps as many samples as it may."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SiteFull(Exception):
+    """The site holds as many unreviewed samples as it may (MAX_UNREVIEWED_SAMPLES): staff must review first."""
+
+
+SITE_FULL_RETRY_AFTER = 600  # seconds
 
 
 STORE_RETRY_AFTER = 5  # seconds a client is asked to wait when the file store cannot be reached

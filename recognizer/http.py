@@ -1,14 +1,16 @@
 """Site-wide HTTP plumbing: how the site says no (JSON under /api/, plain words for pages), method and rate-limit
-guards, the 400/404/500 and CSRF handlers, and which stored session a request belongs to."""
+guards, the 400/404/500 and CSRF handlers, and which visitor (stored session) a request belongs to."""
 
 import logging
 from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views import csrf as csrf_views, defaults as default_views
 
-from .ratelimit import seconds_to_wait
+from .ratelimit import client_address, seconds_to_wait
+from .visitors import Visitor, network_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,37 +38,55 @@ def allow(*methods: str) -> Callable:
     return decorator
 
 
+# Reads (GET, HEAD) are counted under their own, more generous budget: the page polls a training run's progress.
+READS_SCOPE = "reads"
+
+
 def rate_limited(scope: str, what: str) -> Callable:
-    """Answer a client past its budget for ``scope`` (settings.RATE_LIMITS) with 429 and Retry-After, before
-    reading the request body. GET, HEAD and DELETE are never counted."""
+    """Answer a client past its budget with 429 and Retry-After, before reading the request body. Every method is
+    counted: changes (POST, DELETE) against ``scope``'s budget (settings.RATE_LIMITS), reads against "reads"."""
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            wait = seconds_to_wait(request, scope) if request.method == "POST" else None
+            reading = request.method in {"GET", "HEAD", "OPTIONS"}
+            wait = seconds_to_wait(request, READS_SCOPE if reading else scope)
             if wait is not None:
-                return error(f"Too many {what} from your address in a short time. Wait {wait} s, then try again.",
+                spent = "requests" if reading else what
+                return error(f"Too many {spent} from your address in a short time. Wait {wait} s, then try again.",
                              429, request=request, retry_after=wait)
             return view(request, *args, **kwargs)
         return wrapper
     return decorator
 
 
-def stored_session_key(request: HttpRequest) -> str | None:
-    """The key of this browser's stored session, or None. The cookie alone proves nothing: a client can send any
-    key. Reading the session loads it, and loading forgets a key that names no live stored session, so only a
-    key the site itself issued is ever returned."""
-    request.session.get("_loaded")  # any read loads the session
-    return request.session.session_key
+# A stored session is kept alive by use: its expiry moves on at most once a day (one write), not on every request.
+_LAST_SEEN = "seen"
 
 
-def session_key_for(request: HttpRequest) -> str:
-    """This browser's session key, creating a new session (a database row, and a cookie in the answer) when it
-    has none or sent a key the site never issued; never the key a client chose."""
-    key = stored_session_key(request)
-    if key is None:
+def visitor_of(request: HttpRequest) -> Visitor | None:
+    """This browser's Visitor, or None when it has no session the site stored. The cookie alone proves nothing: a
+    client can send any key. Reading the session loads it, and loading forgets a key that names no live stored
+    session (forged, expired or deleted), so only a key the site itself issued makes a Visitor. Creates nothing:
+    a request that changes nothing leaves no session row behind."""
+    session = request.session
+    today = timezone.now().date().isoformat()
+    if session.get(_LAST_SEEN) != today and session.session_key is not None:
+        session[_LAST_SEEN] = today  # saved with the answer: the session's expiry starts again from today
+    if session.session_key is None:
+        return None
+    return Visitor(session_key=session.session_key, network=network_key(client_address(request)))
+
+
+def visitor_for(request: HttpRequest) -> Visitor:
+    """This browser's Visitor, creating a new session (a database row, and a cookie in the answer) when it has
+    none or sent a key the site never issued; never the key a client chose. Only for requests that keep
+    something."""
+    visitor = visitor_of(request)
+    if visitor is None:
+        request.session[_LAST_SEEN] = timezone.now().date().isoformat()
         request.session.save()
-        key = request.session.session_key
-    return key
+        visitor = Visitor(session_key=request.session.session_key, network=network_key(client_address(request)))
+    return visitor
 
 
 def _for_api(request: HttpRequest) -> bool:

@@ -26,6 +26,7 @@ from .ml.checkpoints import CheckpointError
 from .ml.network import DigitNet, for_serving
 from .ml.reader import Reading, probabilities, read
 from .models import ModelVersion, PersonalModel
+from .visitors import Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -224,10 +225,11 @@ def personal_version_id(session_key: str) -> int | None:
 
 # ---- Choosing the network ----
 
-def serving(session_key: str | None) -> Serving:
-    """The network that reads this session's drawings: its personal model when it has one switched on, else the
-    shared one. A personal model that cannot be loaded falls back to the shared one, with a note, never an error."""
-    version_id = personal_version_id(session_key) if session_key else None
+def serving(visitor: Visitor | None) -> Serving:
+    """The network that reads this visitor's drawings: its personal model when it has one switched on, else the
+    shared one (always, for a request with no stored session). A personal model that cannot be loaded falls back
+    to the shared one, with a note, never an error."""
+    version_id = personal_version_id(visitor.session_key) if visitor else None
     if version_id is None:
         return Serving(shared_predictor())
     try:
@@ -263,7 +265,7 @@ def shared_predictor() -> Predictor:
 
 
 def _fallback(*, broken_id: int) -> Predictor | None:
-    shared = ModelVersion.objects.filter(owner="", activated__isnull=False).exclude(pk=broken_id)
+    shared = ModelVersion.objects.shared().filter(activated__isnull=False).exclude(pk=broken_id)
     for version in shared.order_by("-created"):
         try:
             network = predictor_cache().get(version.pk)

@@ -10,15 +10,31 @@ from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .weights import weights_local_path
 from .ml.network import DigitNet
 from .ml.reader import DIGIT, NOT_A_DIGIT, UNSURE
+from .visitors import Visitor
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def shared(self) -> "ModelVersionQuerySet":
+        return self.filter(kind=ModelVersion.Kind.SHARED)
+
+    def owned_by(self, visitor: Visitor) -> "ModelVersionQuerySet":
+        """The personal versions of this visitor: never a shared one, whatever the visitor is."""
+        return self.filter(kind=ModelVersion.Kind.PERSONAL, owner=visitor.session_key)
 
 
 class ModelVersion(models.Model):
     """One stored set of DigitNet weights. Shared versions serve everyone; exactly one of them is active.
-    A personal version (``owner`` set) serves only its owner's browser session, through PersonalModel."""
+    A personal version serves only its owner's browser session, through PersonalModel. Which one a version is, is
+    its ``kind``, and the database holds every shared version ownerless and every personal one owned."""
+
+    class Kind(models.TextChoices):
+        SHARED = "shared", "Shared"
+        PERSONAL = "personal", "Personal"
 
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
-    owner = models.CharField(max_length=40, blank=True, db_index=True,
-                             help_text="the session key whose personal model this is; empty for shared versions")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SHARED, db_index=True)
+    owner = models.CharField(max_length=40, null=True, blank=True, db_index=True,
+                             help_text="the session key whose personal model this is; none for shared versions")
     gate_passed = models.BooleanField(null=True, blank=True,
                                       help_text="the quality gate's verdict; empty for versions that met no gate")
     gate_reason = models.TextField(blank=True)
@@ -36,15 +52,20 @@ class ModelVersion(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"),
-            models.CheckConstraint(condition=Q(is_active=False) | Q(owner=""), name="only_shared_versions_are_active"),
+            models.CheckConstraint(condition=Q(is_active=False) | Q(kind="shared"), name="only_shared_versions_are_active"),
+            models.CheckConstraint(condition=Q(kind="shared", owner__isnull=True)
+                                   | (Q(kind="personal", owner__isnull=False) & ~Q(owner="")),
+                                   name="shared_versions_have_no_owner_personal_ones_have_one"),
         ]
+
+    objects = ModelVersionQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"v{self.pk}" + (f" ({self.notes})" if self.notes else "")
 
     @property
     def is_personal(self) -> bool:
-        return bool(self.owner)
+        return self.kind == self.Kind.PERSONAL
 
     @property
     def is_rejected(self) -> bool:
@@ -125,7 +146,11 @@ class Sample(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
-    session_key = models.CharField(max_length=40, db_index=True)
+    session_key = models.CharField(max_length=40, null=True, blank=True, db_index=True,
+                                   help_text="the browser session that kept it; none once the session ended and "
+                                             "staff kept the sample")
+    network = models.CharField(max_length=32, blank=True, db_index=True,
+                               help_text="a keyed hash of the client network it came from (a daily budget)")
     label = models.PositiveSmallIntegerField(validators=[MaxValueValidator(9)])
     drawing = models.ImageField(upload_to=sample_drawing_path, help_text="the drawing as posted, re-encoded as PNG")
     digit = models.ImageField(upload_to=sample_digit_path, help_text="the 28x28 MNIST-style image the network saw")
@@ -149,7 +174,9 @@ class Sample(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(label__lte=9), name="sample_label_is_a_digit")]
+        constraints = [models.CheckConstraint(condition=Q(label__lte=9), name="sample_label_is_a_digit"),
+                       models.CheckConstraint(condition=~Q(session_key=""), name="sample_session_is_none_or_a_key")]
+        indexes = [models.Index(fields=["network", "created"], name="sample_network_created")]
 
     def __str__(self) -> str:
         return f"Sample {self.pk}: {self.label}"

@@ -6,6 +6,7 @@ request. Several servers behind a balancer each count their own share. The same 
 with a wrong password) under any keys, e.g. per client address and per username.
 """
 
+import ipaddress
 import logging
 import math
 import sqlite3
@@ -37,14 +38,29 @@ class Budget:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's IP address: REMOTE_ADDR, or, behind NUM_PROXIES trusted proxies, the address the outermost
-    of them saw (X-Forwarded-For entries further left are the client's own claims and cannot be trusted)."""
+    """The client's network: its IPv4 address, or the /64 of its IPv6 address (one household or phone holds a whole
+    /64, so counting single IPv6 addresses would give it billions of budgets). It is REMOTE_ADDR, or, behind
+    NUM_PROXIES trusted proxies, the address the outermost of them saw (X-Forwarded-For entries further left are
+    the client's own claims and cannot be trusted)."""
+    address = request.META.get("REMOTE_ADDR", "") or ""
     proxies = settings.NUM_PROXIES
     if proxies:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+            address = forwarded[-proxies]
+    return _network(address)
+
+
+def _network(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address or "unknown"
+    if parsed.version == 6:
+        if parsed.ipv4_mapped is not None:  # ::ffff:a.b.c.d is an IPv4 client
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 class WindowCounts:

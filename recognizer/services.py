@@ -5,6 +5,7 @@ import io
 import logging
 import zipfile
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO
 
 import numpy as np
@@ -14,9 +15,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 from PIL import Image
 
-from .exceptions import NoActiveModel, SampleLimitReached, StoreUnavailable
+from .exceptions import NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable
 from .inference import Serving, serving
 from .ml.numbers import NumberDigit, read_number
 from .ml.preprocessing import (
@@ -26,6 +28,7 @@ from .ml.preprocessing import (
 from .ml.reader import NOT_A_DIGIT
 from .models import Sample
 from .review import scoring_after_new_sample
+from .visitors import Visitor
 
 STORED_DRAWING_SIDE = 1024  # drawings larger than this are stored scaled down
 
@@ -46,14 +49,14 @@ class Prediction:
     note: str | None = None  # for the person, when the model reading is not the one they chose
 
 
-def prediction_make(*, image_bytes: bytes, session_key: str | None = None) -> Prediction:
-    """Read a drawing with the model that serves this session and say which digit it is. Raises InvalidImage or
-    NoActiveModel."""
-    return _predict(prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS), session_key)
+def prediction_make(*, image_bytes: bytes, visitor: Visitor | None = None) -> Prediction:
+    """Read a drawing with the model that serves this visitor (the shared one for none) and say which digit it is.
+    Raises InvalidImage or NoActiveModel."""
+    return _predict(prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS), visitor)
 
 
-def _predict(digit_image: np.ndarray, session_key: str | None) -> Prediction:
-    chosen = serving(session_key)
+def _predict(digit_image: np.ndarray, visitor: Visitor | None) -> Prediction:
+    chosen = serving(visitor)
     reading = chosen.predictor.read(to_model_input(digit_image))[0]
     return Prediction(
         digit=reading.digit, confidence=reading.confidence, probabilities=reading.probabilities,
@@ -74,11 +77,11 @@ class NumberReading:
     note: str | None = None
 
 
-def number_read(*, image_bytes: bytes, session_key: str | None = None) -> NumberReading:
-    """Read a whole number, digit by digit, with the model that serves this session. Raises InvalidImage (and
+def number_read(*, image_bytes: bytes, visitor: Visitor | None = None) -> NumberReading:
+    """Read a whole number, digit by digit, with the model that serves this visitor. Raises InvalidImage (and
     its TooManyDigits) or NoActiveModel."""
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
-    return _read_number(image, serving(session_key))
+    return _read_number(image, serving(visitor))
 
 
 def _read_number(image: Image.Image, chosen: Serving) -> NumberReading:
@@ -112,28 +115,24 @@ def _places(places: list[int], count: int) -> str:
     return f"the {named} digit{'s' if len(places) > 1 else ''} from the left"
 
 
-def number_samples_create(*, session_key: str, image_bytes: bytes, labels: str) -> list[Sample]:
+def number_samples_create(*, visitor: Visitor, image_bytes: bytes, labels: str) -> list[Sample]:
     """Keep each digit of a number as its own labelled sample, left to right: the digit's part of the drawing,
     its 28x28 and what the model read. ``labels`` holds one digit per digit found (the person's corrections).
     Raises InvalidImage, NoActiveModel or SampleLimitReached; stores nothing on failure."""
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
-    reading = _read_number(image, serving(session_key))
+    reading = _read_number(image, serving(visitor))
     if len(labels) != len(reading.digits):
         found = len(reading.digits)
         raise InvalidImage(f"The drawing holds {found} digit{'s' if found != 1 else ''}, but {len(labels)} "
                            f"label{'s were' if len(labels) != 1 else ' was'} given: give one per digit, left to "
                            "right.")
-    kept = Sample.objects.filter(session_key=session_key).count()
-    if kept + len(labels) > settings.MAX_SAMPLES_PER_SESSION:
-        raise SampleLimitReached(
-            f"This session keeps {kept} samples; {len(labels)} more would pass the {settings.MAX_SAMPLES_PER_SESSION} "
-            "it may keep. Delete some before saving more.")
+    _check_room(visitor, len(labels))
     samples = []
     try:
         with transaction.atomic():
             for digit, label in zip(reading.digits, labels, strict=True):
                 samples.append(_sample_save(
-                    session_key=session_key, label=int(label), drawing=_png_bytes(_part(image, digit.box)),
+                    visitor=visitor, label=int(label), drawing=_png_bytes(_part(image, digit.box)),
                     digit_image=digit.digit_image, prediction=_prediction_of(digit, reading)))
     except BaseException:
         for sample in samples:
@@ -172,30 +171,50 @@ def _png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def sample_create(*, session_key: str, label: int, image_bytes: bytes) -> Sample:
-    """Keep a labelled drawing for this session: the drawing (re-encoded as PNG), the 28x28 digit and what
-    the active model made of it. Raises InvalidImage or SampleLimitReached; stores nothing on failure."""
-    if Sample.objects.filter(session_key=session_key).count() >= settings.MAX_SAMPLES_PER_SESSION:
+def _check_room(visitor: Visitor, wanted: int) -> None:
+    """Raise SampleLimitReached (or SiteFull) unless ``wanted`` more samples fit every budget: this session's,
+    its network's for the last day, and the site's for unreviewed samples."""
+    kept = Sample.objects.filter(session_key=visitor.session_key).count()
+    if kept + wanted > settings.MAX_SAMPLES_PER_SESSION:
         raise SampleLimitReached(
-            f"This session already keeps {settings.MAX_SAMPLES_PER_SESSION} samples, the most it may. "
-            "Delete some before saving more."
-        )
+            f"This session keeps {kept} samples; {wanted} more would pass the {settings.MAX_SAMPLES_PER_SESSION} "
+            "it may keep. Delete some before saving more.")
+    since = timezone.now() - timedelta(days=1)
+    today = Sample.objects.filter(network=visitor.network, created__gte=since).count() if visitor.network else 0
+    if today + wanted > settings.MAX_SAMPLES_PER_NETWORK_PER_DAY:
+        raise SampleLimitReached(
+            f"{today} drawings were saved from your network in the last 24 hours, the most the site keeps from one "
+            "address in a day. Try again tomorrow; reading drawings still works.", retry_after=3600)
+    if unreviewed_samples_count() + wanted > settings.MAX_UNREVIEWED_SAMPLES:
+        raise SiteFull("The site holds as many drawings waiting for review as it can, so it is not keeping new "
+                       "ones for now. Reading drawings still works; try saving again later.")
+
+
+def unreviewed_samples_count() -> int:
+    return Sample.objects.filter(status=Sample.Status.NEW).count()
+
+
+def sample_create(*, visitor: Visitor, label: int, image_bytes: bytes) -> Sample:
+    """Keep a labelled drawing for this visitor: the drawing (re-encoded as PNG), the 28x28 digit and what
+    the model serving it made of it. Raises InvalidImage, SampleLimitReached or SiteFull; stores nothing on
+    failure."""
+    _check_room(visitor, 1)
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
     digit_image = to_mnist(ink_map(image))
     try:
-        prediction: Prediction | None = _predict(digit_image, session_key)
+        prediction: Prediction | None = _predict(digit_image, visitor)
     except NoActiveModel:
         prediction = None  # keep the sample all the same; staff can still review and use it
-    sample = _sample_save(session_key=session_key, label=label, drawing=_png_bytes(image), digit_image=digit_image,
+    sample = _sample_save(visitor=visitor, label=label, drawing=_png_bytes(image), digit_image=digit_image,
                           prediction=prediction)
     scoring_after_new_sample()
     return sample
 
 
-def _sample_save(*, session_key: str, label: int, drawing: bytes, digit_image: np.ndarray,
+def _sample_save(*, visitor: Visitor, label: int, drawing: bytes, digit_image: np.ndarray,
                  prediction: Prediction | None) -> Sample:
     sample = Sample(
-        session_key=session_key, label=label,
+        session_key=visitor.session_key, network=visitor.network, label=label,
         predicted=prediction.digit if prediction else None,
         confidence=prediction.confidence if prediction else None,
         verdict=prediction.verdict if prediction else "",
@@ -232,8 +251,9 @@ def sample_delete_files_on_commit(sample: Sample) -> None:
     transaction.on_commit(lambda: _delete_files(sample))
 
 
-def samples_for_session(session_key: str) -> QuerySet[Sample]:
-    return Sample.objects.filter(session_key=session_key).select_related("model_version")
+def samples_of(visitor: Visitor) -> QuerySet[Sample]:
+    """This visitor's samples, newest first."""
+    return Sample.objects.filter(session_key=visitor.session_key).select_related("model_version")
 
 
 def sample_counts(samples: QuerySet[Sample]) -> dict[str, int]:
@@ -242,14 +262,14 @@ def sample_counts(samples: QuerySet[Sample]) -> dict[str, int]:
     return {str(digit): counts.get(digit, 0) for digit in range(10)}
 
 
-def sample_delete(*, session_key: str, sample_id: int) -> None:
-    """Delete one of this session's samples; Sample.DoesNotExist when it is not this session's."""
-    Sample.objects.get(pk=sample_id, session_key=session_key).delete()
+def sample_delete(*, visitor: Visitor, sample_id: int) -> None:
+    """Delete one of this visitor's samples; Sample.DoesNotExist when it is not theirs."""
+    samples_of(visitor).get(pk=sample_id).delete()
 
 
-def samples_clear(*, session_key: str) -> int:
-    """Delete all of this session's samples; return how many."""
-    deleted, _ = Sample.objects.filter(session_key=session_key).delete()
+def samples_clear(*, visitor: Visitor) -> int:
+    """Delete all of this visitor's samples; return how many."""
+    deleted, _ = Sample.objects.filter(session_key=visitor.session_key).delete()
     return deleted
 
 
@@ -311,7 +331,7 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
                 sample.pk, sample.label, sample.scored_digit if scored else sample.predicted,
                 sample.scored_confidence if scored else sample.confidence, sample.verdict or None,
                 sample.not_a_digit_score, sample.model_version_id, sample.status,
-                sample.session_key[:8], sample.created.isoformat(), mnist_name, original_name,
+                (sample.session_key or "")[:8], sample.created.isoformat(), mnist_name, original_name,
                 sample.suspicion, sample.scored_by_id)])
             count += 1
         archive.writestr("labels.csv", rows.getvalue())

@@ -10,5 +10,4 @@ urlpatterns = [
     re_path(r"^api/samples/?$", api.samples, name="api-samples"),
     re_path(r"^api/samples/number/?$", api.number_samples, name="api-number-samples"),
     re_path(r"^api/samples/(?P<sample_id>[0-9]{1,18})/?$", api.sample_detail, name="api-sample"),
-    re_path(r"^api/model/?$", api.model, name="api-model"),
 ]

@@ -23,18 +23,21 @@ from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
 from .models import ModelVersion, PersonalModel
 from .review import scoring_enqueue
+from .visitors import Visitor
 from .weights import weights_delete, weights_save, weights_stored, weights_upload
 
 logger = logging.getLogger(__name__)
 
 
-def model_version_create(*, network: DigitNet, name_prefix: str, metadata: dict | None = None,
-                         **fields) -> ModelVersion:
+def model_version_create(*, network: DigitNet, name_prefix: str, owner: Visitor | None = None,
+                         metadata: dict | None = None, **fields) -> ModelVersion:
     """Store ``network``'s weights under a new unguessable name and register them as an inactive version with
-    ``fields`` (parent, owner, metrics, gate verdict...)."""
+    ``fields`` (parent, metrics, gate verdict...): a personal version of ``owner``, or a shared one without."""
     weights_name = f"{name_prefix}-{uuid.uuid4().hex[:12]}.pt"
     sha256 = weights_save(network, weights_name, metadata=metadata)
-    return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256,
+    kind = ModelVersion.Kind.PERSONAL if owner else ModelVersion.Kind.SHARED
+    return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256, kind=kind,
+                                       owner=owner.session_key if owner else None,
                                        architecture=network.architecture, **fields)
 
 
@@ -129,54 +132,60 @@ def personal_models_of_ended_sessions_delete() -> list[str]:
     """Delete the personal models (with their files) of sessions that have expired or been cleared; return the
     short ids of those sessions. Their samples stay: staff may still review and use them."""
     live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
-    ended = set(ModelVersion.objects.exclude(owner="").exclude(owner__in=live).values_list("owner", flat=True))
+    ended = set(ModelVersion.objects.filter(kind=ModelVersion.Kind.PERSONAL).exclude(owner__in=live)
+                .values_list("owner", flat=True))
     for session_key in ended:
-        personal_models_delete(session_key=session_key)
+        personal_models_delete(visitor=Visitor(session_key=session_key))
     return sorted(key[:8] for key in ended)
 
 
-def personal_model_promote(*, session_key: str, version: ModelVersion) -> None:
-    """Serve ``version`` to its session from its next prediction on; prune the session's older versions."""
+def personal_model_promote(*, visitor: Visitor, version: ModelVersion) -> None:
+    """Serve ``version`` to its visitor from their next prediction on; prune their older versions."""
+    if version.owner != visitor.session_key:
+        raise InvalidModelVersion(f"{version} is not this visitor's personal model.")
     with transaction.atomic():
-        PersonalModel.objects.update_or_create(session_key=session_key, defaults={"version": version,
-                                                                                  "enabled": True})
-        personal_versions_prune(session_key=session_key)
+        PersonalModel.objects.update_or_create(session_key=visitor.session_key, defaults={"version": version,
+                                                                                          "enabled": True})
+        personal_versions_prune(visitor=visitor)
 
 
-def personal_versions_prune(*, session_key: str) -> int:
-    """Keep at most PERSONAL_MODELS_PER_SESSION of a session's versions, gate-rejected candidates included: the one
-    serving it and the newest others. The rest are deleted with their files; return how many."""
-    serving = PersonalModel.objects.filter(session_key=session_key).values_list("version_id", flat=True).first()
-    newest_first = ModelVersion.objects.filter(owner=session_key).order_by("-created", "-id")
+def personal_versions_prune(*, visitor: Visitor) -> int:
+    """Keep at most PERSONAL_MODELS_PER_SESSION of a visitor's versions, gate-rejected candidates included: the one
+    serving them and the newest others. The rest are deleted with their files; return how many."""
+    serving = (PersonalModel.objects.filter(session_key=visitor.session_key).values_list("version_id", flat=True)
+               .first())
+    newest_first = ModelVersion.objects.owned_by(visitor).order_by("-created", "-id")
     kept = [serving] if serving else []
     kept += list(newest_first.exclude(pk=serving).values_list("pk", flat=True)[:settings.PERSONAL_MODELS_PER_SESSION
                                                                               - len(kept)])
     return model_versions_delete(newest_first.exclude(pk__in=kept))
 
 
-def personal_model_use(*, session_key: str, personal: bool) -> PersonalModel | None:
-    """Switch this session between its personal model and the shared one; None when it has no personal model."""
-    choice = PersonalModel.objects.filter(session_key=session_key).first()
+def personal_model_use(*, visitor: Visitor, personal: bool) -> PersonalModel | None:
+    """Switch this visitor between their personal model and the shared one; None when they have no personal
+    model."""
+    choice = PersonalModel.objects.filter(session_key=visitor.session_key).first()
     if choice is not None and choice.enabled != personal:
         choice.enabled = personal
         choice.save(update_fields=["enabled", "updated"])
     return choice
 
 
-def personal_models_delete(*, session_key: str) -> int:
-    """Delete every personal version of this session with its files; it is read by the shared model again."""
+def personal_models_delete(*, visitor: Visitor) -> int:
+    """Delete every personal version of this visitor with its files; the shared model reads their drawings
+    again. Shared versions are out of reach: owned_by() never matches one."""
     with transaction.atomic():
-        PersonalModel.objects.filter(session_key=session_key).delete()
-        return model_versions_delete(ModelVersion.objects.filter(owner=session_key))
+        PersonalModel.objects.filter(session_key=visitor.session_key).delete()
+        return model_versions_delete(ModelVersion.objects.owned_by(visitor))
 
 
-def personal_model_state(session_key: str | None) -> dict:
-    """What a session's page shows about the model reading its drawings: the shared version, its own personal
+def personal_model_state(visitor: Visitor | None) -> dict:
+    """What a visitor's page shows about the model reading their drawings: the shared version, their own personal
     version (and whether it is switched on), and whether a newer shared model exists than the one it was trained
     from."""
     shared_id = active_version_id()
-    choice = (PersonalModel.objects.filter(session_key=session_key).select_related("version").first()
-              if session_key else None)
+    choice = (PersonalModel.objects.filter(session_key=visitor.session_key).select_related("version").first()
+              if visitor else None)
     personal = choice.version if choice else None
     return {
         "shared": {"version": shared_id},

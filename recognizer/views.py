@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from .exceptions import STORE_RETRY_AFTER
-from .http import stored_session_key
+from .http import visitor_of
 from .models import ModelVersion
 from .versions import personal_model_state
 
@@ -22,7 +22,7 @@ def index(request: HttpRequest) -> HttpResponse:
     """The drawing page: canvas, live prediction and what the network saw."""
     return render(request, "recognizer/index.html", {
         "model_version": ModelVersion.objects.filter(is_active=True).first(),
-        "model_state": personal_model_state(stored_session_key(request)),  # for the line naming the model
+        "model_state": personal_model_state(visitor_of(request)),  # for the line naming the model
     })
 
 

@@ -132,7 +132,7 @@ def test_poisoning_drill_a_session_that_labels_its_sevens_as_1_changes_no_one_el
 
     assert answers() == before  # byte for byte, with and without a session of their own
     assert ModelVersion.objects.get(is_active=True) == active_model_version
-    assert list(ModelVersion.objects.filter(owner="")) == [active_model_version]
+    assert list(ModelVersion.objects.shared()) == [active_model_version]
     if status["status"] == "succeeded":  # its own model may read them as 1: that is its own business
         answer = poisoner.post("/api/predict", {"file": as_upload(sevens[0])}).json()
         assert answer["personal"] and answer["model_version"] == status["model_version"]

@@ -70,7 +70,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="session")
     def short_session(self, run: TrainingRun) -> str:
-        return run.session_key[:8] or "—"
+        return (run.session_key or "")[:8] or "—"
 
 
 def _shared_plan() -> dict:

@@ -18,11 +18,15 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         REJECTED = "rejected", "Rejected by the quality gate"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     OPEN = (Status.QUEUED, Status.RUNNING)
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSONAL)
-    session_key = models.CharField(max_length=40, db_index=True, blank=True, help_text="empty for shared runs")
+    session_key = models.CharField(max_length=40, null=True, blank=True, db_index=True,
+                                   help_text="the session a personal run trains for; none for shared runs")
+    network = models.CharField(max_length=32, blank=True, db_index=True,
+                               help_text="a keyed hash of the client network that asked (a budget per address)")
     requested_by = models.CharField(max_length=150, blank=True, help_text="the staff user who started a shared run")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0, help_text="0 to 1")
@@ -44,8 +48,13 @@ class TrainingRun(models.Model):
         ordering = ["-id"]
         constraints = [
             # One open run per session (and one open shared run): others are never blocked.
-            models.UniqueConstraint(fields=["kind", "session_key"], condition=Q(status__in=["queued", "running"]),
-                                    name="one_open_run_per_owner"),
+            models.UniqueConstraint(fields=["session_key"], condition=Q(kind="personal", status__in=["queued", "running"]),
+                                    name="one_open_run_per_session"),
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind="shared", status__in=["queued", "running"]),
+                                    name="one_open_shared_run"),
+            models.CheckConstraint(condition=Q(kind="shared", session_key__isnull=True)
+                                   | (Q(kind="personal", session_key__isnull=False) & ~Q(session_key="")),
+                                   name="personal_runs_have_a_session_shared_ones_none"),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,11 @@ from django.utils import timezone
 
 from recognizer.exceptions import NoActiveModel
 from recognizer.models import ModelVersion, Sample
-from recognizer.versions import model_version_create, personal_model_promote, personal_versions_prune
+from recognizer.services import samples_of
+from recognizer.visitors import Visitor
+from recognizer.versions import (
+    model_version_create, model_versions_delete, personal_model_promote, personal_versions_prune,
+)
 
 from .adapt import AdaptConfig, GateRules
 from .candidate import Candidate, train_candidate
@@ -30,9 +34,14 @@ HEARTBEAT_SECONDS = 1.0
 FINE_TUNE_TASK_PATH = "training.tasks.fine_tune_run"  # tasks.py imports this module, so named, not imported
 
 
-def personal_samples(session_key: str) -> QuerySet[Sample]:
-    """What a personal run trains on: this session's own samples that staff have not rejected."""
-    return Sample.objects.filter(session_key=session_key).exclude(status=Sample.Status.REJECTED)
+def personal_samples(visitor: Visitor) -> QuerySet[Sample]:
+    """What a personal run trains on: this visitor's own samples that staff have not rejected."""
+    return samples_of(visitor).exclude(status=Sample.Status.REJECTED)
+
+
+def run_visitor(run: TrainingRun) -> Visitor:
+    """The visitor a personal run trains for."""
+    return Visitor(session_key=run.session_key, network=run.network)
 
 
 def training_runs_fail_stale(*, stale_after: float | None = None) -> int:
@@ -60,13 +69,21 @@ def _task_results_fail(run_ids: set[int], message: str) -> None:
             result.set_failed(WorkerStopped(message))
 
 
-def training_run_create(*, session_key: str, config: AdaptConfig | None = None) -> TrainingRun:
-    """Queue a personal fine-tune of the shared active model on this session's own samples; a worker picks it up
+def training_run_create(*, visitor: Visitor, config: AdaptConfig | None = None) -> TrainingRun:
+    """Queue a personal fine-tune of the shared active model on this visitor's own samples; a worker picks it up
     on commit. Other sessions' runs never block it."""
-    samples = personal_samples(session_key)
+    samples = personal_samples(visitor)
     if not samples.exists():
         raise NoUsableSamples("There is nothing to train on yet: save a few labelled drawings first.")
-    return _run_create(kind=TrainingRun.Kind.PERSONAL, session_key=session_key, samples=samples, config=config)
+    return _run_create(kind=TrainingRun.Kind.PERSONAL, visitor=visitor, samples=samples, config=config)
+
+
+def training_runs_cancel(*, visitor: Visitor) -> int:
+    """Cancel this visitor's queued or running personal run: a worker skips a queued one, and a running one
+    finishes without keeping what it trained. Return how many were cancelled."""
+    return TrainingRun.objects.filter(kind=TrainingRun.Kind.PERSONAL, session_key=visitor.session_key,
+                                      status__in=TrainingRun.OPEN).update(
+        status=TrainingRun.Status.CANCELLED, finished=timezone.now(), error="Cancelled: you deleted your model.")
 
 
 def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None = None,
@@ -77,26 +94,29 @@ def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None 
     samples, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
     if not samples:
         raise NoUsableSamples("No samples are approved yet: approve some in the sample review first.")
-    return _run_create(kind=TrainingRun.Kind.SHARED, session_key="", samples=Sample.objects.filter(pk__in=samples),
+    return _run_create(kind=TrainingRun.Kind.SHARED, visitor=None, samples=Sample.objects.filter(pk__in=samples),
                        config=config, requested_by=requested_by, enqueue=enqueue, metrics={"left_out": left_out})
 
 
-def _run_create(*, kind: str, session_key: str, samples: QuerySet[Sample], config: AdaptConfig | None,
+def _run_create(*, kind: str, visitor: Visitor | None, samples: QuerySet[Sample], config: AdaptConfig | None,
                 requested_by: str = "", enqueue: bool = True, metrics: dict | None = None) -> TrainingRun:
     config = config or AdaptConfig(**settings.FINE_TUNE)
     training_runs_fail_stale()  # a run whose worker died must not hold its session's place
-    parent = ModelVersion.objects.filter(is_active=True).first()
+    parent = ModelVersion.objects.shared().filter(is_active=True).first()
     if parent is None:
         raise NoActiveModel("No model is active, so there is nothing to fine-tune.")
     try:
         with transaction.atomic():  # the database allows one open run per session (and one shared run)
-            run = TrainingRun.objects.create(kind=kind, session_key=session_key, parent=parent, params=asdict(config),
+            run = TrainingRun.objects.create(kind=kind, session_key=visitor.session_key if visitor else None,
+                                             network=visitor.network if visitor else "", parent=parent,
+                                             params=asdict(config),
                                              requested_by=requested_by, metrics=metrics or {})
             run.samples.set(samples)
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(run.pk))
     except IntegrityError:
-        open_run = TrainingRun.objects.filter(kind=kind, session_key=session_key, status__in=TrainingRun.OPEN).first()
+        open_run = TrainingRun.objects.filter(kind=kind, session_key=visitor.session_key if visitor else None,
+                                              status__in=TrainingRun.OPEN).first()
         state = open_run.status if open_run else "open"
         whose = "A shared training run" if kind == TrainingRun.Kind.SHARED else "Your training run"
         raise TrainingAlreadyOpen(f"{whose} is already {state}; wait for it to finish, then try again.") from None
@@ -114,7 +134,7 @@ def shared_samples(max_share: float) -> tuple[list[int], dict[str, int]]:
         ids = Sample.objects.filter(session_key=session_key, status=Sample.Status.APPROVED).order_by("-created", "-id")
         kept += list(ids.values_list("pk", flat=True)[:cap])
         if count > cap:
-            left_out[session_key[:8]] = count - cap
+            left_out[(session_key or "ended")[:8]] = count - cap
     return kept, left_out
 
 
@@ -158,7 +178,7 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         _train_and_promote(run)
     except Exception as exc:
         logger.exception("%s failed", run)
-        TrainingRun.objects.filter(pk=run.pk).update(
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
             status=TrainingRun.Status.FAILED, finished=timezone.now(), error=_readable(exc))
         raise
     return run
@@ -193,12 +213,24 @@ def _train_and_promote(run: TrainingRun) -> None:
                                 rules=_rules(run), progress=progress, with_test_set=run.kind == TrainingRun.Kind.SHARED)
     started = time.perf_counter()
     version = _store(run, candidate)
-    if run.kind == TrainingRun.Kind.PERSONAL:
-        with transaction.atomic():
+    with transaction.atomic():
+        # Locked, so that a cancellation (the visitor deleted their model or their data) either lands before this
+        # check, and the candidate goes, or waits until the run is finished.
+        if not TrainingRun.objects.select_for_update().filter(pk=run.pk, status=TrainingRun.Status.RUNNING).exists():
+            model_versions_delete(ModelVersion.objects.filter(pk=version.pk))
+            logger.info("%s was cancelled while it trained; its candidate is discarded", run)
+            return
+        if run.kind == TrainingRun.Kind.PERSONAL:
             if candidate.decision.accepted:
-                personal_model_promote(session_key=run.session_key, version=version)
+                personal_model_promote(visitor=run_visitor(run), version=version)
             else:  # a rejected candidate is kept for inspection, within the session's cap
-                personal_versions_prune(session_key=run.session_key)
+                personal_versions_prune(visitor=run_visitor(run))
+        _finish(run, candidate, version, started)
+    logger.info("Training run %s %s: %s", run.pk, "accepted" if candidate.decision.accepted else "rejected",
+                candidate.decision.reason)
+
+
+def _finish(run: TrainingRun, candidate: Candidate, version: ModelVersion, started: float) -> None:
     candidate.seconds["activate"] = round(time.perf_counter() - started, 3)
     accepted = candidate.decision.accepted
     TrainingRun.objects.filter(pk=run.pk).update(
@@ -206,7 +238,6 @@ def _train_and_promote(run: TrainingRun) -> None:
         progress=1.0, finished=timezone.now(), result=version, history=candidate.history,
         metrics={**run.metrics, **candidate.metrics(), "seconds": candidate.seconds},
     )
-    logger.info("Training run %s %s: %s", run.pk, "accepted" if accepted else "rejected", candidate.decision.reason)
 
 
 def _store(run: TrainingRun, candidate: Candidate) -> ModelVersion:
@@ -215,7 +246,7 @@ def _store(run: TrainingRun, candidate: Candidate) -> ModelVersion:
     return model_version_create(
         network=candidate.network, name_prefix=f"run{run.pk}",
         metadata={"training_run": run.pk, "parent_version": run.parent_id},
-        parent=run.parent, owner=run.session_key if personal else "", trained_on=candidate.trained_on,
+        parent=run.parent, owner=run_visitor(run) if personal else None, trained_on=candidate.trained_on,
         gate_passed=candidate.decision.accepted, gate_reason=candidate.decision.reason,
         notes=f"{'personal' if personal else 'shared'} fine-tune, training run {run.pk}",
         metrics={**candidate.version_metrics(), "training_run": run.pk},

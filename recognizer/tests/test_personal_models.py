@@ -10,6 +10,7 @@ from recognizer import inference
 from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
 from recognizer.versions import personal_model_promote
+from recognizer.visitors import Visitor
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def personal_version(person, tiny_checkpoint, store_version, active_model_versio
     client, key = person
     version = store_version("personal.pt", tiny_checkpoint, owner=key, parent=active_model_version, trained_on=46,
                             gate_passed=True)
-    personal_model_promote(session_key=key, version=version)
+    personal_model_promote(visitor=Visitor(key), version=version)
     return version
 
 
@@ -116,7 +117,7 @@ def test_a_session_keeps_at_most_two_personal_versions(person, tiny_checkpoint, 
     for n in range(4):
         with django_capture_on_commit_callbacks(execute=True):
             versions.append(store_version(f"p{n}.pt", tiny_checkpoint, owner=key))
-            personal_model_promote(session_key=key, version=versions[-1])
+            personal_model_promote(visitor=Visitor(key), version=versions[-1])
     kept = list(ModelVersion.objects.filter(owner=key).order_by("id"))
     assert kept == versions[-settings.PERSONAL_MODELS_PER_SESSION:]
     assert [v.weights_path.exists() for v in versions] == [False, False, True, True]

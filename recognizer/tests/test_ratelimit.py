@@ -28,7 +28,8 @@ def budgets(settings, active_model_version, tmp_path):
     at_the_start_of_a_window(60)
     settings.RATE_LIMIT_STORE = tmp_path / "ratelimit.sqlite3"
     settings.RATE_LIMIT_ENABLED = True
-    settings.RATE_LIMITS = {"predict": Budget(5, 60), "samples": Budget(3, 60), "login": Budget(10, 60)}
+    settings.RATE_LIMITS = {"predict": Budget(5, 60), "samples": Budget(3, 60), "login": Budget(10, 60),
+                           "train": Budget(20, 60), "reads": Budget(8, 60)}
     return settings
 
 

@@ -17,6 +17,7 @@ from recognizer.models import Sample
 from recognizer.review import review_queue, samples_score, samples_to_score
 from recognizer.services import sample_create, samples_export_zip
 from recognizer.versions import model_version_activate
+from recognizer.visitors import Visitor
 
 # One writer the base model never saw: slanted, small tilt, always the page's canvas and pen.
 WRITER = Hand(slant=(0.25, 0.35), tilt_degrees=(-3.0, 3.0), width_scale=(0.85, 1.0), other_canvas_share=0.0,
@@ -93,7 +94,7 @@ def test_the_20_most_suspicious_of_200_hold_most_of_10_wrong_labels(active_model
     mislabelled = set()
     for index, drawing in enumerate(drawings):
         label = (drawing.label + int(rng.integers(1, 10))) % 10 if index in wrong else drawing.label
-        sample = sample_create(session_key=f"writer{index % 5}".ljust(32, "x"), label=label, image_bytes=drawing.data)
+        sample = sample_create(visitor=Visitor(f"writer{index % 5}".ljust(32, "x")), label=label, image_bytes=drawing.data)
         if index in wrong:
             mislabelled.add(sample.pk)
     assert samples_score() == 200

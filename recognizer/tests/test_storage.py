@@ -12,6 +12,7 @@ from recognizer import inference
 from recognizer.ml.checkpoints import CheckpointError
 from recognizer.models import ModelVersion, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
+from recognizer.visitors import Visitor
 from recognizer.versions import (
     model_version_activate, model_version_create, model_versions_delete, personal_model_promote,
     personal_models_of_ended_sessions_delete,
@@ -88,8 +89,8 @@ def test_weights_are_stored_served_and_deleted_with_their_version(store, served,
 
 def test_an_ended_sessions_personal_model_is_deleted_from_the_store(store, served, base_network,
                                                                      django_capture_on_commit_callbacks):
-    mine = model_version_create(network=base_network, name_prefix="personal", owner="e" * 32, parent=served)
-    personal_model_promote(session_key="e" * 32, version=mine)
+    mine = model_version_create(network=base_network, name_prefix="personal", owner=Visitor("e" * 32), parent=served)
+    personal_model_promote(visitor=Visitor("e" * 32), version=mine)
     with django_capture_on_commit_callbacks(execute=True):
         assert personal_models_of_ended_sessions_delete() == ["e" * 8]  # no live session holds that key
     assert mine.weights_name not in store("models/")

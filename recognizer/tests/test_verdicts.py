@@ -20,6 +20,7 @@ from recognizer.tests.test_hostile_input import small_images
 from recognizer.versions import model_version_activate
 from training.strokes import png
 from training.nondigits import iter_nondigits
+from recognizer.visitors import Visitor
 
 URL = "/api/predict"
 SEED = 4242  # no training draws from it
@@ -72,7 +73,7 @@ def test_the_admin_filters_samples_by_verdict(admin_client, make_sample, active_
     family, data = nondigit_pngs(1)[0]
     from recognizer.services import sample_create
 
-    other = sample_create(session_key="n" * 32, label=1, image_bytes=data)
+    other = sample_create(visitor=Visitor("n" * 32), label=1, image_bytes=data)
     Sample.objects.filter(pk=other.pk).update(verdict=NOT_A_DIGIT)  # whatever the drawing was read as
     page = admin_client.get("/admin/recognizer/sample/", {"verdict__exact": NOT_A_DIGIT}).content.decode()
     assert f'value="{other.pk}"' in page and f'value="{digit.pk}"' not in page

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.versions import personal_model_promote
+from recognizer.visitors import Visitor
 
 VERSIONS_URL = "/admin/recognizer/modelversion/"
 SAMPLES_URL = "/admin/recognizer/sample/"
@@ -20,7 +21,7 @@ OWNER = "p" * 32
 def personal(active_model_version, tiny_checkpoint, store_version):
     version = store_version("personal.pt", tiny_checkpoint, owner=OWNER, parent=active_model_version, gate_passed=True,
                             gate_reason="MNIST validation 99.60% → 99.58%")
-    personal_model_promote(session_key=OWNER, version=version)
+    personal_model_promote(visitor=Visitor(OWNER), version=version)
     return version
 
 
@@ -40,8 +41,8 @@ def test_versions_say_shared_or_personal_with_the_owners_short_id_and_filter_by_
     page = admin_client.get(VERSIONS_URL).content.decode()
     assert "personal · session pppppppp" in page and "shared" in page
     personal_only = admin_client.get(VERSIONS_URL, {"kind": "personal"}).content.decode()
-    assert "pppppppp" in personal_only and '<td class="field-kind">shared</td>' not in personal_only
-    assert '<td class="field-kind">shared</td>' in page
+    assert "pppppppp" in personal_only and '<td class="field-kind_and_owner">shared</td>' not in personal_only
+    assert '<td class="field-kind_and_owner">shared</td>' in page
 
 
 def test_a_rejected_version_is_marked_with_the_gates_reason(admin_client, rejected):
@@ -89,7 +90,7 @@ def test_cleanup_removes_personal_models_of_ended_sessions_and_old_rejected_weig
     Session.objects.create(session_key=live_key, session_data="", expire_date=timezone.now() + timedelta(days=1))
     Session.objects.create(session_key=OWNER, session_data="", expire_date=timezone.now() - timedelta(days=1))
     alive = store_version("alive.pt", tiny_checkpoint, owner=live_key)
-    personal_model_promote(session_key=live_key, version=alive)
+    personal_model_promote(visitor=Visitor(live_key), version=alive)
     ModelVersion.objects.filter(pk=rejected.pk).update(created=timezone.now() - timedelta(days=8))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("cleanup_media")

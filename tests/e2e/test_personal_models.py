@@ -14,6 +14,7 @@ from recognizer.versions import model_version_activate, personal_model_promote
 from training.models import TrainingRun
 
 from .axe import severe_violations
+from recognizer.visitors import Visitor
 from .helpers import (
     ONE, SEVEN, answers_from, draw_with_finger, draw_with_mouse, expect_prediction, held_out, model_line,
     open_page_with_samples, save_drawing, session_key, shot, wait_for_answer,
@@ -32,7 +33,7 @@ def own_model(store_version, active_model_version):
         fields = {"owner": key, "parent": active_model_version, "trained_on": 46, "gate_passed": True,
                   "metrics": {"held_out": held_out({"7": (3, 2 / 3, 1.0)})}, **fields}
         version = store_version(f"personal-{key[:8]}.pt", settings.BASE_MODEL_CHECKPOINT, **fields)
-        personal_model_promote(session_key=key, version=version)
+        personal_model_promote(visitor=Visitor(key), version=version)
         open_page_with_samples(page, page.url)
         return version
 

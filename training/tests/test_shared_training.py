@@ -64,7 +64,7 @@ def test_the_admin_shows_the_plan_and_starts_a_queued_shared_run(admin_client, m
     response = admin_client.post(TRAIN_SHARED_URL)
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/trainingrun/{run.pk}/change/")
-    assert (run.kind, run.status, run.session_key, run.requested_by) == ("shared", "queued", "", "admin")
+    assert (run.kind, run.status, run.session_key, run.requested_by) == ("shared", "queued", None, "admin")
     assert run.samples.count() == 8 and run.metrics["left_out"] == {"aaaaaaaa": 3}
     assert "already queued" in admin_client.get(TRAIN_SHARED_URL).content.decode()
 
@@ -115,7 +115,7 @@ def test_a_shared_candidate_that_passes_waits_for_staff_then_activates_on_reques
     run = TrainingRun.objects.get()
     assert run.status == "succeeded", run.metrics
     candidate = run.result
-    assert candidate.owner == "" and candidate.gate_passed and not candidate.is_active
+    assert candidate.kind == "shared" and candidate.owner is None and candidate.gate_passed and not candidate.is_active
     assert ModelVersion.objects.get(is_active=True) == active_model_version  # it waits for staff
     assert candidate.metrics["mnist_test_accuracy"] >= 0.99 and len(candidate.metrics["per_class_accuracy"]) == 10
     assert "activate it in the admin" in capsys.readouterr().out
