@@ -269,8 +269,8 @@ def sample_delete(*, visitor: Visitor, sample_id: int) -> None:
 
 def samples_clear(*, visitor: Visitor) -> int:
     """Delete all of this visitor's samples; return how many."""
-    deleted, _ = Sample.objects.filter(session_key=visitor.session_key).delete()
-    return deleted
+    _, deleted = Sample.objects.filter(session_key=visitor.session_key).delete()
+    return deleted.get(Sample._meta.label, 0)  # not the training runs' links to them, deleted with them
 
 
 def samples_review(samples: QuerySet[Sample], *, status: str) -> int:
