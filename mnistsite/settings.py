@@ -265,6 +265,9 @@ if TRAINING_DEVICE not in {"auto", "cpu", "cuda"}:
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 60)  # a running job silent this long has died
 # A worker starting up fails runs silent this long: a live worker beats at least every few seconds.
 TRAINING_RESTART_STALE_SECONDS = env_int("TRAINING_RESTART_STALE_SECONDS", 15)
+# Personal runs queued or running at once from one client network (an IPv4 address or an IPv6 /64), whatever its
+# sessions: 429 with Retry-After beyond. Each session has at most one.
+TRAINING_OPEN_RUNS_PER_NETWORK = env_int("TRAINING_OPEN_RUNS_PER_NETWORK", 3)
 # Personal models: how many versions a session keeps (older ones are deleted with their files), and how many
 # loaded personal networks each web process holds (least recently used dropped first).
 PERSONAL_MODELS_PER_SESSION = env_int("PERSONAL_MODELS_PER_SESSION", 2)

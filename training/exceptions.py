@@ -13,6 +13,15 @@ class TrainingAlreadyOpen(TrainingRefused):
     status = 409
 
 
+class TooManyOpenRuns(TrainingRefused):
+    """The visitor's network has as many runs queued or running as it may have; try again in ``retry_after`` s."""
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TooFewSessions(TrainingRefused):
     """A shared run cannot keep every session under its share of the samples."""
     status = 400

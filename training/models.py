@@ -29,6 +29,8 @@ class TrainingRun(models.Model):
                                help_text="a keyed hash of the client network that asked (a budget per address)")
     requested_by = models.CharField(max_length=150, blank=True, help_text="the staff user who started a shared run")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    priority = models.IntegerField(default=0, help_text="its place in the worker's queue, highest first: staff's runs "
+                                   "above visitors', a visitor's lower for each run its network already had open")
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     history = models.JSONField(default=list, blank=True, help_text="per epoch: loss and accuracy")
     metrics = models.JSONField(default=dict, blank=True, help_text="before and after, on MNIST and the samples")

@@ -13,8 +13,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django_tasks.base import TASK_MIN_PRIORITY
 
 from recognizer.exceptions import NoActiveModel
 from recognizer.models import ModelVersion, Sample
@@ -26,12 +27,19 @@ from recognizer.versions import (
 
 from .adapt import AdaptConfig, GateRules
 from .candidate import Candidate, train_candidate
-from .exceptions import NoUsableSamples, TooFewSessions, TrainingAlreadyOpen, WorkerStopped
+from .exceptions import NoUsableSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, WorkerStopped
 from .models import TrainingRun
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 FINE_TUNE_TASK_PATH = "training.tasks.fine_tune_run"  # tasks.py imports this module, so named, not imported
+# One queue, served highest priority first, then oldest first (django-tasks-db's claim order). Scoring
+# (recognizer.tasks.SCORING_PRIORITY) and staff's work go before any visitor's run. A visitor's run is one lower for
+# each run its network already has open: everyone's first run goes before anyone's second, however many sessions
+# one address opens.
+STAFF_PRIORITY = 50
+VISITOR_PRIORITY = 0
+OPEN_RUNS_RETRY_AFTER = 60  # seconds: about a queued run's wait on an idle worker
 
 
 def personal_samples(visitor: Visitor) -> QuerySet[Sample]:
@@ -105,15 +113,16 @@ def _run_create(*, kind: str, visitor: Visitor | None, samples: QuerySet[Sample]
     parent = ModelVersion.objects.shared().filter(is_active=True).first()
     if parent is None:
         raise NoActiveModel("No model is active, so there is nothing to fine-tune.")
+    priority = STAFF_PRIORITY if visitor is None else _visitor_priority(visitor)
     try:
         with transaction.atomic():  # the database allows one open run per session (and one shared run)
             run = TrainingRun.objects.create(kind=kind, session_key=visitor.session_key if visitor else None,
                                              network=visitor.network if visitor else "", parent=parent,
-                                             params=asdict(config),
+                                             params=asdict(config), priority=priority,
                                              requested_by=requested_by, metrics=metrics or {})
             run.samples.set(samples)
             if enqueue:
-                transaction.on_commit(lambda: _enqueue(run.pk))
+                transaction.on_commit(lambda: _enqueue(run.pk, priority))
     except IntegrityError:
         open_run = TrainingRun.objects.filter(kind=kind, session_key=visitor.session_key if visitor else None,
                                               status__in=TrainingRun.OPEN).first()
@@ -121,6 +130,22 @@ def _run_create(*, kind: str, visitor: Visitor | None, samples: QuerySet[Sample]
         whose = "A shared training run" if kind == TrainingRun.Kind.SHARED else "Your training run"
         raise TrainingAlreadyOpen(f"{whose} is already {state}; wait for it to finish, then try again.") from None
     return run
+
+
+def _visitor_priority(visitor: Visitor) -> int:
+    """The queue priority of a new run for this visitor: one lower for each open run of other sessions on its
+    network. Raises TooManyOpenRuns when the network already has TRAINING_OPEN_RUNS_PER_NETWORK of them (the
+    session's own open run is left to the one-run-per-session constraint, which says so more plainly)."""
+    if not visitor.network:
+        return VISITOR_PRIORITY
+    others = (TrainingRun.objects.filter(kind=TrainingRun.Kind.PERSONAL, network=visitor.network,
+                                         status__in=TrainingRun.OPEN).exclude(session_key=visitor.session_key)
+              .count())
+    if others >= settings.TRAINING_OPEN_RUNS_PER_NETWORK:
+        raise TooManyOpenRuns(
+            f"{others} training runs from your network are already waiting or running, the most one address may "
+            "have at a time. Try again when one of them has finished.", retry_after=OPEN_RUNS_RETRY_AFTER)
+    return max(VISITOR_PRIORITY - others, TASK_MIN_PRIORITY)
 
 
 def shared_samples(max_share: float) -> tuple[list[int], dict[str, int]]:
@@ -152,16 +177,18 @@ def _session_cap(counts: list[int], max_share: float) -> int:
 
 
 def training_run_queue_position(run: TrainingRun) -> int | None:
-    """1 for the next queued run a worker will take, 2 behind it, ...; None once the run is not queued."""
+    """1 for the next queued run a worker will take, 2 behind it, ...; None once the run is not queued. The worker
+    takes runs by priority, then in the order they were queued."""
     if run.status != TrainingRun.Status.QUEUED:
         return None
-    return TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, pk__lt=run.pk).count() + 1
+    ahead = Q(priority__gt=run.priority) | Q(priority=run.priority, pk__lt=run.pk)
+    return TrainingRun.objects.filter(ahead, status=TrainingRun.Status.QUEUED).count() + 1
 
 
-def _enqueue(run_id: int) -> None:
+def _enqueue(run_id: int, priority: int) -> None:
     from .tasks import fine_tune_run  # the task module imports this one
 
-    fine_tune_run.enqueue(run_id=run_id)
+    fine_tune_run.using(priority=priority).enqueue(run_id=run_id)
 
 
 def training_run_execute(*, run_id: int) -> TrainingRun:
