@@ -112,13 +112,13 @@
 
   /*
    * Ask before deleting, inline (never window.confirm): a question, optional extra controls (a checkbox), and
-   * two buttons, all inside `into` and only while it is asked; `hide` is hidden meanwhile. Escape or Cancel
-   * says no. act() runs on yes and resolves to true when done (the question closes) or false (it stays, to
-   * try again). Focus goes to Cancel, and afterwards to focusAfter() (by default the first of `hide`); onClose()
-   * runs once the question is gone.
+   * two buttons, all inside `into` and only while it is asked; `hide` is hidden meanwhile. Escape or the no
+   * button (named `no`, by default Cancel) says no. act() runs on yes and resolves to true when done (the
+   * question closes) or false (it stays, to try again). Focus goes to the no button, and afterwards to
+   * focusAfter() (by default the first of `hide`); onClose() runs once the question is gone.
    */
-  function askInline({ into, id, question, yes: yesText, act, extra = [], hide = [], focusAfter = () => hide[0],
-                       onClose = () => {} }) {
+  function askInline({ into, id, question, yes: yesText, no: noText = "Cancel", act, extra = [], hide = [],
+                       focusAfter = () => hide[0], onClose = () => {} }) {
     if (into.querySelector(".confirm")) return null;
     const box = document.createElement("div");
     box.className = "confirm";
@@ -129,7 +129,7 @@
     text.id = id;
     text.textContent = question;
     const yes = button(yesText, "button button--small button--danger");
-    const no = button("Cancel", "button button--small");
+    const no = button(noText, "button button--small");
     box.append(text, ...extra, yes, no);
 
     const close = () => {

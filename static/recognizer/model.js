@@ -152,13 +152,19 @@
   async function deletePersonal() {
     const answer = await api.request(url, { method: "DELETE" });
     if (answer.ok) {
+      forgetPersonal();
       const shared = state.shared.version;
-      setState({ ...state, personal: null, newer_shared: false, serving: { version: shared, personal: false } },
-               { repredict: true });
       const now = shared === null ? "The shared model" : `The shared model v${shared}`;
       pad.announce(`Deleted your model. ${now} reads your drawings now.`);
     }
     return answer;
+  }
+
+  /* The personal model is gone (deleted here, or with all of this session's data): the shared one reads. */
+  function forgetPersonal() {
+    const shared = state.shared.version;
+    setState({ ...state, personal: null, newer_shared: false, serving: { version: shared, personal: false } },
+             { repredict: true });
   }
 
   function askToDelete() {
@@ -192,6 +198,7 @@
   ui.retrain.addEventListener("click", api.onButton(() => root.dispatchEvent(new CustomEvent("train:request"))));
   root.addEventListener("pad:state", onPadState);
   root.addEventListener("train:finished", () => refresh({ repredict: true }));
+  root.addEventListener("data:deleted", forgetPersonal);   // mydata.js deleted everything of this session
   root.addEventListener("train:change", (event) => {
     training = event.detail.open;
     render();

@@ -8,7 +8,8 @@
  * and the list as they were and says why.
  * Other scripts hear about the number of samples through a "samples:change" event (detail.total) on #recognizer;
  * one that starts after the list may have loaded (or failed to) reads window.mnistsite.samples.total() first.
- * Clear all can delete the personal model too, through window.mnistsite.model (model.js).
+ * Clear all can delete the personal model too, through window.mnistsite.model (model.js). After "data:deleted"
+ * (mydata.js deleted everything of this session) the list is empty.
  * In Number mode ("mode:change" on #recognizer, from number.js) the label buttons and digit keys give way to
  * number.js's own form, which adds the samples it saved here with window.mnistsite.samples.add().
  * Hints say which digits to draw next; how well each digit is read comes from training.js's "train:tested" event
@@ -368,6 +369,14 @@
   root.addEventListener("train:tested", (event) => {
     tested = event.detail.digits;
     render();
+  });
+  root.addEventListener("data:deleted", () => {   // mydata.js deleted everything of this session
+    samples = [];
+    lastSaved = [];
+    loaded = true;
+    failed = false;
+    ui.strip.replaceChildren();
+    listChanged();
   });
   document.addEventListener("keydown", onKeyDown);
 

@@ -10,6 +10,7 @@
  * model reads now and reads the drawing on the pad again; "train:change" (detail.open) says whether a run is open,
  * and a "train:request" (model.js's Retrain button) starts one. "train:tested" gives samples.js, per digit, how
  * the last run's test read the drawings it kept aside, for the model that reads now (detail.digits, or null).
+ * After "data:deleted" (mydata.js deleted everything of this session) the card shows no run.
  */
 (() => {
   "use strict";
@@ -116,6 +117,21 @@
       ui.stage.textContent = "Lost contact with the server — retrying…";
       pollTimer = setTimeout(poll, RETRY_MS);
     }
+    updateButton();
+  }
+
+  /* mydata.js deleted everything of this session, its runs too: the card looks as it does before a first run. */
+  function forgetRuns() {
+    clearTimeout(pollTimer);
+    run = null;
+    followed = null;
+    outcomeRun = null;
+    ui.live.hidden = true;
+    ui.run.hidden = true;
+    ui.outcome.hidden = true;
+    ui.steps.hidden = false;
+    delete ui.card.dataset.status;
+    announceTested();
     updateButton();
   }
 
@@ -434,6 +450,7 @@
     updateButton();
   });
   root.addEventListener("train:request", onRequest);
+  root.addEventListener("data:deleted", forgetRuns);
   new ResizeObserver(() => { if (!ui.live.hidden) drawChart(); }).observe(ui.live);
 
   ui.card.hidden = false;

@@ -156,7 +156,7 @@ def test_clear_all_offers_to_delete_your_model_too(samples_page: Page, own_model
     expect(also).not_to_be_checked()
     shot(page.locator("#sample-actions"), "clear-all-with-model")
     also.check()
-    page.get_by_role("button", name="Delete all").click()
+    page.get_by_role("button", name="Delete all", exact=True).click()
 
     expect(page.locator("#save-status")).to_have_text("Deleted all your samples and your model.")
     expect(model_line(page)).to_have_text(re.compile(rf"^Shared model v{active_model_version.pk}\b"))
@@ -167,7 +167,7 @@ def test_clear_all_keeps_your_model_unless_asked_and_without_one_does_not_offer(
     page = samples_page
     mine = own_model(page)
     page.get_by_role("button", name="Clear all").click()
-    page.get_by_role("button", name="Delete all").click()
+    page.get_by_role("button", name="Delete all", exact=True).click()
     expect(page.locator("#save-status")).to_have_text("Deleted all your samples.")
     expect(model_line(page)).to_have_text(re.compile(rf"^Your model v{mine.pk}\b"))
     assert ModelVersion.objects.filter(pk=mine.pk).exists()

@@ -148,15 +148,15 @@ def test_clear_all_asks_first_and_then_deletes_every_sample(samples_page: Page):
     clear_all.click()
     expect(page.get_by_text("Delete all 2 samples? This cannot be undone.")).to_be_visible()
     page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_role("button", name="Delete all")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete all", exact=True)).to_have_count(0)
     clear_all.click()
     page.keyboard.press("Escape")   # also says no
-    expect(page.get_by_role("button", name="Delete all")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete all", exact=True)).to_have_count(0)
     expect(thumbnails(page)).to_have_count(2)
     assert Sample.objects.count() == 2
 
     clear_all.click()
-    page.get_by_role("button", name="Delete all").click()
+    page.get_by_role("button", name="Delete all", exact=True).click()
 
     expect(thumbnails(page)).to_have_count(0)
     expect(page.locator("#samples-empty")).to_be_visible()
