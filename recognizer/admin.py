@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -16,10 +17,13 @@ from .exceptions import InvalidModelVersion
 from .forms import ReviewDecisionForm, ThrottledSignInForm
 from .models import ModelVersion, Sample
 from .review import confusion_on_approved_samples, confusion_table, review_progress, review_queue
-from .services import sample_review_decide, samples_export_zip, samples_relabel, samples_review
+from .services import (
+    sample_review_decide, samples_export_zip, samples_relabel, samples_review, unreviewed_samples_count,
+)
 from .versions import model_version_activate, model_versions_delete
 
 REVIEW_PAGE_SIZE = 50
+UNREVIEWED_WARNING_SHARE = 0.9  # of MAX_UNREVIEWED_SAMPLES: staff hear of the ceiling before saves stop
 admin.site.login_form = ThrottledSignInForm  # logs and counts failed sign-ins; refuses past RATE_LIMITS["login"]
 
 
@@ -49,6 +53,20 @@ def _relabel_action(digit: int):
 
     relabel.__name__ = f"relabel_as_{digit}"
     return relabel
+
+
+def unreviewed_ceiling_warning() -> tuple[str, int] | None:
+    """What staff should know when unreviewed samples near the ceiling past which the site keeps no new drawings
+    (recognizer.services._check_room): the words and the message level, or None while there is room."""
+    unreviewed, ceiling = unreviewed_samples_count(), settings.MAX_UNREVIEWED_SAMPLES
+    if unreviewed >= ceiling:
+        return (f"The site has stopped keeping new drawings: {unreviewed:,} of {ceiling:,} unreviewed samples, its "
+                "ceiling (MAX_UNREVIEWED_SAMPLES). People can save again once some are reviewed or deleted.",
+                messages.ERROR)
+    if unreviewed >= UNREVIEWED_WARNING_SHARE * ceiling:
+        return (f"{unreviewed:,} of {ceiling:,} unreviewed samples: at {ceiling:,} the site stops keeping new "
+                "drawings until some are reviewed or deleted.", messages.WARNING)
+    return None
 
 
 @admin.register(Sample)
@@ -92,6 +110,7 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
                                     status=200 if done else 400)
             self.message_user(request, message, messages.SUCCESS if done else messages.ERROR)
             return HttpResponseRedirect(f"{reverse('admin:recognizer_sample_review')}?{request.GET.urlencode()}")
+        self._warn_near_the_ceiling(request)
         page = Paginator(review_queue().select_related("scored_by"), REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
         reviewed, total = review_progress()
         return TemplateResponse(request, "admin/recognizer/sample/review_queue.html", {
@@ -99,6 +118,15 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
             "page": page, "reviewed": reviewed, "total": total, "can_decide": self.has_change_permission(request),
             "unscored": Sample.objects.filter(suspicion__isnull=True, status=Sample.Status.NEW).count(),
         })
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        self._warn_near_the_ceiling(request)
+        return super().changelist_view(request, extra_context)
+
+    def _warn_near_the_ceiling(self, request: HttpRequest) -> None:
+        """Say why saves are (or soon will be) refused: too many samples wait for review."""
+        if request.method == "GET" and (warning := unreviewed_ceiling_warning()):
+            self.message_user(request, *warning)
 
     def _review_decide(self, request: HttpRequest, form: ReviewDecisionForm) -> tuple[bool, str]:
         """Apply one decision of the review queue, on record; whether it was done, and what happened, in words."""

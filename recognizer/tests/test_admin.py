@@ -6,6 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
+from recognizer.exceptions import SiteFull
 from recognizer.models import ModelVersion, Sample
 from recognizer.services import spreadsheet_safe
 from recognizer.versions import model_version_activate
@@ -167,3 +168,31 @@ def test_the_admin_shows_when_the_active_versions_weights_are_broken(admin_clien
         page = admin_client.get(url).content.decode()
         assert f"The active model {stored_version} cannot be loaded: weights file other.pt is missing" in page
         assert "✗ weights file other.pt is missing" in page
+
+
+REVIEW_URL = f"{SAMPLES_URL}review/"
+NEAR_CEILING = "9 of 10 unreviewed samples: at 10 the site stops keeping new drawings until some are reviewed or deleted."
+AT_CEILING = ("The site has stopped keeping new drawings: 9 of 9 unreviewed samples, its ceiling "
+              "(MAX_UNREVIEWED_SAMPLES). People can save again once some are reviewed or deleted.")
+
+
+def test_the_sample_list_and_the_review_queue_say_why_saves_are_or_soon_will_be_refused(
+        admin_client, make_sample, settings):
+    nine = [make_sample(session_key=f"{n}" * 32, label=n) for n in range(9)]
+    settings.MAX_UNREVIEWED_SAMPLES = 11  # 9 of 11 is under 90 %: nothing to say
+    for url in (SAMPLES_URL, REVIEW_URL):
+        assert "unreviewed samples" not in admin_client.get(url).content.decode()
+
+    settings.MAX_UNREVIEWED_SAMPLES = 10
+    for url in (SAMPLES_URL, REVIEW_URL):
+        assert f'<li class="warning">{NEAR_CEILING}</li>' in admin_client.get(url).content.decode()
+
+    settings.MAX_UNREVIEWED_SAMPLES = 9  # what the banner says is what saves meet
+    with pytest.raises(SiteFull):
+        make_sample(label=1)
+    for url in (SAMPLES_URL, REVIEW_URL):
+        assert f'<li class="error">{AT_CEILING}</li>' in admin_client.get(url).content.decode()
+
+    act(admin_client, SAMPLES_URL, "approve", nine[:1])  # reviewed ones no longer count: 8 of 9 is under 90 %
+    for url in (SAMPLES_URL, REVIEW_URL):
+        assert "unreviewed samples" not in admin_client.get(url).content.decode()
