@@ -211,7 +211,7 @@ def test_the_page_has_no_serious_accessibility_violations_in_any_state(axe_page:
     page.keyboard.press("Escape")
 
     page.get_by_role("button", name="Train", exact=True).click()   # trained inside the request (ImmediateBackend)
-    expect(page.locator("#train-outcome")).to_be_visible()
+    expect(page.locator("#train-outcome")).to_be_visible(timeout=30_000)  # a first run reads MNIST features
     assert severe_violations(page) == [], "training outcome"
 
     upload_input(page).set_input_files(NOT_A_PICTURE)

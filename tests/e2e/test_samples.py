@@ -180,7 +180,7 @@ def test_a_refused_save_keeps_the_drawing_and_says_why(samples_page: Page, setti
     expect_prediction(page, 7)
 
     label_button(page, 7).click()   # 429: the session is full
-    expect(page.locator("#save-status")).to_contain_text("already keeps 1 samples")
+    expect(page.locator("#save-status")).to_contain_text("This session keeps 1 samples")
     expect(page.locator("#save-status")).to_have_attribute("data-kind", "error")
 
     settings.MAX_SAMPLES_PER_SESSION = 1000
