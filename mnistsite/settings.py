@@ -268,12 +268,23 @@ TRAINING_RESTART_STALE_SECONDS = env_int("TRAINING_RESTART_STALE_SECONDS", 15)
 # Personal runs queued or running at once from one client network (an IPv4 address or an IPv6 /64), whatever its
 # sessions: 429 with Retry-After beyond. Each session has at most one.
 TRAINING_OPEN_RUNS_PER_NETWORK = env_int("TRAINING_OPEN_RUNS_PER_NETWORK", 3)
+# Housekeeping (training/housekeeping.py), which each training worker queues for itself when it starts and then
+# every HOUSEKEEPING_SECONDS: finished training runs and the task queue's finished rows are deleted after
+# TRAINING_RUNS_KEEP_DAYS (runs that made a model still in use stay).
+HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 3600)
+TRAINING_RUNS_KEEP_DAYS = env_int("TRAINING_RUNS_KEEP_DAYS", 30)
 # Personal models: how many versions a session keeps (older ones are deleted with their files), and how many
 # loaded personal networks each web process holds (least recently used dropped first).
 PERSONAL_MODELS_PER_SESSION = env_int("PERSONAL_MODELS_PER_SESSION", 2)
 PERSONAL_MODEL_CACHE = env_int("PERSONAL_MODEL_CACHE", 32)
 # Weights of gate-rejected candidates are deleted this many days after (cleanup_media); their metrics stay.
 REJECTED_KEEP_DAYS = env_int("REJECTED_KEEP_DAYS", 7)
+# Samples of ended sessions (recognizer/retention.py): unreviewed and rejected ones are deleted with their files this
+# many days after they were saved; approved ones stay, detached from the session.
+ANONYMOUS_SAMPLES_KEEP_DAYS = env_int("ANONYMOUS_SAMPLES_KEEP_DAYS", 30)
+# Sample files no sample refers to are deleted only once they are this old: a sample's files are stored just before
+# its row is committed, so a file being saved looks orphaned for a moment.
+CLEANUP_GRACE_SECONDS = env_int("CLEANUP_GRACE_SECONDS", 3600)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

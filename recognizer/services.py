@@ -5,7 +5,7 @@ import io
 import logging
 import zipfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO
 
 import numpy as np
@@ -338,16 +338,26 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
     return count
 
 
-def media_orphans_remove(*, dry_run: bool = False) -> list[str]:
-    """Delete files under the samples folder that no Sample refers to; return their names."""
+def media_orphans_remove(*, dry_run: bool = False, now: datetime | None = None) -> list[str]:
+    """Delete files under the samples folder that no Sample refers to; return their names. A file written less than
+    CLEANUP_GRACE_SECONDS ago is left alone: a sample's files are stored just before its row is committed."""
+    listed = _walk(default_storage, "samples")  # before the rows: a sample committed in between is seen
     referenced = set()
     for drawing, digit in Sample.objects.values_list("drawing", "digit").iterator():
         referenced.update((drawing, digit))
-    orphans = [name for name in _walk(default_storage, "samples") if name not in referenced]
+    settled = (now or timezone.now()) - timedelta(seconds=settings.CLEANUP_GRACE_SECONDS)
+    orphans = [name for name in listed if name not in referenced and _written_by(name, settled)]
     if not dry_run:
         for name in orphans:
             default_storage.delete(name)
     return orphans
+
+
+def _written_by(name: str, moment: datetime) -> bool:
+    try:
+        return default_storage.get_modified_time(name) <= moment
+    except Exception:  # gone meanwhile, or the store cannot say: not ours to delete this time
+        return False
 
 
 def _walk(storage, folder: str) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from recognizer.models import ModelVersion
@@ -164,3 +165,25 @@ def test_the_worker_scores_new_samples_in_a_batch_not_the_request(database_queue
     scored = {s.label: s for s in Sample.objects.all()}
     assert all(s.scored_by_id == active_model_version.pk for s in Sample.objects.all()), output
     assert scored[3].suspicion > 0.9 > 0.1 > scored[7].suspicion
+
+
+def test_the_worker_takes_scoring_and_staff_work_first_then_everyones_first_run_before_anyones_second(
+    database_queue, active_model_version, settings
+):
+    from recognizer.models import Sample
+    from recognizer.review import scoring_enqueue
+    from training.services import training_run_create_shared
+
+    settings.SHARED_MAX_SESSION_SHARE = 1.0  # one session's approved sample makes a shared run here
+    a_runs = [start_job(Client(REMOTE_ADDR="203.0.113.7")) for _ in range(3)]  # three sessions, one address
+    b_run = start_job(Client(REMOTE_ADDR="198.51.100.20"))
+    Sample.objects.filter(pk=Sample.objects.first().pk).update(status="approved")
+    shared = training_run_create_shared(requested_by="staff")
+    scoring_enqueue()
+    Sample.objects.all().delete()  # every run then fails at once, right after the worker takes it: quick
+    output, _ = worker("--batch").communicate(timeout=120)
+    taken = [task.task_name if task.task_name != "fine_tune_run" else task.args_kwargs["kwargs"]["run_id"]
+             for task in DBTaskResult.objects.exclude(started_at=None).order_by("started_at")]
+    assert taken == ["samples_score_run", "housekeeping", shared.pk, a_runs[0], b_run, a_runs[1], a_runs[2]], output
+    assert list(TrainingRun.objects.order_by("started").values_list("pk", flat=True)) == taken[2:]
+    assert DBTaskResult.objects.get(task_path="training.tasks.housekeeping", status="READY").run_after > timezone.now()

@@ -147,9 +147,10 @@ def test_the_per_session_limit_answers_429(client, settings):
     assert Client().post(URL, {"file": named(SEVEN), "label": "7"}).status_code == 201  # other sessions unaffected
 
 
-def test_the_orphan_command_removes_unreferenced_files_only(make_sample, capsys):
+def test_the_orphan_command_removes_unreferenced_files_only(make_sample, capsys, settings):
     kept = make_sample()
     stray = default_storage.save("samples/2020/01/" + "f" * 32 + "-drawing.png", io.BytesIO(SEVEN))
+    settings.CLEANUP_GRACE_SECONDS = 0  # the stray was just written (recognizer/tests/test_retention.py: the grace)
     call_command("cleanup_media")
     out = capsys.readouterr().out
     assert f"removed {stray}" in out and "Removed 1 orphaned file(s)." in out

@@ -62,7 +62,7 @@ def test_clearing_a_sessions_samples_deletes_every_file(store, served, django_ca
     assert store("media/") == set()
 
 
-def test_export_and_cleanup_work_on_the_store(store, served, tmp_path):
+def test_export_and_cleanup_work_on_the_store(store, served, tmp_path, settings):
     client = session()
     client.post("/api/samples", {"file": as_upload(SEVEN), "label": "7"})
     sample = Sample.objects.get()
@@ -72,6 +72,7 @@ def test_export_and_cleanup_work_on_the_store(store, served, tmp_path):
         assert archive.read(f"original/{sample.pk}.png") == sample.drawing.open("rb").read()
     orphan = "samples/2026/01/" + "a" * 32 + "-drawing.png"
     sample.drawing.storage.save(orphan, io.BytesIO(b"left behind"))
+    settings.CLEANUP_GRACE_SECONDS = 0  # the orphan was just written
     call_command("cleanup_media", stdout=io.StringIO())
     assert store("media/") == {sample.drawing.name, sample.digit.name}
 
