@@ -73,6 +73,8 @@
       }
       const data = response.status === 204 ? null : await response.json().catch(() => null);
       if (timedOut) return { ok: false, status: 0, data: null, error: TIMEOUT_ERROR };
+      // Aborted while its body was read: superseded as surely as before the answer came, never an answer.
+      if (controller.signal.aborted) throw new DOMException("The request was aborted.", "AbortError");
       if (response.ok) return { ok: true, status: response.status, data, error: null };
       const error = data && typeof data.error === "string" ? data.error
         : STATUS_ERRORS[response.status] || networkError;

@@ -8,14 +8,17 @@
  * wide as the pad's shape makes it), whatever the screen's pixel density: a phone's 3x canvas would be nine times
  * the pixels to upload and decode, for a digit the network sees at 20 px anyway.
  * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
- * newest one is shown, while superseded requests are aborted.
+ * newest one is shown, while superseded requests are aborted. Any change of the drawing (a point added mid-stroke,
+ * a stroke, undo, clear, a picture) supersedes them too: an answer is shown only while the pad still holds what it
+ * read, so a late one never stands for a drawing the person has since changed.
  * Instead of strokes the pad can hold a picture (upload.js: a file chosen or dropped): once the server has read
  * it, it is shown scaled to fit and the file itself is what is sent, to predict and to save. Drawing replaces it.
  * What reads the drawing is a reader: by default the one-digit reader here (POST /api/predict, the result panel);
  * number.js swaps in its own with pad.setReader() (its URL, its panel, its words), which clears the pad.
  *
  * model.js, samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on
- * #recognizer: "pad:change" (the drawing changed; detail.empty) and "pad:state" (the result panel changed;
+ * #recognizer: "pad:change" (the drawing changed; detail.empty, and detail.picture: whether it is a picture now;
+ * also sent when a stroke goes on after a reading of it was shown) and "pad:state" (the result panel changed;
  * detail.digit is the predicted digit, or null when no prediction is shown or it is not one digit's; detail.reader
  * is which model read it, {version, personal, note}, as the answer says; detail.mode the reader's name). The line
  * naming the model is model.js's.
@@ -55,6 +58,7 @@
   const strokes = [];             // each stroke: [{x, y}, ...] in canvas units
   let picture = null;             // an uploaded picture shown instead of strokes: {file, image}
   let revision = 0;               // goes up with every change, so others can tell whether a snapshot is current
+  let shownRevision = null;       // the revision of the drawing whose answer is on show
   let activeStroke = null;
   let activePointer = null;
   let frameRequested = false;
@@ -205,10 +209,17 @@
     event.preventDefault();
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
     const minStep = 0.5 / canvas.getBoundingClientRect().height;   // skip moves under half a CSS pixel
+    const before = activeStroke.length;
     for (const sample of events.length ? events : [event]) {
       const point = pointFrom(sample);
       const last = activeStroke[activeStroke.length - 1];
       if (Math.hypot(point.x - last.x, point.y - last.y) >= minStep) activeStroke.push(point);
+    }
+    if (activeStroke.length > before) {
+      // New ink: an answer on its way is stale, and one on show (read while the pen rested) is out of date.
+      const wasShown = shownRevision === revision;
+      edited();
+      if (wasShown) padChanged();
     }
     requestRedraw();
     schedulePrediction();
@@ -245,10 +256,20 @@
     announce("Drawing cleared.");
   }
 
+  /* The drawing is no longer what any answer on its way read: those are stale, and their requests aborted. */
+  function edited() {
+    revision += 1;
+    cancelPrediction();
+  }
+
+  function padChanged() {
+    root.dispatchEvent(new CustomEvent("pad:change", { detail: { empty: isEmpty(), picture: picture !== null } }));
+  }
+
   /* Buttons, placeholder and result follow the drawing; an empty pad never calls the API. */
   function drawingChanged() {
     const empty = isEmpty();
-    revision += 1;
+    edited();
     ui.placeholder.hidden = !empty;
     ui.strokeCount.textContent = picture ? "Picture" : empty ? "Empty" : plural(strokes.length, "stroke");
     const shown = picture ? ` It shows the picture ${picture.file.name || "you chose"}.` : "";
@@ -256,11 +277,8 @@
     ui.undo.setAttribute("aria-disabled", String(empty));
     ui.clear.setAttribute("aria-disabled", String(empty));
     ui.predict.setAttribute("aria-disabled", String(empty));
-    if (empty) {
-      cancelPrediction();
-      showState("idle");
-    }
-    root.dispatchEvent(new CustomEvent("pad:change", { detail: { empty } }));
+    if (empty) showState("idle");
+    padChanged();
   }
 
   /* ---------- Prediction ---------- */
@@ -285,7 +303,7 @@
 
   /*
    * Send fields ({image} or {file}) as the newest request; show(answer, current) runs unless a newer request or
-   * a cleared pad made it stale meanwhile (current() says whether it still is the newest). Resolves once done.
+   * any change of the drawing made it stale meanwhile (current() says whether it still is). Resolves once done.
    */
   async function ask(fields, show) {
     cancelPrediction();
@@ -349,6 +367,7 @@
 
   /* An answer the reader accepted: its panel filled, the pad's guess, who read it, and its words said. */
   function showAnswer(data) {
+    shownRevision = revision;
     const shown = reader.show(data);   // {digit, verdict, guess, spoken}
     ui.guess.textContent = shown.guess;
     showState("result", shown.digit, { version: data.model_version, personal: Boolean(data.personal),

@@ -8,7 +8,9 @@
  * digit in the result panel, and is said through the page's announcer as the digit pad's answers are.
  *
  * Saving: one small box per digit read, prefilled with the reading, for the person to confirm or correct (typing a
- * digit moves on to the next box, arrows move between them, Enter saves); POST /api/samples/number keeps each digit
+ * digit moves on to the next box, arrows move between them, Enter saves). A box holds the newest reading until the
+ * person types in it (draw.js shows only answers about the drawing as it is now); Save sends exactly what the boxes
+ * show, and only for the reading of the drawing on the pad. POST /api/samples/number keeps each digit
  * as its own labelled sample, and samples.js adds them to the strip (window.mnistsite.samples.add). Other scripts
  * hear of the mode through a "mode:change" event on #recognizer (detail.mode: "digit" or "number").
  */
@@ -74,7 +76,7 @@
     const { digits } = data;
     const known = typeof data.number === "string";
     const seen = digits.map((digit) => (unread(digit) ? "?" : String(digit.digit))).join("");
-    reading = { revision: pad.revision(), digits };
+    reading = { revision: pad.revision(), digits };   // draw.js shows only answers about the pad as it is now
     ui.body.dataset.complete = String(known);
     ui.label.textContent = known ? "The number" : "No number yet";
     ui.value.textContent = known ? data.number : seen;
@@ -161,19 +163,37 @@
 
   const inputs = () => Array.from(ui.inputs.querySelectorAll("input"));
 
-  /* One box per digit read, prefilled; the person's corrections stay while the drawing stays the same. */
+  let formDigits = [];            // the digits read that the form's boxes were made for, in the same order
+
+  /*
+   * One box per digit read, prefilled with what it was read as. What the person typed stays with the digit they
+   * typed it for, through every later reading: of the same drawing (another model), or of the drawing with strokes
+   * added or undone. Positions are not enough once the number of digits changes (a digit added in front moves the
+   * others along, two digits may merge), so a typed value follows the digit's box instead: it stays for the digit
+   * read at the same place (each box's centre inside the other), and goes with its digit when none is read there.
+   * A prefilled value is never kept: the newest reading replaces it.
+   */
   function fillForm(digits) {
-    const kept = inputs();
-    const same = reading && ui.inputs.dataset.revision === String(reading.revision) && kept.length === digits.length;
-    const values = same ? kept.map((input) => input.value) : null;
-    ui.inputs.replaceChildren(...digits.map((digit, index) => labelBox(digit, index, digits.length,
-                                                                      values ? values[index] : null)));
-    ui.inputs.dataset.revision = reading ? String(reading.revision) : "";
+    const typed = inputs().flatMap((input, index) => (input.dataset.typed
+      ? [{ box: formDigits[index].box, value: input.value }] : []));
+    formDigits = digits;
+    ui.inputs.replaceChildren(...digits.map((digit, index) => {
+      const kept = typed.find((entry) => samePlace(entry.box, digit.box));
+      return labelBox(digit, index, digits.length, kept ? kept.value : null);
+    }));
     ui.empty.hidden = digits.length > 0;
     ui.inputs.hidden = digits.length === 0;
     updateForm();
   }
 
+  /* Whether two boxes ([x, y, width, height] in the image sent) frame the same digit: each centre inside the other. */
+  function samePlace(a, b) {
+    const inside = ([x, y, width, height], [cx, cy]) => cx >= x && cx <= x + width && cy >= y && cy <= y + height;
+    const centre = ([x, y, width, height]) => [x + width / 2, y + height / 2];
+    return inside(a, centre(b)) && inside(b, centre(a));
+  }
+
+  /* A digit's box, prefilled with its reading or, with `value`, holding what the person typed for it. */
   function labelBox(digit, index, count, value) {
     const read = unread(digit) ? "" : String(digit.digit);
     const wrap = document.createElement("div");
@@ -184,6 +204,7 @@
       className: "number-save__input", value: value === null ? read : value,
     });
     input.dataset.read = read;
+    if (value !== null) input.dataset.typed = "true";
     input.setAttribute("pattern", "[0-9]");
     input.setAttribute("aria-label", `Digit ${index + 1} of ${count}`);
     const caption = document.createElement("span");
@@ -221,6 +242,7 @@
     const input = event.target;
     const typed = input.value.replace(/[^0-9]/g, "");
     input.value = typed.slice(-1);
+    input.dataset.typed = "true";   // the person's from now on: no later reading replaces it
     markCorrected(input);
     if (input.value) focusBox(inputs().indexOf(input) + 1);
   }
@@ -331,8 +353,13 @@
     if (event.target instanceof HTMLInputElement) event.target.select();
   });
   ui.button.addEventListener("click", save);   // even while aria-disabled: it then says what is missing
-  root.addEventListener("pad:change", () => {
+  let onPicture = false;
+  root.addEventListener("pad:change", (event) => {
     ui.boxes.classList.add("is-stale");   // about the drawing before this change, until the next reading
+    // A picture replaces the drawing, and drawing over a picture replaces it: what was typed for one is not about
+    // the other, even where a digit happens to sit at the same place.
+    if (event.detail.picture || onPicture) inputs().forEach((input) => input.removeAttribute("data-typed"));
+    onPicture = event.detail.picture;
     if (ui.status.dataset.kind === "error") {   // about the drawing before: gone once it changes
       ui.status.textContent = "";
       ui.status.dataset.kind = "";

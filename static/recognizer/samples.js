@@ -323,9 +323,14 @@
 
   /* ---------- Loading, keyboard and buttons ---------- */
 
-  /* Loaded once at start, and again after a save if that first load failed. */
+  /* Loaded once at start, and again after a save if that first load failed or has not answered yet: then only
+     the newest load's answer counts, since an older one may predate the save. */
+  let loads = 0;
   async function load() {
+    loads += 1;
+    const mine = loads;
     const answer = await api.request(url);
+    if (mine !== loads) return;
     if (answer.ok && answer.data && Array.isArray(answer.data.samples)) {
       samples = answer.data.samples;
       ui.strip.replaceChildren(...samples.map(thumbnail));
@@ -371,6 +376,7 @@
     render();
   });
   root.addEventListener("data:deleted", () => {   // mydata.js deleted everything of this session
+    loads += 1;   // a load still on its way read the list before the deletion
     samples = [];
     lastSaved = [];
     loaded = true;

@@ -1,9 +1,10 @@
 """What the browser tests share: strokes, real mouse and touch input, waiting for the page, the strict CSP."""
 
 import math
+import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error, Page, expect
 
 # Strokes in fractions of the pad's side.
 ONE = [[(0.5, 0.18), (0.5, 0.82)]]
@@ -208,3 +209,68 @@ def write_number(page: Page, digits, finger: bool = False) -> None:
     box = page.locator("#pad-canvas").bounding_box()
     strokes = in_a_row(digits, box["width"] / box["height"])
     (draw_with_finger if finger else draw_with_mouse)(page, strokes)
+
+
+# ---- A hand that hesitates, and answers that come late ----
+
+# A 9 in one stroke: the loop anticlockwise from its right side and closed there, then the tail down. The loop
+# alone reads as another digit (a 0 or a 6): resting the pen after it gets that reading first.
+NINE = [[(0.62, 0.32), (0.5, 0.17), (0.37, 0.28), (0.4, 0.45), (0.56, 0.47), (0.62, 0.32), (0.6, 0.6),
+         (0.55, 0.86)]]
+PAUSE_MS = 700   # long enough for the page to ask for a live reading and get it
+
+
+def resting(strokes, stroke: int, after: int):
+    """The strokes with the pen resting, still pressed, after point ``after`` of stroke ``stroke``: that point twice."""
+    rested = [list(points) for points in strokes]
+    rested[stroke].insert(after, rested[stroke][after])
+    return rested
+
+
+def pad_point(page: Page, point) -> tuple[float, float]:
+    """A point in fractions of the pad's width and height, in the viewport's pixels."""
+    box = page.locator("#pad-canvas").bounding_box()
+    return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
+
+
+def draw_with_pauses(page: Page, strokes, pause_ms: int = PAUSE_MS) -> None:
+    """Draw with the mouse as a hesitant hand does: where a stroke repeats a point the pen rests there for
+    ``pause_ms``, still pressed, and it is lifted for as long between strokes."""
+    page.locator("#pad-canvas").evaluate(BRING_PAD_INTO_VIEW)
+    for stroke in strokes:
+        page.mouse.move(*pad_point(page, stroke[0]))
+        page.mouse.down()
+        for previous, point in zip(stroke, stroke[1:]):
+            if point == previous:
+                page.wait_for_timeout(pause_ms)
+            else:
+                page.mouse.move(*pad_point(page, point), steps=12)
+        page.mouse.up()
+        page.wait_for_timeout(pause_ms)
+
+
+def hold_next(page: Page, path: str):
+    """Hold back the next request to the API ``path`` (e.g. "/api/read") and let every other one through: the real
+    server answers it only when the returned release() is called, later than answers to newer requests. release()
+    then waits long enough for a page that would show that late answer to show it."""
+    pattern = re.compile(rf"{re.escape(path)}$")
+    held = []
+
+    def handle(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(pattern, handle)
+
+    def release() -> None:
+        assert held, f"no request to {path} was held"
+        try:
+            held[0].continue_()
+        except Error:
+            pass   # the page has given up on it already (aborted): also fine
+        page.unroute(pattern, handle)
+        page.wait_for_timeout(600)
+
+    return release

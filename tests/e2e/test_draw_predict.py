@@ -12,10 +12,12 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Error, Page, expect
 
+from recognizer.tests.drawings import draw, encode
+
 from .helpers import (
-    CROSSED_SEVEN, DOT, FLAGGED_ONE, HASH, HOUSE, ONE, ONE_OR_SEVEN, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES,
-    SLASHED_ZERO, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction,
-    open_drawing_page, shot,
+    CROSSED_SEVEN, DOT, FLAGGED_ONE, HASH, HOUSE, NINE, ONE, ONE_OR_SEVEN, OPEN_FOUR, SEVEN, SEVEN_TWO_STROKES,
+    SLASHED_ZERO, draw_with_finger, draw_with_mouse, draw_with_pauses, enforce_strict_csp, expect_idle,
+    expect_prediction, hold_next, open_drawing_page, pad_point, resting, shot,
 )
 
 pytestmark = pytest.mark.e2e
@@ -250,3 +252,69 @@ def test_a_drawing_that_is_no_digit_is_said_so_plainly_with_the_guess_faded(draw
     expect(body).to_have_attribute("data-verdict", "digit")
     expect(drawing_page.locator("#result-digit-label")).to_have_text("Most likely digit")
     expect(drawing_page.locator("#confidence-unit")).to_have_text("confidence")
+
+
+# ---- Only the newest reading of the drawing on the pad is shown and suggested (issue 26) ----
+
+def suggested(page: Page):
+    return page.locator("#label-buttons .label-button.is-suggested")
+
+
+def test_a_late_answer_about_an_earlier_drawing_is_never_shown_or_suggested(drawing_page: Page):
+    page = drawing_page
+    bar, diagonal = SEVEN_TWO_STROKES
+    release = hold_next(page, "/api/predict")
+    draw_with_mouse(page, [bar])   # its reading is held back
+    page.mouse.move(*pad_point(page, diagonal[0]))
+    page.mouse.down()   # the 7's second stroke begun, the pen still: now the reading of the bar alone arrives
+    release()
+    expect(page.locator("#result-body")).to_be_hidden()
+    expect(page.locator("#pad-guess")).to_be_hidden()
+    expect(suggested(page)).to_have_count(0)
+    page.mouse.move(*pad_point(page, diagonal[1]), steps=12)
+    page.mouse.up()
+    expect_prediction(page, 7)
+    expect(suggested(page)).to_have_attribute("data-label", "7")
+
+    page.keyboard.press("Escape")
+    draw_with_pauses(page, resting(NINE, 0, 5))   # the loop alone is read first, while the pen rests
+    expect_prediction(page, 9)
+    expect(suggested(page)).to_have_attribute("data-label", "9")
+
+
+def test_an_answer_about_the_drawing_before_undo_is_never_shown(drawing_page: Page):
+    page = drawing_page
+    bar, diagonal = SEVEN_TWO_STROKES
+    draw_with_mouse(page, [bar])
+    expect(page.locator("#result-body")).to_be_visible()
+    release = hold_next(page, "/api/predict")
+    draw_with_mouse(page, [diagonal])   # the 7: its reading is held back
+    with page.expect_response(re.compile(r"/api/predict$")) as again:
+        page.get_by_role("button", name="Undo", exact=True).click()
+    release()   # the 7's reading comes after the bar's
+
+    answer = again.value.json()
+    expect(page.locator("#stroke-count")).to_have_text("1 stroke")
+    expect_prediction(page, answer["digit"])
+    expect(page.locator("#network-input")).to_have_attribute("src", answer["preprocessed"])   # the bar's
+    if answer["verdict"] == "not_a_digit":
+        expect(suggested(page)).to_have_count(0)
+    else:
+        expect(suggested(page)).to_have_attribute("data-label", str(answer["digit"]))
+
+
+def test_a_pictures_reading_is_not_overwritten_by_a_late_reading_of_the_drawing_it_replaced(
+        drawing_page: Page, tmp_path):
+    page = drawing_page
+    picture = tmp_path / "seven.jpg"   # a 7 on paper
+    picture.write_bytes(encode(draw(size=(360, 300), mode="RGB", background=(250, 250, 246), ink=(30, 30, 40)),
+                               "JPEG"))
+    release = hold_next(page, "/api/predict")
+    draw_with_mouse(page, ONE)   # its reading is held back
+    page.get_by_label("Upload a picture of a digit").set_input_files(picture)
+    expect_prediction(page, 7)
+    release()   # the reading of the 1 the picture replaced
+
+    expect_prediction(page, 7)
+    expect(page.locator("#stroke-count")).to_have_text("Picture")
+    expect(suggested(page)).to_have_attribute("data-label", "7")

@@ -18,8 +18,8 @@ from recognizer.models import Sample
 
 from .axe import severe_violations
 from .helpers import (
-    DOT, ONE, SEVEN, draw_with_mouse, enforce_strict_csp, expect_idle, expect_prediction, open_page_with_samples,
-    shot, thumbnails, write_number,
+    DOT, NINE, ONE, SEVEN, draw_with_mouse, draw_with_pauses, enforce_strict_csp, expect_idle, expect_prediction,
+    hold_next, in_a_row, open_page_with_samples, pad_point, resting, shot, thumbnails, write_number,
 )
 
 pytestmark = pytest.mark.e2e
@@ -275,3 +275,122 @@ def test_number_mode_has_no_serious_accessibility_violations(browser, live_serve
     expect(page.locator("#result-message")).to_be_visible()
     assert severe_violations(page) == [], "saved samples and a refusal"
     context.close()
+
+
+# ---- What a digit's box holds is the newest reading, until the person types in it (issue 26) ----
+
+def expect_read_and_prefilled(page: Page, number: str, typed: dict[int, str] | None = None) -> None:
+    """``number`` read and shown as current, and each digit's box holding what it was read as, unmarked, except the
+    boxes the person typed in (``typed``: position to what they typed), which keep it, outlined as corrected."""
+    typed = typed or {}
+    expect(page.locator("#number-value")).to_have_text(number)
+    expect(page.locator("#pad-boxes")).not_to_have_class(re.compile(r"\bis-stale\b"))
+    expect(page.locator("#pad-boxes .pad__tag")).to_have_text([re.compile(rf"^{d}\?? · ") for d in number])
+    expect(page.locator("#number-save-digits .number-save__read")).to_have_text(
+        [re.compile(rf"^read {d}\s") for d in number])
+    expect(label_boxes(page)).to_have_count(len(number))
+    corrected = re.compile(r"\bis-corrected\b")
+    for index, (box, digit) in enumerate(zip(label_boxes(page).all(), number)):
+        expect(box).to_have_value(typed.get(index, digit))
+        if index in typed:
+            expect(box).to_have_class(corrected)
+        else:
+            expect(box).not_to_have_class(corrected)
+
+
+def save_and_expect_stored(page: Page, labels: str) -> None:
+    """Save: exactly what the boxes show is sent, and kept as the samples' labels."""
+    with page.expect_response(re.compile(r"/api/samples/number$")) as saved:
+        page.get_by_role("button", name=re.compile(r"^Save \d+ digits? as samples$")).click()
+    assert saved.value.status == 201
+    sent = saved.value.request.post_data_json   # None for a picture: Playwright keeps no multipart body with a file
+    assert sent is None or sent["labels"] == labels
+    assert [row.label for row in Sample.objects.order_by("pk")] == [int(digit) for digit in labels]
+
+
+def test_a_number_written_with_the_pen_resting_mid_stroke_keeps_its_newest_reading_and_saves_it(samples_page: Page):
+    """The 9's loop alone is read first (the pen rests after it, still pressed); the whole 9 read next must fill its
+    box, not be taken for a correction of the loop's reading."""
+    page = number_page(samples_page, samples_page.url)
+    draw_with_pauses(page, in_a_row([ONE, resting(SEVEN, 0, 1), resting(NINE, 0, 5)], pad_shape(page)))
+
+    expect_read_and_prefilled(page, "179")
+    shot(page, "number-resting")
+    shot(page.locator("#number-save"), "number-resting-form")
+    save_and_expect_stored(page, "179")
+
+
+def test_a_late_answer_about_the_drawing_before_the_last_stroke_never_fills_the_digits(samples_page: Page):
+    page = number_page(samples_page, samples_page.url)
+    one, seven, nine = in_a_row([ONE, SEVEN, NINE], pad_shape(page))
+    release = hold_next(page, "/api/read")
+    draw_with_mouse(page, [one])   # its reading is held back
+    page.mouse.move(*pad_point(page, seven[0]))
+    page.mouse.down()   # the 7 begun, the pen still: now the reading of the 1 alone arrives
+    release()
+    expect(page.locator("#pad-boxes .pad__box:not(.is-stale)")).to_have_count(0)
+    expect(label_boxes(page)).to_have_count(0)
+    expect(page.locator("#number-body")).to_be_hidden()
+    for point in seven[1:]:
+        page.mouse.move(*pad_point(page, point), steps=12)
+    page.mouse.up()
+    expect_read_and_prefilled(page, "17")
+
+    page.mouse.move(*pad_point(page, nine[0]))
+    page.mouse.down()
+    for point in nine[1:6]:   # the 9's loop, and the pen rests: the loop is read as the third digit
+        page.mouse.move(*pad_point(page, point), steps=12)
+    expect(page.locator("#pad-boxes .pad__box:not(.is-stale)")).to_have_count(3)
+    page.mouse.move(*pad_point(page, nine[6]), steps=12)   # on down the tail: that reading is of the stroke before
+    expect(page.locator("#pad-boxes")).to_have_class(re.compile(r"\bis-stale\b"))
+    page.mouse.move(*pad_point(page, nine[7]), steps=12)
+    page.mouse.up()
+
+    expect_read_and_prefilled(page, "179")
+    save_and_expect_stored(page, "179")
+
+    release = hold_next(page, "/api/read")   # a reading that comes after the pad was cleared
+    draw_with_mouse(page, [one])
+    page.keyboard.press("Escape")
+    release()
+    expect_idle(page)
+    expect(label_boxes(page)).to_have_count(0)
+    expect(page.locator("#pad-boxes .pad__box")).to_have_count(0)
+
+
+def test_a_typed_digit_stays_through_later_readings_of_that_digit_and_is_saved(samples_page: Page):
+    page = number_page(samples_page, samples_page.url)
+    one, seven, nine = in_a_row([ONE, SEVEN, NINE], pad_shape(page))
+    draw_with_mouse(page, [one, seven])
+    expect_read_and_prefilled(page, "17")
+    label_boxes(page).nth(1).fill("4")   # the person meant 4
+
+    draw_with_pauses(page, resting([nine], 0, 5))   # two readings of three digits: the loop's, then the 9's
+    expect_read_and_prefilled(page, "179", typed={1: "4"})
+    shot(page.locator("#number-save"), "number-typed-form")
+    page.get_by_role("button", name="Undo", exact=True).click()   # fewer digits: the 4 stays with its digit
+    expect_read_and_prefilled(page, "17", typed={1: "4"})
+    save_and_expect_stored(page, "14")
+
+
+def test_a_pictures_reading_is_not_overwritten_by_a_late_reading_of_the_drawing_it_replaced(
+        samples_page: Page, tmp_path):
+    from training.numbers import iter_numbers
+
+    sample = next(s for s in iter_numbers(3, seed=5, encodings=["jpeg-q75"]) if len(s.label) == 3)
+    picture = tmp_path / "number.jpg"
+    picture.write_bytes(sample.data)
+    page = number_page(samples_page, samples_page.url)
+    one, seven = in_a_row([ONE, SEVEN], pad_shape(page))
+    draw_with_mouse(page, [one])
+    expect_read_and_prefilled(page, "1")
+    label_boxes(page).first.fill("4")   # typed for the drawing: nothing to do with the picture that replaces it
+    release = hold_next(page, "/api/read")
+    draw_with_mouse(page, [seven])   # its reading is held back
+    page.get_by_label("Upload a picture of a number").set_input_files(picture)
+    expect_read_and_prefilled(page, sample.label)
+    release()   # the reading of the drawing the picture replaced
+
+    expect_read_and_prefilled(page, sample.label)
+    expect(page.locator("#stroke-count")).to_have_text("Picture")
+    save_and_expect_stored(page, sample.label)
