@@ -12,17 +12,18 @@ normalise through ``mnist_transform`` so the two can never drift apart.
 import functools
 import io
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops
 from scipy import ndimage
 from torch import Tensor
 from torch.nn import functional as F
+
+from .decoding import WORKING_SIDE, InvalidImage, decode_image  # callers import the last two from here
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
@@ -30,11 +31,7 @@ if TYPE_CHECKING:
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP"}
-PHOTO_FORMATS = {"JPEG", "MPO"}  # a camera's: may be stored sideways with an EXIF orientation
 HIGH_BIT_DEPTH_MODES = {"I", "I;16", "I;16B", "I;16L", "F"}
-MIN_SIDE = 8            # a 1x1 or 4x4 image cannot hold a drawing
-WORKING_SIDE = 512      # big images are reduced to about this before any per-pixel work
 DIGIT_BOX = 20          # MNIST: the longer side of the ink's bounding box
 FIELD = 28
 CENTRE_OF_MASS = 14.0   # where MNIST's centre of mass sits (row, column), measured on the test set
@@ -49,40 +46,6 @@ CROP_WORKING_SIDE = 64  # the cropped ink is box-reduced to 64-127 px (over 3x D
 STROKE_MEASURE_SIDE = 32  # the pen is measured on the ink reduced to about this many pixels
 PEAK_RANK = 20          # the ink's strength is its 20th strongest pixel: a few hot pixels do not count, a thin digit does
 BOUND_SLACK = 1         # levels (of 255) a Distance's bound may be off by: half a level of rounding, and float error
-
-
-class InvalidImage(ValueError):
-    """The bytes are not an image we can read, or hold no digit; the message is for a person."""
-
-
-def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Open and fully decode one image, refusing anything unsafe or unreadable before decoding its pixels."""
-    if not data:
-        raise InvalidImage("The image is empty: no bytes were sent.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidImage(f"The image claims too many pixels; the limit is {max_pixels:,}.") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InvalidImage("This is not an image we can read. Send a PNG, JPEG, GIF, WebP or BMP file.") from None
-    if image.format not in ACCEPTED_FORMATS:
-        raise InvalidImage(f"{image.format} images are not accepted. Send a PNG, JPEG, GIF, WebP or BMP file.")
-    width, height = image.size
-    if width * height > max_pixels:  # checked from the header, before a single pixel is decoded
-        raise InvalidImage(f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels in all.")
-    if min(width, height) < MIN_SIDE:
-        raise InvalidImage(f"The image is only {width}×{height} pixels; a drawing needs at least {MIN_SIDE}×{MIN_SIDE}.")
-    try:
-        if image.format in PHOTO_FORMATS:
-            image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode big JPEGs at a reduced scale
-            image.load()
-            return ImageOps.exif_transpose(image)  # upright, as the camera held it and as people see it
-        image.load()
-    except Exception:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... for damaged files
-        raise InvalidImage("The image file is damaged or cut short; it could not be decoded.") from None
-    return image
 
 
 def stretched_grey(image: Image.Image) -> np.ndarray:

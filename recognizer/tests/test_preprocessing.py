@@ -119,9 +119,15 @@ def test_a_tall_narrow_one_keeps_its_aspect_ratio():
 
 
 def test_a_huge_canvas_is_reduced_early_and_still_reads():
-    digit = prepare(canvas_png(size=(4000, 3000), box=(0.3, 0.2, 0.62, 0.8), width=160))
+    # 1600x1200 RGBA: about the most a PNG decoded at full size may hold (decode_budget's full_size_bytes)
+    digit = prepare(canvas_png(size=(1600, 1200), box=(0.3, 0.2, 0.62, 0.8), width=64))
     assert_mnist_like(digit)
     assert similarity(digit, REFERENCE) > 0.9
+
+
+def test_a_canvas_too_big_to_decode_within_budget_is_refused_saying_the_limit():
+    with pytest.raises(InvalidImage, match=r"4000×3000 pixels; .* up to 2,250,000 pixels \(about 1500×1500\)"):
+        prepare(canvas_png(size=(4000, 3000), box=(0.3, 0.2, 0.62, 0.8), width=160))
 
 
 @pytest.mark.parametrize(("mode", "fmt"), [("P", "GIF"), ("P", "PNG"), ("1", "PNG"), ("I;16", "PNG"), ("1", "BMP")])
