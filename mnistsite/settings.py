@@ -217,10 +217,10 @@ MAX_SAMPLES_PER_NETWORK_PER_DAY = env_int("MAX_SAMPLES_PER_NETWORK_PER_DAY", 200
 MAX_UNREVIEWED_SAMPLES = env_int("MAX_UNREVIEWED_SAMPLES", 100_000)
 # A browser session lives this long after its last use (its samples and personal model with it).
 SESSION_COOKIE_AGE = env_int("SESSION_DAYS", 14) * 24 * 3600
-# Review by suspicion (recognizer/review.py): samples scored per forward pass, and how many new samples wait
-# before the worker is asked to score them.
+# Review by suspicion (recognizer/review.py): samples scored per forward pass, and the seconds between a save and
+# the worker's scoring of it (every sample saved meanwhile is scored with it).
 SCORE_BATCH = env_int("SCORE_BATCH", 256)
-SCORE_NEW_EVERY = env_int("SCORE_NEW_EVERY", 25)
+SCORE_DELAY_SECONDS = env_float("SCORE_DELAY_SECONDS", 5.0)
 # Serve MEDIA_URL from MEDIA_ROOT through Django (file names are unguessable); turn off when a web server or
 # object storage serves the media instead.
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)

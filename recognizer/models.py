@@ -1,5 +1,6 @@
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -185,3 +186,27 @@ class Sample(models.Model):
     def model_disagreed(self) -> bool | None:
         """Whether the model predicted another digit than the label (None when there was no prediction)."""
         return None if self.predicted is None else self.predicted != self.label
+
+    @property
+    def review_reading(self) -> "ReviewReading | None":
+        """What the review queue shows the model reads: the scoring model's reading (recognizer/review.py) once
+        there is one, else the reading saved with the sample; None when it was saved with no reading."""
+        if self.scored_digit is not None:
+            return ReviewReading(self.scored_digit, self.scored_confidence, scored=True, label=self.label)
+        if self.predicted is not None:
+            return ReviewReading(self.predicted, self.confidence, scored=False, label=self.label)
+        return None
+
+
+class ReviewReading(NamedTuple):
+    """A sample's reading as the review queue shows it; ``scored`` is False for the reading saved with the sample."""
+
+    digit: int
+    confidence: float | None
+    scored: bool
+    label: int
+
+    @property
+    def disputes_label(self) -> bool:
+        """Whether it read another digit than the label: then the queue offers to relabel the sample as it."""
+        return self.digit != self.label

@@ -3,24 +3,29 @@ likely wrong labels first (a wrong label is what poisons a fine-tune).
 
 A sample's suspicion is 1 - p(label) under the active shared version: 0 when the model is sure the label is
 right, near 1 when it is sure of another digit. It is computed in the worker, never in a web request, in batches
-(``samples_score``): after a new shared version is activated (every score is then stale), and after every
-SCORE_NEW_EVERY new samples. Each score records the version that computed it, with that version's reading.
+(``samples_score``): after a new shared version is activated (every score is then stale), and SCORE_DELAY_SECONDS
+after a new sample is saved. One scoring task waits at a time: it scores every sample saved before it starts, so a
+burst of saves is scored together and a single save is scored too. Each score records the version that computed
+it, with that version's reading.
 """
 
 import io
 import logging
+from functools import partial
 
 import numpy as np
 import torch
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, When
+from django.db.models.functions import Coalesce
 from PIL import Image
 
 from .inference import Predictor, shared_predictor
 from .ml.preprocessing import FIELD, normalise_digits
 from .ml.reader import PROBABILITY_DECIMALS
 from .models import Sample
+from .task_queue import task_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +82,46 @@ def samples_score(*, batch_size: int | None = None) -> int:
 
 
 def scoring_enqueue() -> None:
-    """Ask the worker to score, once the current transaction commits (at once when there is none)."""
-    from .tasks import samples_score_run  # the task module imports this one
-
-    transaction.on_commit(samples_score_run.enqueue, robust=True)  # a queue that fails must not undo the save
+    """Ask the worker to score now, once the current transaction commits (at once when there is none)."""
+    scoring_schedule(delay=0)
 
 
 def scoring_after_new_sample() -> None:
-    """New samples are scored in batches: ask the worker once every SCORE_NEW_EVERY unscored samples."""
-    if Sample.objects.filter(scored_by__isnull=True).count() % settings.SCORE_NEW_EVERY == 0:
-        scoring_enqueue()
+    """A new sample is scored SCORE_DELAY_SECONDS after its save, with every other sample saved meanwhile."""
+    scoring_schedule(delay=settings.SCORE_DELAY_SECONDS)
+
+
+def scoring_schedule(*, delay: float) -> None:
+    """Have the worker score what is not scored ``delay`` seconds after the current transaction commits (a queue
+    that fails must not undo the save). On the database queue one scoring task waits at a time: a task not yet
+    started covers every sample committed before it starts, so a save finding one waiting only brings it forward
+    when it is due later. Two saves in the same instant may both queue one; the second then finds little to score.
+    Another backend has no worker to run a task later: the task is queued at once (the tests' ImmediateBackend
+    runs it there and then)."""
+    transaction.on_commit(partial(_scoring_queue, delay), robust=True)
+
+
+def _scoring_queue(delay: float) -> None:
+    from .tasks import samples_score_run  # the task module imports this one
+
+    if not task_schedule(samples_score_run, delay=delay):
+        samples_score_run.enqueue()
 
 
 def review_queue() -> QuerySet[Sample]:
-    """Samples not reviewed yet, the most suspicious first (unscored ones last, newest first among equals)."""
+    """Samples not reviewed yet, the most suspicious first, newest first among equals.
+
+    A sample not scored yet (the worker scores it within seconds of its save) is placed by the reading saved with
+    it, so that a fresh 9 labelled 4 does not wait at the end looking harmless: when that reading agrees with the
+    label, the saving model's suspicion is exactly 1 - its confidence; when it read another digit, p(label) is at
+    most 1 - confidence, so the suspicion is at least the confidence, and that bound stands in for it. The saving
+    model may be a personal one rather than the shared one that scores, which is good enough for the few seconds
+    until the score arrives. Samples saved with no reading (no model was active) come last."""
+    saved_estimate = Case(When(predicted=F("label"), then=1.0 - F("confidence")),
+                          When(predicted__isnull=False, then=F("confidence")))
     return (Sample.objects.filter(status=Sample.Status.NEW)
-            .order_by(F("suspicion").desc(nulls_last=True), "-created", "-pk"))
+            .alias(queue_suspicion=Coalesce("suspicion", saved_estimate))
+            .order_by(F("queue_suspicion").desc(nulls_last=True), "-created", "-pk"))
 
 
 def review_progress() -> tuple[int, int]:

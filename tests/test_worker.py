@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def test_several_workers_train_different_sessions_at_the_same_time(database_queu
 def test_the_worker_scores_new_samples_in_a_batch_not_the_request(database_queue, active_model_version, settings):
     from recognizer.models import Sample
 
-    settings.SCORE_NEW_EVERY = 3
+    settings.SCORE_DELAY_SECONDS = 0  # due at once: the batch worker below takes it before the queue is empty
     client = Client()
     for label in ("7", "7", "3"):  # the drawing is a 7 each time: the last label is wrong
         assert client.post("/api/samples", {"file": as_upload(canvas_png()), "label": label}).status_code == 201
@@ -165,6 +166,41 @@ def test_the_worker_scores_new_samples_in_a_batch_not_the_request(database_queue
     scored = {s.label: s for s in Sample.objects.all()}
     assert all(s.scored_by_id == active_model_version.pk for s in Sample.objects.all()), output
     assert scored[3].suspicion > 0.9 > 0.1 > scored[7].suspicion
+
+
+def test_a_few_samples_saved_from_two_sessions_at_once_are_all_scored_within_30_seconds(
+    database_queue, active_model_version, settings
+):
+    from recognizer.models import Sample
+
+    assert settings.SCORE_DELAY_SECONDS == 5  # the default: saves are scored a few seconds later, together
+    process = worker()  # a running worker, as on the site (not --batch: the scoring task is due later)
+    try:
+        wait_until(lambda: DBTaskResult.objects.filter(task_path="training.tasks.housekeeping")
+                   .exclude(finished_at=None).exists(), timeout=120)  # started, and polling the queue
+
+        answers = []
+
+        def save(labels: str) -> None:  # one session, in a thread of its own
+            client = Client()
+            try:
+                for label in labels:
+                    answers.append(client.post("/api/samples", {"file": as_upload(canvas_png()), "label": label}))
+            finally:
+                connection.close()
+
+        sessions = [threading.Thread(target=save, args=(labels,)) for labels in ("73", "7")]
+        for session in sessions:
+            session.start()
+        for session in sessions:
+            session.join()
+        assert [answer.status_code for answer in answers] == [201, 201, 201]
+        wait_until(lambda: not Sample.objects.filter(scored_by=None).exists(), timeout=30)  # from the last save
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    scored = sorted((s.label, s.scored_by_id, s.suspicion > 0.5) for s in Sample.objects.all())
+    assert scored == [(3, active_model_version.pk, True), *[(7, active_model_version.pk, False)] * 2], output
 
 
 def test_the_worker_takes_scoring_and_staff_work_first_then_everyones_first_run_before_anyones_second(

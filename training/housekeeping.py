@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
-from django_tasks.base import TaskResultStatus
-from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from recognizer.models import ModelVersion, PersonalModel
 from recognizer.retention import stored_data_clean
+from recognizer.task_queue import task_schedule
 
 from .models import TrainingRun
 
@@ -58,11 +57,4 @@ def housekeeping_schedule(*, delay: float) -> None:
     the database queue (another backend has no worker to run it later)."""
     from .tasks import housekeeping  # the task module imports this one
 
-    if not isinstance(housekeeping.get_backend(), DatabaseBackend):
-        return
-    due = timezone.now() + timedelta(seconds=delay)
-    waiting = DBTaskResult.objects.filter(task_path=housekeeping.module_path, status=TaskResultStatus.READY)
-    if waiting.exists():
-        waiting.filter(run_after__gt=due).update(run_after=due)
-    else:
-        housekeeping.using(run_after=due).enqueue()
+    task_schedule(housekeeping, delay=delay)

@@ -8,14 +8,19 @@ import zipfile
 
 import numpy as np
 import pytest
+from datetime import timedelta
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from bench.pen_digits import Hand, iter_pen_digits
 from recognizer.admin import SampleAdmin
 from recognizer.models import Sample
 from recognizer.review import review_queue, samples_score, samples_to_score
 from recognizer.services import sample_create, samples_export_zip
+from recognizer.tasks import SCORING_PRIORITY
 from recognizer.versions import model_version_activate
 from recognizer.visitors import Visitor
 
@@ -47,18 +52,51 @@ def test_activating_a_version_rescores_every_sample_with_it(make_sample, store_v
     assert not samples_to_score(newer.pk).exists()
 
 
-def test_new_samples_are_scored_in_batches(make_sample, active_model_version, settings,
-                                           django_capture_on_commit_callbacks):
-    settings.SCORE_NEW_EVERY = 3
+def test_every_new_sample_is_scored_even_a_single_one(make_sample, active_model_version,
+                                                      django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the tests' backend runs the queued scoring at once
+        sample = make_sample(label=1)  # the drawing is a 7
+    sample.refresh_from_db()
+    assert sample.scored_by == active_model_version and sample.suspicion > 0.9
+
+
+@pytest.fixture
+def database_queue(settings):
+    """Tasks go to django-tasks-db's table and stay there: no worker runs them in these tests."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def waiting_scoring() -> list[DBTaskResult]:
+    return list(DBTaskResult.objects.filter(task_path="recognizer.tasks.samples_score_run", status="READY"))
+
+
+def test_one_scoring_task_waits_however_many_samples_are_saved(database_queue, make_sample, active_model_version,
+                                                               settings, django_capture_on_commit_callbacks):
+    settings.SCORE_DELAY_SECONDS = 5
+    before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        first, second = make_sample(label=7), make_sample(label=1)
-    assert Sample.objects.filter(scored_by__isnull=True).count() == 2  # not yet: the batch is not full
+        make_sample(session_key="a" * 32, label=7)
+    [first] = waiting_scoring()
+    assert first.priority == SCORING_PRIORITY  # ahead of every training run waiting
+    assert before + timedelta(seconds=5) <= first.run_after <= timezone.now() + timedelta(seconds=5)
+    for i in range(12):
+        with django_capture_on_commit_callbacks(execute=True):
+            make_sample(session_key="ab"[i % 2] * 32, label=i % 10)
+    assert [(task.id, task.run_after) for task in waiting_scoring()] == [(first.id, first.run_after)]  # not put off
+    DBTaskResult.objects.filter(pk=first.id).update(status="RUNNING", started_at=timezone.now())  # a worker took it
+    with django_capture_on_commit_callbacks(execute=True):
+        make_sample(label=7)  # perhaps after that task read what to score: another one waits for this one
+    assert [task.id for task in waiting_scoring()] != [first.id] and len(waiting_scoring()) == 1
+
+
+def test_an_activation_brings_the_waiting_scoring_forward(database_queue, make_sample, active_model_version,
+                                                           settings, django_capture_on_commit_callbacks):
+    settings.SCORE_DELAY_SECONDS = 60
     with django_capture_on_commit_callbacks(execute=True):
         make_sample(label=7)
-    assert not Sample.objects.filter(scored_by__isnull=True).exists()
-    first.refresh_from_db()
-    second.refresh_from_db()
-    assert second.suspicion > first.suspicion  # the drawing is a 7: labelled 1, it is the suspicious one
+        model_version_activate(version=active_model_version)
+    [waiting] = waiting_scoring()
+    assert waiting.run_after <= timezone.now()
 
 
 def test_a_sample_whose_file_is_gone_is_left_unscored_once_not_forever(make_sample, active_model_version):
@@ -135,6 +173,33 @@ def test_the_review_queue_shows_the_most_suspicious_first_with_progress(make_sam
     assert page.index(f'id="sample-{suspicious.pk}"') < page.index(f'id="sample-{calm.pk}"')
     assert "Relabel as 7" in page  # offered for the disputed one only
     assert page.count("Relabel as") == 1
+
+
+def test_an_unscored_sample_shows_its_saved_reading_and_can_be_relabelled_from_the_queue(
+    make_sample, active_model_version, admin_client
+):
+    calm = make_sample(label=7)
+    samples_score()  # the shared model is sure of the 7: suspicion near 0
+    fresh = make_sample(label=3)  # a 7 labelled 3, saved after the worker scored: not scored yet
+    agreeing = make_sample(label=7, width=24)
+    Sample.objects.filter(pk=agreeing.pk).update(predicted=7, confidence=0.6)  # saved unsure: 1 - 0.6 = 0.4
+    assert fresh.scored_by is None and fresh.predicted == 7
+    page = admin_client.get(QUEUE).content.decode()
+    row = page[page.index(f'id="sample-{fresh.pk}"'):]
+    row = row[:row.index("</tr>")]
+    assert "<strong>7</strong>" in row and "when saved, not scored yet" in row
+    assert 'name="label" value="7"' in row and "Relabel as 7" in row
+    # Placed by its saved reading, not at the end: the disputed one first, then the unsure one, then the calm one.
+    assert (page.index(f'id="sample-{fresh.pk}"') < page.index(f'id="sample-{agreeing.pk}"')
+            < page.index(f'id="sample-{calm.pk}"'))
+    assert page.count("Relabel as") == 1
+
+    done = admin_client.post(QUEUE, {"sample": fresh.pk, "decision": "relabel", "label": "7"},
+                             HTTP_ACCEPT="application/json").json()
+    assert done == {"done": True, "message": f"Sample {fresh.pk} relabelled as 7 and approved.", "reviewed": 1,
+                    "total": 3}
+    fresh.refresh_from_db()
+    assert (fresh.label, fresh.status) == (7, Sample.Status.APPROVED)
 
 
 @pytest.mark.parametrize("decision, status, label", [("approve", "approved", 3), ("reject", "rejected", 3),

@@ -62,6 +62,8 @@
       if (button) {
         event.preventDefault();
         button.click();
+      } else if (event.key === "l") {   // read as its label, or not read: say so rather than do nothing
+        status.textContent = "The model reads no other digit to relabel this sample as: approve (a) or reject (r) it.";
       }
     } else if (event.key === "j" || event.key === "k") {
       event.preventDefault();

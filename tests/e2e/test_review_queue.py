@@ -18,11 +18,15 @@ def queue(page: Page, live_server, admin_user, make_sample, active_model_version
     make_sample(session_key="b" * 32, label=7)
     make_sample(session_key="c" * 32, label=7, width=24)
     samples_score(batch_size=16)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/recognizer/sample/review/")
+    return signed_in_queue(page, live_server.url, "0 of 3")
+
+
+def signed_in_queue(page: Page, url: str, progress: str) -> Page:
+    page.goto(f"{url}/admin/login/?next=/admin/recognizer/sample/review/")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "password")
     page.click("input[type=submit]")
-    expect(page.locator("#review-count")).to_have_text("0 of 3")
+    expect(page.locator("#review-count")).to_have_text(progress)
     return page
 
 
@@ -50,3 +54,27 @@ def test_keys_decide_samples_without_a_reload_and_move_to_the_next(queue: Page):
     assert Sample.objects.get(pk=second).status == Sample.Status.REJECTED
     assert page.evaluate("window.sameDocument") is True
     shot(page.locator("#content"), "review-queue-by-keyboard")
+
+
+def test_l_relabels_a_sample_not_scored_yet_as_the_reading_saved_with_it(page: Page, live_server, admin_user,
+                                                                        make_sample, active_model_version, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # no worker has scored yet
+    fresh = make_sample(session_key="a" * 32, label=3)  # a 7 labelled 3, read as 7 when it was saved
+    make_sample(session_key="b" * 32, label=7)
+    assert not Sample.objects.exclude(scored_by=None).exists()
+    signed_in_queue(page, live_server.url, "0 of 2")
+    rows = page.locator(".review-table tbody tr")
+    expect(rows.first).to_have_attribute("id", f"sample-{fresh.pk}")   # placed by its saved reading: first
+    expect(rows.first).to_contain_text("when saved, not scored yet")
+    shot(page.locator("#content"), "review-queue-unscored-rows")
+
+    page.keyboard.press("l")
+
+    expect(page.locator("#review-status")).to_have_text(f"Sample {fresh.pk} relabelled as 7 and approved.")
+    expect(rows).to_have_count(1)
+    fresh.refresh_from_db()
+    assert (fresh.label, fresh.status, fresh.scored_by) == (7, Sample.Status.APPROVED, None)
+
+    page.keyboard.press("l")   # read as its label: nothing to relabel it as, and the page says so
+    expect(page.locator("#review-status")).to_contain_text("no other digit to relabel this sample as")
+    expect(rows).to_have_count(1)

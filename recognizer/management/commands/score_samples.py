@@ -6,8 +6,8 @@ from recognizer.review import samples_score
 
 class Command(BaseCommand):
     help = ("Score every sample the active shared version has not scored yet: its suspicion (how strongly the model "
-            "disputes the label), here and now. The worker does this by itself after an activation and after every "
-            "SCORE_NEW_EVERY new samples.")
+            "disputes the label), here and now. The worker does this by itself after an activation and "
+            "SCORE_DELAY_SECONDS after a sample is saved.")
 
     def handle(self, *args, **options) -> None:
         try:
