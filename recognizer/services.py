@@ -20,17 +20,16 @@ from PIL import Image
 
 from .exceptions import NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable
 from .inference import Serving, serving
+from .ml.decoding import posted_size
+from .ml.kept_drawing import kept_drawing
 from .ml.numbers import NumberDigit, read_number
 from .ml.preprocessing import (
-    HIGH_BIT_DEPTH_MODES, InvalidImage, decode_image, encode_png, ink_map, located_ink, prepare_digit,
-    stretched_grey, to_mnist, to_model_input,
+    InvalidImage, decode_image, encode_png, ink_map, located_ink, prepare_digit, to_mnist, to_model_input,
 )
 from .ml.reader import NOT_A_DIGIT
 from .models import Sample
 from .review import scoring_after_new_sample
 from .visitors import Visitor
-
-STORED_DRAWING_SIDE = 1024  # drawings larger than this are stored scaled down
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ def _read_number(image: Image.Image, chosen: Serving) -> NumberReading:
     def read(digit_images: np.ndarray):
         return chosen.predictor.read(torch.cat([to_model_input(digit) for digit in digit_images]))
 
-    digits = read_number(located_ink(image), image.size, read)
+    digits = read_number(located_ink(image), posted_size(image), read)
     touching = [place for place, digit in enumerate(digits, 1) if digit.touching]
     no_digit = [place for place, digit in enumerate(digits, 1) if digit.reading.verdict == NOT_A_DIGIT]
     strays = [place for place in no_digit if place not in touching]  # touching ones are said to touch instead
@@ -132,7 +131,7 @@ def number_samples_create(*, visitor: Visitor, image_bytes: bytes, labels: str) 
         with transaction.atomic():
             for digit, label in zip(reading.digits, labels, strict=True):
                 samples.append(_sample_save(
-                    visitor=visitor, label=int(label), drawing=_png_bytes(_part(image, digit.box)),
+                    visitor=visitor, label=int(label), drawing=kept_drawing(image, box=digit.box),
                     digit_image=digit.digit_image, prediction=_prediction_of(digit, reading)))
     except BaseException:
         for sample in samples:
@@ -142,33 +141,12 @@ def number_samples_create(*, visitor: Visitor, image_bytes: bytes, labels: str) 
     return samples
 
 
-def _part(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
-    """The digit's box of the drawing, with a margin of a tenth of its longer side."""
-    x, y, width, height = box
-    margin = max(2, round(0.1 * max(width, height)))
-    return image.crop((max(0, x - margin), max(0, y - margin), min(image.width, x + width + margin),
-                       min(image.height, y + height + margin)))
-
-
 def _prediction_of(digit: NumberDigit, reading: NumberReading) -> Prediction:
     r = digit.reading
     return Prediction(digit=r.digit, confidence=r.confidence, probabilities=r.probabilities, verdict=r.verdict,
                       not_a_digit_score=r.not_a_digit_score, runner_up=r.runner_up,
                       model_version=reading.model_version, personal=reading.personal,
                       preprocessed=digit.digit_image)
-
-
-def _png_bytes(image: Image.Image) -> bytes:
-    if max(image.size) > STORED_DRAWING_SIDE:
-        image = image.copy()
-        image.thumbnail((STORED_DRAWING_SIDE, STORED_DRAWING_SIDE))
-    if image.mode in HIGH_BIT_DEPTH_MODES:  # converting would clip it to white
-        image = Image.fromarray(np.round(stretched_grey(image) * 255).astype(np.uint8), mode="L")
-    elif image.mode not in {"RGBA", "RGB", "LA", "L"}:
-        image = image.convert("RGBA")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _check_room(visitor: Visitor, wanted: int) -> None:
@@ -205,7 +183,7 @@ def sample_create(*, visitor: Visitor, label: int, image_bytes: bytes) -> Sample
         prediction: Prediction | None = _predict(digit_image, visitor)
     except NoActiveModel:
         prediction = None  # keep the sample all the same; staff can still review and use it
-    sample = _sample_save(visitor=visitor, label=label, drawing=_png_bytes(image), digit_image=digit_image,
+    sample = _sample_save(visitor=visitor, label=label, drawing=kept_drawing(image), digit_image=digit_image,
                           prediction=prediction)
     scoring_after_new_sample()
     return sample

@@ -23,7 +23,7 @@ from scipy import ndimage
 from torch import Tensor
 from torch.nn import functional as F
 
-from .decoding import WORKING_SIDE, InvalidImage, decode_image  # callers import the last two from here
+from .decoding import WORKING_SIDE, InvalidImage, decode_image, decoded_scale  # callers import them from here
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
@@ -201,20 +201,21 @@ def ink_map(image: Image.Image) -> Ink:
 
 
 def located_ink(image: Image.Image) -> Ink:
-    """The image's ink in [0, 1], cropped to it, at up to about WORKING_SIDE px, and where it lies in the image.
+    """The image's ink in [0, 1], cropped to it, at up to about WORKING_SIDE px, and where it lies in the posted image.
 
     A canvas's toDataURL() gives ink on a transparent background: there the alpha channel is the ink.
     Otherwise the background is the border's typical colour and ink is whatever differs from it, so
     black-on-white, white-on-black and coloured ink on any plain background all work.
     """
     factor = _reduction(image)
+    posted = factor * decoded_scale(image)  # posted pixels per pixel worked on
     image = _reducible(image).reduce(factor) if factor > 1 else image
     distance = _distance_from_background(image)
     box = _ink_box(distance)
     if box is None:
-        return Ink(np.zeros((0, 0), np.float32), max(image.size), (0, 0), factor)
+        return Ink(np.zeros((0, 0), np.float32), max(image.size), (0, 0), posted)
     return _stretch(distance.exact(box), distance.noise, full_scale=distance.full_scale, image_side=max(image.size),
-                    origin=(box[0] * factor, box[1] * factor), scale=factor)
+                    origin=(box[0] * posted, box[1] * posted), scale=posted)
 
 
 def _distance_from_background(image: Image.Image) -> Distance:

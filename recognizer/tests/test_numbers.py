@@ -203,3 +203,21 @@ def test_saving_a_number_needs_the_csrf_token(active_model_version):
     session.get("/")
     response = session.post("/api/samples/number", {"file": as_upload(written(SEVEN, ONE)), "labels": "71"})
     assert response.status_code == 403 and not Sample.objects.exists()
+
+
+def test_a_big_jpeg_decoded_at_reduced_scale_is_boxed_and_kept_in_the_posted_images_pixels(client):
+    # 3330x1800: libjpeg decodes it at half scale; boxes and kept parts must not shrink with it
+    canvas = Image.open(io.BytesIO(written(SEVEN, ONE, ZERO, height=900, pen=80, background=(255, 255, 255, 255))))
+    photo = encode(canvas.convert("RGB"), "JPEG", quality=90)
+    body = read(client, photo)
+    assert body["number"] == "710", body["reason"]
+    for place, digit in enumerate(body["digits"]):  # digit k spans x from 450 + 810 k, 540 px wide
+        x, y, w, h = digit["box"]
+        assert abs(x + w / 2 - (720 + 810 * place)) < 100 and abs(y + h / 2 - 900) < 100
+        assert 800 < h < 1100 and x + w <= 3330 and y + h <= 1800
+    session = Client(enforce_csrf_checks=True)
+    assert save_number(session, photo, "710").status_code == 201
+    for row in Sample.objects.order_by("id"):  # each keeps its own digit, at most 512 px
+        with row.drawing.open("rb") as handle:
+            part = Image.open(handle)
+            assert max(part.size) <= 512 and part.width < part.height
