@@ -5,6 +5,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -188,3 +189,47 @@ def test_a_chunked_upload_is_told_to_send_a_content_length(tmp_path):
         response = connection.getresponse()
         status, body = response.status, json.loads(response.read())
     assert status == 411 and "Content-Length" in body["error"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_bin_run_stops_everything_within_5_s_and_marks_the_run_in_progress_interrupted(tmp_path):
+    from bench.site import MULTIPART_TYPE, Session, multipart_body
+    from recognizer.tests.drawings import draw, encode
+
+    port = free_port()
+    env = {**production_env(tmp_path), "PORT": str(port), "RATE_LIMIT_ENABLED": "false",
+           "FINE_TUNE_EPOCHS": "400"}  # a run long enough to be stopped in the middle
+    log = open(tmp_path / "run.log", "w")  # noqa: SIM115 - closed below
+    site = subprocess.Popen(["bin/run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # its own process group, as a terminal's Ctrl-C reaches
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/api/health", timeout=180)
+        person = Session(port)
+        person.request("GET", "/")  # the CSRF cookie
+        one = encode(draw(path=[(0.5, 0.0), (0.5, 1.0)]))
+        for label, drawing in [(7, canvas_png())] * 6 + [(1, one)] * 6:
+            saved, _ = person.request("POST", "/api/samples", multipart_body(drawing, {"label": str(label)}),
+                                      {"Content-Type": MULTIPART_TYPE})
+            assert saved == 201
+        job = json.loads(person.request("POST", "/api/train")[1])["job"]
+        deadline = time.monotonic() + 120
+        while json.loads(person.request("GET", f"/api/train/{job}")[1])["status"] != "running":
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)
+
+        pressed = time.monotonic()
+        os.killpg(site.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+        site.wait(timeout=30)
+        stopped_after = time.monotonic() - pressed
+    finally:
+        if site.poll() is None:
+            os.killpg(site.pid, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "run.log").read_text()
+    assert stopped_after < 5, "\n".join(line for line in output.splitlines()[-400:] if not line.startswith(" "))
+    assert "SIGKILL" not in output and "Perhaps out of memory" not in output
+    status = json.loads(manage("shell", "-c", f"from training.models import TrainingRun as R; import json; "
+                                              f"r = R.objects.get(pk={job}); print(json.dumps([r.status, r.error]))",
+                               env=env).stdout.strip().splitlines()[-1])
+    assert status[0] == "failed" and status[1].startswith("Interrupted"), status

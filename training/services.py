@@ -7,6 +7,7 @@ The training itself (training.candidate) knows nothing of either.
 """
 
 import logging
+import threading
 import time
 from dataclasses import asdict
 from datetime import timedelta
@@ -204,7 +205,10 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     try:
         _train_and_promote(run)
     except Exception as exc:
-        logger.exception("%s failed", run)
+        if isinstance(exc, WorkerStopped):
+            logger.warning("%s interrupted: the worker is stopping", run)
+        else:
+            logger.exception("%s failed", run)
         TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
             status=TrainingRun.Status.FAILED, finished=timezone.now(), error=_readable(exc))
         raise
@@ -216,7 +220,8 @@ def _readable(exc: Exception) -> str:
 
 
 class _Progress:
-    """Write progress and a heartbeat to the run's row, at most once a second."""
+    """Write progress and a heartbeat to the run's row, at most once a second; stop the run when the worker is
+    stopping."""
 
     def __init__(self, run: TrainingRun) -> None:
         self.run_id, self.last = run.pk, 0.0
@@ -242,6 +247,13 @@ def _train_and_promote(run: TrainingRun) -> None:
     version = _store(run, candidate)
     with transaction.atomic():
         # Locked, so that a cancellation (the visitor deleted their model or their data) either lands before this
+# Set by the worker when it is asked to stop (Ctrl-C, a deploy): the run in hand stops at its next progress step,
+# within a second or so, and is marked interrupted instead of holding the shutdown until it ends.
+worker_stopping = threading.Event()
+INTERRUPTED = ("Interrupted: the training worker was stopped while this run trained, so nothing was changed. "
+               "Press Train to start again.")
+
+
         # check, and the candidate goes, or waits until the run is finished.
         if not TrainingRun.objects.select_for_update().filter(pk=run.pk, status=TrainingRun.Status.RUNNING).exists():
             model_versions_delete(ModelVersion.objects.filter(pk=version.pk))
@@ -249,6 +261,8 @@ def _train_and_promote(run: TrainingRun) -> None:
             return
         if run.kind == TrainingRun.Kind.PERSONAL:
             if candidate.decision.accepted:
+        if worker_stopping.is_set():
+            raise WorkerStopped(INTERRUPTED)
                 personal_model_promote(visitor=run_visitor(run), version=version)
             else:  # a rejected candidate is kept for inspection, within the session's cap
                 personal_versions_prune(visitor=run_visitor(run))

@@ -1,10 +1,31 @@
+import time
+
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+from django_tasks_db.management.commands.db_worker import Worker
 
 from training.candidate import warm_up
 from training.housekeeping import housekeeping_schedule
-from training.services import training_runs_fail_stale
+from training.services import training_runs_fail_stale, worker_stopping
+
+
+class StoppableWorker(Worker):
+    """django-tasks-db's worker, whose first Ctrl-C (or SIGTERM) also stops the training run in hand at its next
+    progress step, marked interrupted, instead of waiting for it to end: a shutdown takes a second or two. A second
+    signal a few seconds later force-quits, as db_worker's does."""
+
+    REPEAT_SECONDS = 3.0
+    stop_asked = 0.0
+
+    def shutdown(self, signum, frame) -> None:
+        if worker_stopping.is_set() and time.monotonic() - self.stop_asked < self.REPEAT_SECONDS:
+            return  # the same stop, sent twice (to the process group and by a supervisor): not a force-quit
+        if not worker_stopping.is_set():
+            worker_stopping.set()
+            self.stop_asked = time.monotonic()
+        super().shutdown(signum, frame)
 
 
 class Command(BaseCommand):
@@ -24,4 +45,8 @@ class Command(BaseCommand):
             warm_up()
         except Exception as exc:  # a broken active version fails its runs with the reason, not the worker
             self.stdout.write(self.style.WARNING(f"Could not prepare the active model's MNIST features: {exc}"))
-        call_command("db_worker", interval=interval, batch=batch, verbosity=options["verbosity"])
+        worker = StoppableWorker(queue_names=[DEFAULT_TASK_QUEUE_NAME], interval=interval, batch=batch,
+                                 backend_name=DEFAULT_TASK_BACKEND_ALIAS, startup_delay=False, max_tasks=None,
+                                 worker_id=get_random_string(32), excluded_queue_names=[])
+        worker.configure_signals()
+        worker.run()
