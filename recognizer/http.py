@@ -16,8 +16,12 @@ logger = logging.getLogger(__name__)
 
 def error(message: str, status: int, *, request: HttpRequest | None = None,
           retry_after: int | None = None) -> JsonResponse:
+    """The answer to a refused API request: {"error": message} with its status. A session the request created to
+    keep something is forgotten with it, so a refused save (a budget spent, nothing to train on) writes nothing."""
     if request is not None:
         logger.warning("Refused %s %s (%s): %s", request.method, request.path, status, message)
+        if getattr(request, "visitor_is_new", False):
+            request.session.flush()  # deletes its row; an empty session sets no cookie
     response = JsonResponse({"error": message}, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
@@ -85,6 +89,7 @@ def visitor_for(request: HttpRequest) -> Visitor:
     if visitor is None:
         request.session[_LAST_SEEN] = timezone.now().date().isoformat()
         request.session.save()
+        request.visitor_is_new = True
         visitor = Visitor(session_key=request.session.session_key, network=network_key(client_address(request)))
     return visitor
 

@@ -107,3 +107,15 @@ def test_a_used_session_stays_alive_and_an_unused_one_ends(active_model_version)
     assert client.cookies[settings.SESSION_COOKIE_NAME].value == key  # same session, renewed
     Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
     assert client.get("/api/samples").json()["total"] == 0  # an ended session shows nothing
+
+
+def test_a_refused_save_or_run_from_a_new_visitor_leaves_no_session_behind(settings, active_model_version):
+    settings.MAX_SAMPLES_PER_NETWORK_PER_DAY = 1
+    assert save(Client()).status_code == 201
+    sessions = Session.objects.count()
+    refused = Client()
+    assert save(refused).status_code == 429
+    assert refused.post("/api/train").status_code == 400  # nothing to train on
+    assert Session.objects.count() == sessions
+    assert not refused.cookies.get(settings.SESSION_COOKIE_NAME) or not refused.cookies[
+        settings.SESSION_COOKIE_NAME].value
