@@ -258,6 +258,9 @@ FINE_TUNE_MAX_MNIST_DROP = env_float("FINE_TUNE_MAX_MNIST_DROP", 0.005)  # perso
 SHARED_MAX_MNIST_DROP = env_float("SHARED_MAX_MNIST_DROP", 0.003)        # shared gate: overall, 0.3 points
 SHARED_MAX_CLASS_DROP = env_float("SHARED_MAX_CLASS_DROP", 0.01)         # and no digit by more than 1 point
 SHARED_MAX_SESSION_SHARE = env_float("SHARED_MAX_SESSION_SHARE", 0.25)   # of a shared run's samples, per session
+# Approved samples a shared run needs (0: no minimum), some digit among them 5 times so that the gate has held-out
+# drawings to judge it on: any 50 include 5 of some digit.
+SHARED_MIN_SAMPLES = env_int("SHARED_MIN_SAMPLES", 50)
 HOLDOUT_FRACTION = env_float("HOLDOUT_FRACTION", 0.2)  # of each digit's drawings, kept out to measure a run honestly
 TRAINING_DEVICE = env_str("TRAINING_DEVICE", "auto")
 if TRAINING_DEVICE not in {"auto", "cpu", "cuda"}:

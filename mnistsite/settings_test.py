@@ -26,5 +26,7 @@ WHITENOISE_AUTOREFRESH = True
 # Most tests send many requests from one address; tests/…/test_ratelimit.py turns the budgets back on.
 RATE_LIMIT_ENABLED = False
 RATE_LIMIT_STORE = _scratch / "ratelimit.sqlite3"
+# Most tests start shared runs on a few samples; training/tests/test_shared_training.py sets the minimum back.
+SHARED_MIN_SAMPLES = 0
 # The fine-tune gate's held-out non-digits: one of each family (under a second to draw) rather than ten.
 GATE_NONDIGITS_PER_FAMILY = 1

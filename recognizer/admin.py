@@ -9,9 +9,10 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils import timezone
-from django.utils.formats import localize
+from django.utils.formats import date_format, localize, time_format
 from django.utils.html import format_html, format_html_join
 
+from .admin_figures import version_metrics_html
 from .admin_staff import ACTIVATED, REVIEWED, PermissionCheckedActions, activations, changes_record, review_said
 from .exceptions import InvalidModelVersion
 from .forms import ReviewDecisionForm, ThrottledSignInForm
@@ -28,11 +29,12 @@ admin.site.login_form = ThrottledSignInForm  # logs and counts failed sign-ins; 
 
 
 class DisagreementFilter(admin.SimpleListFilter):
-    title = "model disagreed"
+    """Samples the model read as another digit than their label (the list marks them ⚠), or as the label."""
+    title = "model's reading"
     parameter_name = "disagreed"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Yes: predicted another digit"), ("no", "No: predicted the label")]
+        return [("yes", "⚠ Another digit than the label"), ("no", "The label")]
 
     def queryset(self, request, queryset: QuerySet[Sample]) -> QuerySet[Sample]:
         if self.value() == "yes":
@@ -71,9 +73,9 @@ def unreviewed_ceiling_warning() -> tuple[str, int] | None:
 
 @admin.register(Sample)
 class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
-    list_display = ["id", "drawing_thumbnail", "digit_thumbnail", "label", "predicted", "disagreed",
-                    "confidence_percent", "verdict_shown", "suspicion_shown", "status", "short_session", "created"]
-    list_display_links = ["id", "drawing_thumbnail"]
+    # Few, narrow columns: the list fits a 1280 px screen beside the admin's menu and the filters.
+    list_display = ["id", "thumbnails", "reading", "suspicion_shown", "status", "saved"]
+    list_display_links = ["id", "thumbnails"]
     list_filter = ["label", "status", "verdict", DisagreementFilter, ("scored_digit", admin.AllValuesFieldListFilter),
                    ("scored_by", admin.RelatedOnlyFieldListFilter), "created"]
     search_fields = ["session_key"]
@@ -142,14 +144,11 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
                 self.log_change(request, after, change)
         return True, said
 
-    @admin.display(description="drawing")
-    def drawing_thumbnail(self, sample: Sample) -> str:
-        return format_html('<img src="{}" alt="drawing" width="56" height="56" class="sample-thumb">', sample.drawing.url)
-
-    @admin.display(description="28×28")
-    def digit_thumbnail(self, sample: Sample) -> str:
-        return format_html('<img src="{}" alt="28×28 input" width="56" height="56" class="sample-digit">',
-                           sample.digit.url)
+    @admin.display(description="drawing, 28×28")
+    def thumbnails(self, sample: Sample) -> str:
+        return format_html('<span class="sample-thumbs"><img src="{}" alt="drawing" width="40" height="40" '
+                           'class="sample-thumb"><img src="{}" alt="28×28 input" width="40" height="40" '
+                           'class="sample-digit"></span>', sample.drawing.url, sample.digit.url)
 
     @admin.display(description="drawing")
     def drawing_large(self, sample: Sample) -> str:
@@ -160,19 +159,28 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
         return format_html('<img src="{}" alt="28×28 input" width="168" height="168" class="sample-digit">',
                            sample.digit.url)
 
-    @admin.display(description="disagreed", boolean=True)
-    def disagreed(self, sample: Sample) -> bool | None:
-        return sample.model_disagreed
+    @admin.display(description="label, model read", ordering="label")
+    def reading(self, sample: Sample) -> str:
+        """The label, large; under it what the model read and how sure it was, marked ⚠ only where it read another
+        digit; and its verdict where that is not a plain "digit"."""
+        if sample.predicted is None:
+            read = format_html('<span class="reading__read">not read</span>')
+        else:
+            read = format_html('<span class="reading__read{}">{}read {}, {}</span>',
+                               " reading__read--disagrees" if sample.model_disagreed else "",
+                               "⚠ " if sample.model_disagreed else "", sample.predicted,
+                               "—" if sample.confidence is None else f"{sample.confidence:.1%}")
+        plain_digit = sample.verdict in ("", Sample.Verdict.DIGIT)
+        verdict = "" if plain_digit else format_html('<span class="verdict verdict--{}">{}</span>', sample.verdict,
+                                                     sample.get_verdict_display())
+        return format_html('<span class="reading"><strong class="reading__label"><span class="visually-hidden">'
+                           'labelled </span>{}</strong>{}{}</span>', sample.label, read, verdict)
 
-    @admin.display(description="confidence", ordering="confidence")
-    def confidence_percent(self, sample: Sample) -> str:
-        return "—" if sample.confidence is None else f"{sample.confidence:.1%}"
-
-    @admin.display(description="verdict", ordering="verdict")
-    def verdict_shown(self, sample: Sample) -> str:
-        if not sample.verdict:
-            return "—"
-        return format_html('<span class="verdict verdict--{}">{}</span>', sample.verdict, sample.get_verdict_display())
+    @admin.display(description="saved, session", ordering="created")
+    def saved(self, sample: Sample) -> str:
+        when = timezone.localtime(sample.created)
+        return format_html('<span class="sample-saved">{}, {}<br><small>session {}</small></span>',
+                           date_format(when, "j M Y"), time_format(when, "H:i"), self.short_session(sample))
 
     @admin.display(description="suspicion", ordering=F("suspicion").desc(nulls_last=True))
     def suspicion_shown(self, sample: Sample) -> str:
@@ -188,8 +196,7 @@ class SampleAdmin(PermissionCheckedActions, admin.ModelAdmin):
         changed = self._reviewed(request, queryset, Sample.Status.APPROVED)
         self.message_user(request, f"Approved {changed} sample(s).", messages.SUCCESS)
 
-    @admin.action(description="Approve every unrejected sample of the selected samples' sessions (for shared training)",
-                  permissions=["change"])
+    @admin.action(description="Approve whole sessions of the selected samples", permissions=["change"])
     def approve_sessions(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
         sessions = set(queryset.values_list("session_key", flat=True))
         # Samples whose session ended have none: they stand for themselves.
@@ -241,7 +248,7 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
     search_fields = ["owner", "notes"]
     list_select_related = ["parent"]
     readonly_fields = ["kind_and_owner", "gate", "parent", "weights", "weights_name", "weights_sha256", "architecture",
-                       "trained_on", "mnist_confusion", "samples_confusion", "metrics", "is_active", "created",
+                       "trained_on", "mnist_confusion", "samples_confusion", "figures", "is_active", "created",
                        "activated", "activation_history"]
     fields = ["notes", *readonly_fields]
     actions = ["activate"]
@@ -277,6 +284,10 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
             "table": confusion_table(confusion_on_approved_samples(version.pk), cell_samples),
             "caption": "Approved samples, as this version read them when it scored them", "linked": True,
             "empty": "This version has scored no approved samples: the active shared version scores them all."})
+
+    @admin.display(description="metrics")
+    def figures(self, version: ModelVersion) -> str:
+        return version_metrics_html(version.metrics)
 
     @admin.display(description="activation history")
     def activation_history(self, version: ModelVersion) -> str:

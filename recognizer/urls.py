@@ -4,6 +4,7 @@ from . import api, views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("favicon.ico", views.favicon, name="favicon"),
     re_path(r"^api/predict/?$", api.predict, name="api-predict"),
     re_path(r"^api/read/?$", api.read, name="api-read"),
     re_path(r"^api/health/?$", api.health, name="api-health"),

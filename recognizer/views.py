@@ -4,9 +4,11 @@ import logging
 import re
 
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_safe
 
 from .exceptions import STORE_RETRY_AFTER
 from .http import visitor_of
@@ -24,6 +26,12 @@ def index(request: HttpRequest) -> HttpResponse:
         "model_version": ModelVersion.objects.filter(is_active=True).first(),
         "model_state": personal_model_state(visitor_of(request)),  # for the line naming the model
     })
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, feed readers and crawlers ask for /favicon.ico whatever a page links: send them to the icon."""
+    return HttpResponseRedirect(static("recognizer/favicon.ico"))
 
 
 # What sample files are called (models._sample_path): nothing else is served from the store.

@@ -1,16 +1,17 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from recognizer.exceptions import NoActiveModel
 from recognizer.models import ModelVersion, Sample
 
+from .admin_figures import history_html, metrics_html, params_html, progress_html, run_live_json
 from .exceptions import TrainingRefused
 from .models import TrainingRun
-from .services import shared_samples, training_run_create_shared
+from .services import shared_samples, shared_samples_held_out, shared_samples_shortfall, training_run_create_shared
 
 
 @admin.register(TrainingRun)
@@ -20,15 +21,29 @@ class TrainingRunAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "created"]
     search_fields = ["session_key", "requested_by"]
     list_select_related = ["parent", "result"]
-    readonly_fields = ["kind", "session_key", "requested_by", "status", "progress", "parent", "result", "history",
-                       "metrics", "params", "error", "created", "started", "finished", "heartbeat", "samples"]
+    readonly_fields = ["kind", "session_key", "requested_by", "status", "progress_shown", "parent", "result",
+                       "history_shown", "metrics_shown", "params_shown", "error", "created", "started", "finished",
+                       "heartbeat", "samples"]
+    exclude = ["progress", "history", "metrics", "params"]  # shown read-only, as figures, by the *_shown fields
+
+    class Media:
+        js = ["recognizer/run_live.js"]  # a running run's page follows it (the admin_figures parts, polled)
 
     def has_add_permission(self, request) -> bool:
         return False  # personal runs start from the page or POST /api/train; shared ones from train_shared below
 
     def get_urls(self):
         shared = path("train-shared/", self.admin_site.admin_view(self.train_shared_view), name="training_train_shared")
-        return [shared, *super().get_urls()]
+        live = path("<path:object_id>/live/", self.admin_site.admin_view(self.live_view),
+                    name="training_trainingrun_live")
+        return [shared, live, *super().get_urls()]
+
+    def live_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """A run's status and the changing parts of its page, as JSON, for staff who may see it."""
+        run = self.get_object(request, object_id)
+        if run is None or not self.has_view_permission(request, run):
+            return JsonResponse({"error": "No such training run."}, status=404)
+        return JsonResponse(run_live_json(run))
 
     def may_train_shared(self, request: HttpRequest) -> bool:
         """Starting a shared run takes the change permission on training runs and on model versions."""
@@ -64,6 +79,22 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def progress_percent(self, run: TrainingRun) -> str:
         return f"{run.progress:.0%}"
 
+    @admin.display(description="progress")
+    def progress_shown(self, run: TrainingRun) -> str:
+        return progress_html(run)
+
+    @admin.display(description="per epoch")
+    def history_shown(self, run: TrainingRun) -> str:
+        return history_html(run)
+
+    @admin.display(description="results")
+    def metrics_shown(self, run: TrainingRun) -> str:
+        return metrics_html(run)
+
+    @admin.display(description="settings")
+    def params_shown(self, run: TrainingRun) -> str:
+        return params_html(run)
+
     @admin.display(description="samples")
     def sample_count(self, run: TrainingRun) -> int:
         return run.samples.count()
@@ -78,10 +109,12 @@ def _shared_plan() -> dict:
     approved = Sample.objects.filter(status=Sample.Status.APPROVED)
     try:
         kept, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
-        problem = None
+        problem = shared_samples_shortfall(kept) if kept else None
     except TrainingRefused as exc:
         kept, left_out, problem = [], {}, str(exc)
+    held_out = shared_samples_held_out(kept)
     return {"approved": approved.count(), "sessions": approved.values("session_key").distinct().count(),
-            "kept": len(kept), "left_out": left_out, "problem": problem,
+            "kept": len(kept), "left_out": left_out, "problem": problem, "min_samples": settings.SHARED_MIN_SAMPLES,
+            "held_out": held_out, "trained_on": len(kept) - held_out,
             "max_share": settings.SHARED_MAX_SESSION_SHARE, "parent": ModelVersion.objects.filter(is_active=True).first(),
             "open_run": TrainingRun.objects.filter(kind=TrainingRun.Kind.SHARED, status__in=TrainingRun.OPEN).first()}

@@ -22,6 +22,11 @@ class TooManyOpenRuns(TrainingRefused):
         self.retry_after = retry_after
 
 
+class TooFewSamples(TrainingRefused):
+    """A shared run on so few approved samples that its gate could hold none out to judge it."""
+    status = 400
+
+
 class TooFewSessions(TrainingRefused):
     """A shared run cannot keep every session under its share of the samples."""
     status = 400

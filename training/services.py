@@ -26,9 +26,11 @@ from recognizer.versions import (
     model_version_create, model_versions_delete, personal_model_promote, personal_versions_prune,
 )
 
-from .adapt import AdaptConfig, GateRules
+from .adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, GateRules, split_holdout
 from .candidate import Candidate, train_candidate
-from .exceptions import NoUsableSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, WorkerStopped
+from .exceptions import (
+    NoUsableSamples, TooFewSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, WorkerStopped,
+)
 from .models import TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,8 @@ def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None 
     samples, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
     if not samples:
         raise NoUsableSamples("No samples are approved yet: approve some in the sample review first.")
+    if shortfall := shared_samples_shortfall(samples):
+        raise TooFewSamples(shortfall)
     return _run_create(kind=TrainingRun.Kind.SHARED, visitor=None, samples=Sample.objects.filter(pk__in=samples),
                        config=config, requested_by=requested_by, enqueue=enqueue, metrics={"left_out": left_out})
 
@@ -162,6 +166,29 @@ def shared_samples(max_share: float) -> tuple[list[int], dict[str, int]]:
         if count > cap:
             left_out[(session_key or "ended")[:8]] = count - cap
     return kept, left_out
+
+
+def shared_samples_held_out(sample_ids: list[int]) -> int:
+    """How many of these samples a shared run would hold out, never trained on, to judge its candidate."""
+    labels = list(Sample.objects.filter(pk__in=sample_ids).values_list("label", flat=True))
+    return len(split_holdout(labels, fraction=settings.HOLDOUT_FRACTION)[1])
+
+
+def shared_samples_shortfall(sample_ids: list[int]) -> str | None:
+    """Why these samples are too few for a shared run, in words, or None. A run on 5 samples holds none out, and
+    its gate then judges it on MNIST alone: it needs SHARED_MIN_SAMPLES (0: no minimum) and some held out."""
+    minimum = settings.SHARED_MIN_SAMPLES
+    if not minimum:
+        return None
+    if len(sample_ids) < minimum:
+        return (f"A shared run needs at least {minimum} approved samples it may use, so that its gate can judge it "
+                f"on drawings it did not train on: {len(sample_ids)} can be used now. Approve at least "
+                f"{minimum - len(sample_ids)} more, from several sessions (no session may make up more than "
+                f"{settings.SHARED_MAX_SESSION_SHARE:.0%} of a run).")
+    if not shared_samples_held_out(sample_ids):
+        return (f"No digit has {HOLDOUT_MIN_PER_DIGIT} approved samples a run may use, so none could be held out "
+                f"to judge it: approve at least {HOLDOUT_MIN_PER_DIGIT} of one digit.")
+    return None
 
 
 def _session_cap(counts: list[int], max_share: float) -> int:

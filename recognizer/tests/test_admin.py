@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 import zipfile
 
 import pytest
@@ -32,13 +33,31 @@ def test_the_changelist_shows_both_thumbnails_and_the_review_columns(admin_clien
         assert f'src="/media/{sample.drawing.name}"' in page
         assert f'src="/media/{sample.digit.name}"' in page
     assert "aaaaaaaa" in page and "bbbbbbbb" in page  # short session ids
-    assert "model disagreed" in page
+    assert "Label, model read" in page and "By model&#x27;s reading" in page
+
+
+def row_of(page: str, sample: Sample) -> str:
+    """The sample list's row of ``sample``."""
+    return re.search(rf'<tr>(?:(?!</tr>).)*value="{sample.pk}"(?:(?!</tr>).)*</tr>', page, re.S).group(0)
+
+
+def test_the_list_marks_only_a_disagreement_and_says_what_the_model_read(admin_client, samples):
+    page = admin_client.get(SAMPLES_URL).content.decode()
+    disagreed, agreed = row_of(page, samples[2]), row_of(page, samples[0])
+    assert re.search(r'reading__label">.*?3</strong><span class="reading__read reading__read--disagrees">⚠ read 7, '
+                     r'\d+\.\d%</span>', disagreed)  # labelled 3, read as 7: a warning
+    assert re.search(r'reading__label">.*?7</strong><span class="reading__read">read 7, \d+\.\d%</span>', agreed)
+    assert "⚠" not in agreed and "reading__read--disagrees" not in agreed
+    assert 'alt="True"' not in page and 'alt="False"' not in page  # no green ✓ / red ✗ icons to misread
 
 
 def test_it_filters_the_samples_the_model_disagreed_with(admin_client, samples):
     page = admin_client.get(SAMPLES_URL, {"disagreed": "yes"}).content.decode()
     assert samples[2].digit.name in page
     assert samples[0].digit.name not in page
+    assert "⚠ Another digit than the label" in page and page.count("reading__read--disagrees") == 1
+    agreeing = admin_client.get(SAMPLES_URL, {"disagreed": "no"}).content.decode()
+    assert samples[2].digit.name not in agreeing and "reading__read--disagrees" not in agreeing
 
 
 def test_it_searches_by_session(admin_client, samples):
@@ -196,3 +215,23 @@ def test_the_sample_list_and_the_review_queue_say_why_saves_are_or_soon_will_be_
     act(admin_client, SAMPLES_URL, "approve", nine[:1])  # reviewed ones no longer count: 8 of 9 is under 90 %
     for url in (SAMPLES_URL, REVIEW_URL):
         assert "unreviewed samples" not in admin_client.get(url).content.decode()
+
+
+def test_favicon_ico_is_answered_with_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == "/static/recognizer/favicon.ico"
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200 and b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO
+    assert client.get("/static/recognizer/favicon.svg").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/admin/", SAMPLES_URL, VERSIONS_URL, "/admin/training/trainingrun/", "/"])
+def test_every_page_links_the_sites_icon(admin_client, active_model_version, url):
+    page = admin_client.get(url).content.decode()
+    assert '<link rel="icon" href="/static/recognizer/favicon.svg" type="image/svg+xml">' in page
+    assert '<link rel="icon" href="/static/recognizer/favicon.ico" sizes="16x16 32x32">' in page
+    assert 'href="data:,"' not in page  # the empty icon that hid the missing one
+
+
+def test_the_sign_in_page_links_the_sites_icon(client):
+    assert 'href="/static/recognizer/favicon.svg"' in client.get("/admin/login/").content.decode()

@@ -6,9 +6,12 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
+from mnistsite import settings as shipped
 from recognizer.models import ModelVersion, Sample
+from training.adapt import HOLDOUT_MIN_PER_DIGIT
+from training.exceptions import TooFewSamples
 from training.models import TrainingRun
-from training.services import shared_samples
+from training.services import shared_samples, training_run_create_shared
 
 TRAIN_SHARED_URL = "/admin/training/trainingrun/train-shared/"
 RUNS_URL = "/admin/training/trainingrun/"
@@ -52,6 +55,64 @@ def test_with_too_few_sessions_the_command_says_how_many_are_needed(make_sample,
     with pytest.raises(CommandError, match="at least 4 sessions"):
         call_command("train_shared")
     assert not TrainingRun.objects.exists()
+
+
+@pytest.fixture
+def shipped_minimum(settings):
+    """The minimum the site ships with (the test settings turn it off for the tests that don't check it)."""
+    settings.SHARED_MIN_SAMPLES = shipped.SHARED_MIN_SAMPLES
+    return shipped.SHARED_MIN_SAMPLES
+
+
+def test_the_shipped_minimum_always_holds_some_drawings_out():
+    # With fewer than 5 of every digit nothing is held out: 10 × 4 samples can do that, one more cannot.
+    assert shipped.SHARED_MIN_SAMPLES > 10 * (HOLDOUT_MIN_PER_DIGIT - 1)
+
+
+def test_below_the_minimum_a_shared_run_is_refused_and_the_page_says_how_many_more(
+    admin_client, make_sample, active_model_version, tasks_not_run, shipped_minimum
+):
+    for session in "abcd":
+        approved(make_sample, session, 2)  # 8 approved samples
+    page = admin_client.get(TRAIN_SHARED_URL).content.decode()
+    needed = (f"A shared run needs at least {shipped_minimum} approved samples it may use, so that its gate can "
+              f"judge it on drawings it did not train on: 8 can be used now. Approve at least {shipped_minimum - 8} "
+              "more")
+    assert needed in page and page.index(needed) < page.index('value="Start the shared fine-tune" disabled')
+    response = admin_client.post(TRAIN_SHARED_URL, follow=True)
+    assert f"Not started: {needed}" in response.content.decode()
+    with pytest.raises(TooFewSamples, match=f"Approve at least {shipped_minimum - 8} more"):
+        training_run_create_shared(requested_by="staff")
+    with pytest.raises(CommandError, match="needs at least"):
+        call_command("train_shared")
+    assert not TrainingRun.objects.exists()
+
+
+def test_a_shared_run_with_enough_samples_but_none_to_hold_out_is_refused(admin_client, make_sample,
+                                                                          active_model_version, tasks_not_run,
+                                                                          settings):
+    settings.SHARED_MIN_SAMPLES = 8
+    for session, first in zip("abcd", (0, 2, 4, 6)):
+        approved(make_sample, session, 1, label=first)
+        approved(make_sample, session, 1, label=first + 1)  # 8 samples, 8 digits: no digit 5 times
+    with pytest.raises(TooFewSamples, match="No digit has 5 approved samples"):
+        training_run_create_shared(requested_by="staff")
+    settings.SHARED_MIN_SAMPLES = 0  # no minimum: the page says plainly what such a run cannot show
+    page = admin_client.get(TRAIN_SHARED_URL).content.decode()
+    assert "<strong>None of them would be held out</strong>: no digit\n        has 5 of them" in page
+    assert "needs at least" not in page
+
+
+def test_at_the_minimum_the_page_says_how_many_are_held_out_and_the_run_starts(
+    admin_client, make_sample, active_model_version, tasks_not_run, settings
+):
+    settings.SHARED_MIN_SAMPLES = 8
+    for session in "abcd":
+        approved(make_sample, session, 2)  # 8 ones: a fifth of them held out
+    page = admin_client.get(TRAIN_SHARED_URL).content.decode()
+    assert "2 of them would be held out, never trained on, to judge the\n        candidate, and 6 trained on" in page
+    assert "errornote" not in page and 'value="Start the shared fine-tune">' in page
+    assert admin_client.post(TRAIN_SHARED_URL).status_code == 302 and TrainingRun.objects.get().samples.count() == 8
 
 
 def test_the_admin_shows_the_plan_and_starts_a_queued_shared_run(admin_client, make_sample, active_model_version,
