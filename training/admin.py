@@ -23,8 +23,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
     list_select_related = ["parent", "result"]
     readonly_fields = ["kind", "session_key", "requested_by", "status", "progress_shown", "parent", "result",
                        "history_shown", "metrics_shown", "params_shown", "error", "created", "started", "finished",
-                       "heartbeat", "samples"]
-    exclude = ["progress", "history", "metrics", "params"]  # shown read-only, as figures, by the *_shown fields
+                       "heartbeat", "samples", "priority"]
+    # Shown read-only, as figures, by the *_shown fields; the client network is a keyed hash, of no use to staff.
+    exclude = ["progress", "history", "metrics", "params", "network"]
 
     class Media:
         js = ["recognizer/run_live.js"]  # a running run's page follows it (the admin_figures parts, polled)
