@@ -40,6 +40,9 @@ class ModelVersion(models.Model):
                                       help_text="the quality gate's verdict; empty for versions that met no gate")
     gate_reason = models.TextField(blank=True)
     trained_on = models.PositiveIntegerField(default=0, help_text="drawings the fine-tune trained on")
+    number = models.PositiveIntegerField(null=True, blank=True,
+                                         help_text="a personal model's number for its owner, given when it becomes "
+                                                   "theirs: their model #1, #2 after a retrain; none for shared ones")
     weights_name = models.CharField(max_length=200, unique=True, help_text="file name under MODEL_DIR")
     weights_sha256 = models.CharField(max_length=64)
     architecture = models.CharField(max_length=50)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from .exceptions import InvalidModelVersion
@@ -140,10 +140,15 @@ def personal_models_of_ended_sessions_delete() -> list[str]:
 
 
 def personal_model_promote(*, visitor: Visitor, version: ModelVersion) -> None:
-    """Serve ``version`` to its visitor from their next prediction on; prune their older versions."""
+    """Serve ``version`` to its visitor from their next prediction on, numbered as their next model (#1, #2...,
+    which pruning never reuses while the newest stays); prune their older versions."""
     if version.owner != visitor.session_key:
         raise InvalidModelVersion(f"{version} is not this visitor's personal model.")
     with transaction.atomic():
+        if version.number is None:
+            last = ModelVersion.objects.owned_by(visitor).aggregate(last=Max("number"))["last"] or 0
+            version.number = last + 1
+            version.save(update_fields=["number"])
         PersonalModel.objects.update_or_create(session_key=visitor.session_key, defaults={"version": version,
                                                                                           "enabled": True})
         personal_versions_prune(visitor=visitor)
@@ -179,6 +184,16 @@ def personal_models_delete(*, visitor: Visitor) -> int:
         return model_versions_delete(ModelVersion.objects.owned_by(visitor))
 
 
+def personal_model_number(version: ModelVersion | None) -> int | None:
+    """What its owner calls a personal version: their model #1, #2... (site-wide version ids are for staff). One
+    promoted before versions were numbered counts its owner's versions up to it."""
+    if version is None or not version.is_personal:
+        return None
+    if version.number is not None:
+        return version.number
+    return ModelVersion.objects.filter(kind=version.kind, owner=version.owner, pk__lte=version.pk).count()
+
+
 def personal_model_state(visitor: Visitor | None) -> dict:
     """What a visitor's page shows about the model reading their drawings: the shared version, their own personal
     version (and whether it is switched on), and whether a newer shared model exists than the one it was trained
@@ -190,7 +205,8 @@ def personal_model_state(visitor: Visitor | None) -> dict:
     return {
         "shared": {"version": shared_id},
         "personal": None if personal is None else {
-            "version": personal.pk, "enabled": choice.enabled, "trained_on": personal.trained_on,
+            "version": personal.pk, "number": personal_model_number(personal), "enabled": choice.enabled,
+            "trained_on": personal.trained_on,
             "parent_version": personal.parent_id, "created": personal.created.isoformat(),
             "held_out": personal.metrics.get("held_out"),
         },

@@ -7,7 +7,7 @@ from recognizer.api import answered
 from recognizer.exceptions import NoActiveModel
 from recognizer.forms import model_choice_form_from_request
 from recognizer.http import allow, error, rate_limited, visitor_for, visitor_of
-from recognizer.versions import personal_model_state, personal_model_use
+from recognizer.versions import personal_model_number, personal_model_state, personal_model_use
 
 from .exceptions import TrainingRefused
 from .models import TrainingRun
@@ -25,6 +25,7 @@ def run_json(run: TrainingRun) -> dict:
         "history": run.history,
         "metrics": run.metrics,
         "model_version": run.result_id,
+        "model_number": personal_model_number(run.result) if run.status == TrainingRun.Status.SUCCEEDED else None,
         "parent_version": run.parent_id,
         "epochs": run.params.get("epochs"),
         "samples": run.samples.count(),

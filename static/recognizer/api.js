@@ -185,9 +185,16 @@
   /* "1 sample", "3 samples". */
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-  /* 0.4 → "40.0 %" with trailing zeros kept, or "40 %" with { trim: true }; a no-break space before the sign. */
+  /*
+   * 0.4 → "40.0 %" with trailing zeros kept, or "40 %" with { trim: true }; a no-break space before the sign. The
+   * page's one rounding of a share: a confidence reads the same in the result, the pad's tag, the number's boxes
+   * and what is said (all with the default digits), and nothing short of certain reads as certain: 0.9996 is
+   * "99.9 %", never "100.0 %".
+   */
   function percent(fraction, digits = 1, { trim = false } = {}) {
-    const text = (fraction * 100).toFixed(digits);
+    const step = 10 ** -digits;
+    const shown = fraction < 1 ? Math.min(fraction * 100, 100 - step) : fraction * 100;
+    const text = shown.toFixed(digits);
     return `${trim ? String(Number(text)) : text}\u00a0%`;
   }
 

@@ -12,7 +12,8 @@
  * a stroke, undo, clear, a picture) supersedes them too: an answer is shown only while the pad still holds what it
  * read, so a late one never stands for a drawing the person has since changed.
  * Instead of strokes the pad can hold a picture (upload.js: a file chosen or dropped): once the server has read
- * it, it is shown scaled to fit and the file itself is what is sent, to predict and to save. Drawing replaces it.
+ * it, it is shown scaled to fit and the file itself is what is sent, to predict and to save. Drawing replaces it:
+ * the pad's status line says so, and Undo of the strokes drawn over it brings the picture back.
  * What reads the drawing is a reader: by default the one-digit reader here (POST /api/predict, the result panel);
  * number.js swaps in its own with pad.setReader() (its URL, its panel, its words), which clears the pad.
  *
@@ -49,7 +50,7 @@
     digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
     verdict: $("confidence-verdict"), digitLabel: $("result-digit-label"),
     confidenceUnit: $("confidence-unit"), bars: Array.from($("probability-bars").children),
-    networkInput: $("network-input"), announcer: $("announcer"),
+    networkInput: $("network-input"), announcer: $("announcer"), padStatus: $("pad-status"),
   };
   const { percent, plural } = api;   // percent keeps trailing zeros here: "40.0 %"
 
@@ -57,6 +58,7 @@
 
   const strokes = [];             // each stroke: [{x, y}, ...] in canvas units
   let picture = null;             // an uploaded picture shown instead of strokes: {file, image}
+  let replaced = null;            // the picture the strokes on the pad were drawn over: Undo brings it back
   let revision = 0;               // goes up with every change, so others can tell whether a snapshot is current
   let shownRevision = null;       // the revision of the drawing whose answer is on show
   let activeStroke = null;
@@ -197,11 +199,14 @@
     }
     canvas.focus({ preventScroll: true });   // the pad's keys act while it has focus: Escape after drawing clears
     activePointer = event.pointerId;
-    picture = null;   // drawing starts afresh over an uploaded picture
+    const drawnOver = picture;
+    if (drawnOver) replaced = drawnOver;   // drawing starts afresh over an uploaded picture, kept for Undo
+    picture = null;
     activeStroke = [pointFrom(event)];
     strokes.push(activeStroke);
     drawingChanged();
     requestRedraw();
+    if (drawnOver) sayAtPad("Your drawing replaced the picture — Undo brings it back.", "note");
   }
 
   function onPointerMove(event) {
@@ -235,10 +240,16 @@
 
   function undo() {
     if (activeStroke || isEmpty()) return;
-    if (picture) picture = null;
-    else strokes.pop();
+    let restored = false;
+    if (picture) {
+      picture = null;
+    } else {
+      strokes.pop();
+      if (!strokes.length && replaced) [picture, replaced, restored] = [replaced, null, true];
+    }
     drawingChanged();
     redraw();
+    if (restored) sayAtPad("The picture is back.", "ok");
     if (!isEmpty()) predictNow();
     else announce("Drawing cleared.");
   }
@@ -246,6 +257,7 @@
   function reset() {
     strokes.length = 0;
     picture = null;
+    replaced = null;
     drawingChanged();
     redraw();
   }
@@ -278,7 +290,20 @@
     ui.clear.setAttribute("aria-disabled", String(empty));
     ui.predict.setAttribute("aria-disabled", String(empty));
     if (empty) showState("idle");
+    // A refusal was about an earlier file, and "replaced the picture" holds only while Undo can bring it back.
+    clearPadStatus("error", ...(replaced ? [] : ["note"]));
     padChanged();
+  }
+
+  /* The pad's status line (#pad-status), under its tools: seen with the drawing, and said. */
+  function sayAtPad(text, kind) {
+    api.statusLine(ui.padStatus, announce)(text, kind);
+  }
+
+  function clearPadStatus(...kinds) {
+    if (!kinds.includes(ui.padStatus.dataset.kind)) return;
+    ui.padStatus.textContent = "";
+    ui.padStatus.dataset.kind = "";
   }
 
   /* ---------- Prediction ---------- */
@@ -401,9 +426,9 @@
     const unsure = verdict === "unsure" ? "Unsure: " : "";
     return {
       digit, verdict,
-      guess: noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence, 0)}`,
+      guess: noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence)}`,
       spoken: noDigit ? `That doesn\u2019t look like a digit. Best guess: ${digit}.`
-        : `${unsure}Looks like ${aDigit(digit)} (${Math.round(confidence * 100)}\u00a0% sure).${also}`,
+        : `${unsure}Looks like ${aDigit(digit)} (${percent(confidence)} sure).${also}`,
     };
   }
 
@@ -508,6 +533,7 @@
       const image = await pictureImage(file, answer.data.preprocessed);
       if (!current() || revision !== before) return;   // drawing started meanwhile: it wins
       strokes.length = 0;
+      replaced = null;
       picture = { file, image };
       drawingChanged();
       redraw();
@@ -536,6 +562,9 @@
     predict: predictNow,
     putPicture,
     announce,
+    /* The status line at the pad: say(text, kind) as api.statusLine shows it; unsay(...kinds) clears those kinds. */
+    say: sayAtPad,
+    unsay: clearPadStatus,
     setReader,
     placeBox,
     /* Goes up with every change of the drawing: an answer shown for one revision is stale at the next. */

@@ -1,6 +1,7 @@
 /*
  * Which model reads this session's drawings, named under the prediction: the shared model, or the person's own
- * that Train made from their drawings ("Your model v7, trained on 46 of your drawings"). With a model of their
+ * that Train made from their drawings ("Your model #1, trained on 46 of your drawings": the person's own count; the
+ * site-wide version id is staff's, in the line's tooltip). With a model of their
  * own comes a switch between the two and a way to delete it (asked inline first); when staff have since made a
  * newer shared model active than the one it was built on, a notice offers to retrain on that one.
  *
@@ -45,12 +46,16 @@
 
   /* ---------- The line, the switch and the notices ---------- */
 
+  /* "Your model #2": what this person calls one of theirs ({number} as GET /api/model gives it). */
+  const yours = (personal) => (personal && typeof personal.number === "number" ? `Your model #${personal.number}`
+                                                                               : "Your model");
+
   function describe(serving) {
     if (serving.version === null) return "No active model";
     if (serving.personal) {
       const own = state.personal && state.personal.version === serving.version ? state.personal : null;
       const learnt = own && typeof own.trained_on === "number" ? `, trained on ${own.trained_on} of your drawings` : "";
-      return `Your model v${serving.version}${learnt}`;
+      return `${yours(own)}${learnt}`;
     }
     const known = serving.version === sharedAccuracy.version && typeof sharedAccuracy.value === "number";
     return `Shared model v${serving.version}${known ? ` · MNIST test accuracy ${api.percent(sharedAccuracy.value, 2)}`
@@ -61,6 +66,7 @@
     const serving = reader || state.serving;
     const { personal } = state;
     ui.text.textContent = describe(serving);
+    ui.text.title = serving.version === null ? "" : `Model version ${serving.version}`;   // for staff
     ui.dot.className = `dot ${serving.version === null ? "dot--off" : serving.personal ? "dot--mine" : "dot--ok"}`;
     ui.panel.dataset.serving = serving.personal ? "personal" : "shared";
     ui.controls.hidden = !personal || asking;
@@ -139,7 +145,7 @@
     busy = false;
     if (answer.ok && answer.data && answer.data.serving) {
       setState(answer.data, { repredict: true });
-      pad.announce(choice === "personal" ? `Your model v${personal.version} reads your drawings now.`
+      pad.announce(choice === "personal" ? `${yours(personal)} reads your drawings now.`
                                          : `The shared model v${state.shared.version} reads your drawings now.`);
     } else {
       render();
@@ -173,7 +179,7 @@
     const shared = state.shared.version === null ? "the shared model" : `the shared model v${state.shared.version}`;
     const box = api.askInline({
       into: ui.ask, id: "delete-model-text", yes: "Delete model",
-      question: `Delete your model v${personal.version}? From then on ${shared} reads your drawings. `
+      question: `Delete ${yours(personal).toLowerCase()}? From then on ${shared} reads your drawings. `
         + "Your saved drawings stay, so you can train again.",
       act: async () => {
         const answer = await deletePersonal();
@@ -204,7 +210,7 @@
     render();
   });
 
-  window.mnistsite.model = { state: () => state, deletePersonal, refresh };
+  window.mnistsite.model = { state: () => state, deletePersonal, refresh, yours };
   render();
   root.dataset.modelReady = "true";
 })();

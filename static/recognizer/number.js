@@ -52,7 +52,7 @@
   /* ---------- Words for a digit read ---------- */
 
   const unread = (digit) => digit.verdict === "not_a_digit";
-  const sure = (digit) => `${Math.round(digit.confidence * 100)}\u00a0% sure`;
+  const sure = (digit) => `${percent(digit.confidence)} sure`;
   const alternative = (digit) => (typeof digit.runner_up === "number" ? digit.runner_up : null);
 
   function verdictWords(digit) {
@@ -111,7 +111,7 @@
       className: "number-digit__value", textContent: unread(digit) ? "?" : String(digit.digit),
     });
     const confidence = Object.assign(document.createElement("span"), {
-      className: "number-digit__confidence", textContent: percent(digit.confidence, 0),
+      className: "number-digit__confidence", textContent: percent(digit.confidence),
     });
     const meter = document.createElement("meter");
     Object.assign(meter, { className: "confidence-meter number-digit__meter", min: 0, max: 1, low: 0.75, high: 0.9,
@@ -141,7 +141,7 @@
       const tag = document.createElement("span");
       tag.className = "pad__tag";
       tag.textContent = unread(digit) ? "no digit?"
-        : `${digit.digit}${digit.verdict === "unsure" ? "?" : ""} · ${percent(digit.confidence, 0)}`;
+        : `${digit.digit}${digit.verdict === "unsure" ? "?" : ""} · ${percent(digit.confidence)}`;
       box.append(tag);
       return box;
     }));
@@ -210,7 +210,7 @@
     const caption = document.createElement("span");
     caption.className = "number-save__read";
     caption.id = `number-save-read-${index}`;
-    const [said, how] = unread(digit) ? ["no digit?", ""] : [`read ${digit.digit}`, percent(digit.confidence, 0)];
+    const [said, how] = unread(digit) ? ["no digit?", ""] : [`read ${digit.digit}`, percent(digit.confidence)];
     caption.append(Object.assign(document.createElement("span"), { textContent: said }),
                    Object.assign(document.createElement("span"), { textContent: how ? ` ${how}` : "" }));
     input.setAttribute("aria-describedby", caption.id);

@@ -40,7 +40,8 @@
   const READ_RIGHT_ENOUGH = 0.8;  // below this share read right, more of that digit helps
 
   let samples = [];               // newest first, as the API answers
-  let lastSaved = [];             // the ids the last save made: one, or a number's digits
+  let savedHere = [];             // this page's saves, oldest first, each the ids it made: one, or a number's digits.
+                                  // Undo takes back only these: never a sample saved on an earlier visit.
   let loaded = false;
   let failed = false;             // the first load failed, and no save has brought the list back yet
   let saving = false;
@@ -77,7 +78,7 @@
 
   /* Samples just saved (oldest first, as a number's digits come, left to right) put at the head of the list. */
   async function add(saved) {
-    lastSaved = saved.map((sample) => sample.id);
+    savedHere.push(saved.map((sample) => sample.id));
     if (!loaded) {
       await load();   // the list failed to load before: show what the server keeps, not just these
       return;
@@ -118,10 +119,10 @@
 
     const said = !known ? "it was not read by a model" : noDigit ? "the model said it is no digit"
       : right ? "the model read it right" : `the model said ${sample.predicted}`;
+    item.dataset.said = said;
     const picture = document.createElement("img");
     picture.className = "thumb__image";
-    picture.src = sample.image_url;
-    picture.alt = `Sample ${sample.id}, labelled ${sample.label}; ${said}`;
+    picture.src = sample.image_url;   // its alt text and the delete button's name: name() in render()
     picture.width = 64;
     picture.height = 64;
     picture.loading = "lazy";
@@ -144,7 +145,6 @@
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "thumb__delete";
-    remove.setAttribute("aria-label", `Delete sample ${sample.id} (label ${sample.label})`);
     remove.title = "Delete this sample";
     remove.textContent = "×";
     remove.addEventListener("click", () => deleteSample(sample.id));
@@ -168,11 +168,12 @@
       item.setAttribute("aria-label", `${digit}: ${counts[digit]}`);
     });
     showHints(hintsFor(counts));
+    Array.from(ui.strip.children).forEach((item, index) => name(item, total - index));
     ui.total.textContent = total ? `${total} saved` : "None yet";
     ui.empty.hidden = total > 0;
     ui.strip.hidden = total === 0;
     // Only a list that mirrors the server may be cleared: "Delete all 1" must not delete 4 it never showed.
-    ui.undo.setAttribute("aria-disabled", String(total === 0 || !loaded));
+    ui.undo.setAttribute("aria-disabled", String(!undoable().length || !loaded));
     ui.clearAll.setAttribute("aria-disabled", String(total === 0 || !loaded));
   }
 
@@ -241,6 +242,29 @@
 
   const itemFor = (id) => ui.strip.querySelector(`.thumb[data-id="${id}"]`);
 
+  /* A thumbnail in words a person uses, not the database's: "Your 7, saved 2nd; the model said 1". nth counts this
+     session's samples from the oldest, as they are now. */
+  function name(item, nth) {
+    const { label, said } = item.dataset;
+    item.querySelector(".thumb__image").alt = `Your ${label}, saved ${ordinal(nth)}; ${said}`;
+    item.querySelector(".thumb__delete").setAttribute("aria-label", `Delete your ${label} saved ${ordinal(nth)}`);
+  }
+
+  function ordinal(n) {
+    const ending = n % 100 >= 11 && n % 100 <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+    return `${n}${ending}`;
+  }
+
+  /* The ids of this page's latest save still on the list (deleted one by one, or elsewhere, they drop out). */
+  function undoable() {
+    while (savedHere.length) {
+      const kept = savedHere.at(-1).filter((id) => itemFor(id));
+      if (kept.length) return kept;
+      savedHere.pop();
+    }
+    return [];
+  }
+
   /* ---------- Deleting ---------- */
 
   async function deleteSample(id, { undoing = false } = {}) {
@@ -265,8 +289,7 @@
 
   /* Undo takes back the whole of the last save: one drawing, or every digit of a number. */
   async function undoLastSave() {
-    const kept = lastSaved.filter((id) => itemFor(id));
-    const ids = kept.length ? kept : samples.slice(0, 1).map((sample) => sample.id);
+    const ids = undoable();
     if (ids.length <= 1) {
       if (ids.length) await deleteSample(ids[0], { undoing: true });
       return;
@@ -280,7 +303,6 @@
       }
       forget([id]);
     }
-    lastSaved = [];
     showStatus(`Undid the last save: ${ids.length} samples (labels ${labels.join(", ")}).`, "ok");
   }
 
@@ -296,7 +318,7 @@
       const label = document.createElement("label");
       label.className = "confirm__option";
       label.htmlFor = alsoModel.id;
-      label.append(alsoModel, ` Also delete your model v${personal.version}, which learnt from them`);
+      label.append(alsoModel, ` Also delete ${model.yours(personal).toLowerCase()}, which learnt from them`);
       extra.push(label);
     }
     api.askInline({
@@ -378,7 +400,7 @@
   root.addEventListener("data:deleted", () => {   // mydata.js deleted everything of this session
     loads += 1;   // a load still on its way read the list before the deletion
     samples = [];
-    lastSaved = [];
+    savedHere = [];
     loaded = true;
     failed = false;
     ui.strip.replaceChildren();
@@ -389,6 +411,7 @@
   /* As samples:change says it: a number once loaded, null when loading failed, undefined until then. */
   window.mnistsite.samples = { total: () => (loaded ? samples.length : failed ? null : undefined), add };
   ui.extras.hidden = false;
+  $("pad-save").hidden = false;
   updateLabels();
   render();
   load().finally(() => { root.dataset.samplesReady = String(loaded); });

@@ -79,6 +79,9 @@
     if (answer.ok && answer.data && typeof answer.data.job === "number") {
       run = { id: answer.data.job, status: "queued", queue_position: null, progress: 0, history: [], metrics: {} };
       showRun();
+      // The steps stay and the progress opens under the button: nothing above it moves. Focus follows the progress.
+      ui.live.focus({ preventScroll: true });
+      ui.live.scrollIntoView({ block: "nearest" });
       poll();
     } else {
       showOutcome("error", "Training could not start:", { detail: answer.error });
@@ -144,6 +147,7 @@
     }
     const latest = answer.data.run;
     if (latest && (initial || isOpen(latest)) && !(run && run.id === latest.id && isOpen(run))) {
+      if (initial) ui.steps.hidden = true;   // the card is about this run now; hidden at load, nothing jumps
       run = latest;
       showRun();
       if (isOpen(run)) poll();
@@ -153,7 +157,6 @@
   }
 
   function showRun() {
-    ui.steps.hidden = true;   // the card is about this run now
     ui.live.hidden = false;
     ui.run.hidden = false;
     ui.run.textContent = `Run ${run.id}`;
@@ -212,7 +215,7 @@
   function showFinished() {
     const metrics = run.metrics || {};
     const { personal, shared } = model.state();
-    const still = personal && personal.enabled ? `Your model v${personal.version} still reads your drawings.`
+    const still = personal && personal.enabled ? `${model.yours(personal)} still reads your drawings.`
       : `The shared model${shared.version === null ? "" : ` v${shared.version}`} still reads your drawings.`;
     if (run.status === "succeeded") {
       showOutcome(...madeModel(personal), { metrics, note: learnt(metrics) });
@@ -233,12 +236,13 @@
   function madeModel(personal) {
     const version = run.model_version;
     const current = personal && version !== null && personal.version === version;
+    const made = model.yours({ number: run.model_number });   // "Your model #2"
     if ((current && personal.enabled) || (followed === run.id && !personal)) {
-      return ["ok", `Your model v${version} now reads your drawings`];   // or will, once model.js has asked
+      return ["ok", `${made} now reads your drawings`];   // or will, once model.js has asked
     }
-    if (current) return ["info", `Your model v${version} is switched off: the shared model reads your drawings`];
+    if (current) return ["info", `${made} is switched off: the shared model reads your drawings`];
     if (!personal || version === null) return ["info", `Run ${run.id} made a model that you have since deleted`];
-    return ["info", `Run ${run.id} made your model v${version}; v${personal.version} has replaced it`];
+    return ["info", `Run ${run.id} made ${made.toLowerCase()}; ${model.yours(personal).toLowerCase()} has replaced it`];
   }
 
   function learnt(metrics) {

@@ -3,7 +3,7 @@
  * the upload control (a keyboard reaches it like any other) or dropped on the pad goes to pad.putPicture(), which
  * sends it to /api/predict and, once the server has read it, shows it on the pad with its answer. From there it is
  * saved as a sample like a drawing. A file the server refuses leaves the pad as it was; the server's words are
- * shown under the control and announced.
+ * shown where the file came from (under the control, or at the pad for a file dropped on it) and announced.
  */
 (() => {
   "use strict";
@@ -20,15 +20,24 @@
     ui.status.dataset.kind = kind;
   }
 
-  async function upload(file) {
-    showStatus(`Reading ${file.name || "the picture"}…`, "busy");
+  /* A file dropped on the pad is talked about at the pad, where the person is looking. */
+  const atPad = {
+    show: (text, kind) => pad.say(text, kind),
+    done: () => pad.unsay("busy"),
+  };
+  const atControl = {
+    show: (text, kind) => {
+      showStatus(text, kind);
+      if (kind === "error") pad.announce(text);
+    },
+    done: () => showStatus(""),
+  };
+
+  async function upload(file, where = atControl) {
+    where.show(`Reading ${file.name || "the picture"}…`, "busy");
     const answer = await pad.putPicture(file);
-    if (answer && !answer.ok) {
-      showStatus(answer.error, "error");
-      pad.announce(answer.error);
-    } else {
-      showStatus("");   // on the pad now, and its answer announced; or a newer drawing came first
-    }
+    if (answer && !answer.ok) where.show(answer.error, "error");
+    else where.done();   // on the pad now, and its answer announced; or a newer drawing came first
   }
 
   ui.input.addEventListener("change", () => {
@@ -54,7 +63,7 @@
     event.preventDefault();
     highlight(false);
     const [file] = event.dataTransfer.files;
-    if (file) upload(file);
+    if (file) upload(file, atPad);
   });
 
   /* An error about an earlier file stops applying once the pad changes. */
