@@ -131,7 +131,7 @@ def test_a_picture_chosen_with_the_keyboard_is_read_shown_and_saved_as_a_sample(
     expect_prediction(page, 7)
     assert sent.value.headers["content-type"].startswith("multipart/form-data")
     expect(page.locator("#network-input")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
-    expect(page.locator("[aria-live=polite]")).to_have_text(re.compile(r"^Looks like a 7 \(\d+\s% sure\)"))
+    expect(page.locator("[aria-live=polite]")).to_have_text(re.compile(r"^Looks like a 7 \(\d+\.\d\s% sure\)"))
     assert inked_pixels(page) > 10_000   # the picture is on the pad, scaled to fit
     expect(page.locator("#pad-canvas")).to_have_attribute("aria-label", re.compile(r"shows the picture seven\.jpg"))
     page.locator(".pad__surface").screenshot(path="/tmp/a11y-pad-picture.png")

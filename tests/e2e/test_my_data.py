@@ -72,7 +72,7 @@ def test_delete_all_my_data_asks_inline_then_nothing_of_the_session_is_left_in_t
     assert all(storages[storage].exists(name) for storage, names in files.items() for name in names)
     expect(page.locator("#my-data-summary")).to_have_text(
         "Kept on this site for you: 2 samples, your model and 1 training run.")
-    expect(model_line(page)).to_have_text(re.compile(r"^Your model v\d+"))
+    expect(model_line(page)).to_have_text(re.compile(r"^Your model #\d+"))
     expect(page.locator("#train-outcome")).to_be_visible()
 
     page.set_viewport_size({"width": 1280, "height": 800})

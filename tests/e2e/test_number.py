@@ -24,7 +24,7 @@ from .helpers import (
 
 pytestmark = pytest.mark.e2e
 
-PERCENT = r"\d{1,3}\s%"
+PERCENT = r"\d{1,3}\.\d\s%"
 
 
 def switch_to(page: Page, mode: str) -> None:

@@ -40,7 +40,7 @@ WATCH_THE_CARD = """() => {
 }"""
 EPOCH_POINTS = "n => document.querySelectorAll('#train-chart .chart__series--accuracy .chart__point').length >= n"
 OUTCOME_TITLES = {
-    "succeeded": r"^Your model v\d+ now reads your drawings$",
+    "succeeded": r"^Your model #\d+ now reads your drawings$",
     "rejected": r"^Your model did not change: .+",
     "failed": r"^Training failed: .+",
 }
@@ -115,7 +115,7 @@ def test_training_shows_progress_and_a_chart_then_your_model_reads_your_drawings
     mine = run.result_id
     assert ModelVersion.objects.get(is_active=True).pk == active_model_version.pk   # the shared model is untouched
     assert PersonalModel.objects.get(session_key=session_key(page)).version_id == mine
-    expect(page.locator("#train-outcome-title")).to_have_text(f"Your model v{mine} now reads your drawings")
+    expect(page.locator("#train-outcome-title")).to_have_text("Your model #1 now reads your drawings")
     expect(page.locator("#train-outcome-table")).to_contain_text(
         re.compile(r"2 drawings it did not train on\s*\d+(\.\d)?\s%\s→\s\d+(\.\d)?\s%"))
     expect(page.locator("#train-outcome-table")).to_contain_text(
@@ -125,7 +125,7 @@ def test_training_shows_progress_and_a_chart_then_your_model_reads_your_drawings
     expect(page.locator("#train-outcome-unmeasured")).to_be_hidden()
     expect(page.locator("#train-outcome-note")).to_have_text(
         f"Trained on 8 of your drawings; 2 more kept aside to test it. Built on shared model v{active_model_version.pk}.")
-    expect(model_line(page)).to_have_text(f"Your model v{mine}, trained on 8 of your drawings")
+    expect(model_line(page)).to_have_text("Your model #1, trained on 8 of your drawings")
     wait_for_answer(page, answers, (mine, True))   # the drawing on the pad, read again by your model
     page.wait_for_function(EPOCH_POINTS, arg=8)
     assert page.locator("#train-progress").evaluate("bar => bar.value") == 1
@@ -135,8 +135,8 @@ def test_training_shows_progress_and_a_chart_then_your_model_reads_your_drawings
     shot(page.locator("#result"), "prediction-with-your-model")
 
     open_page_with_samples(page, live_server.url + "/")   # a reload shows the finished run and your model
-    expect(page.locator("#train-outcome-title")).to_have_text(f"Your model v{mine} now reads your drawings")
-    expect(model_line(page)).to_have_text(f"Your model v{mine}, trained on 8 of your drawings")
+    expect(page.locator("#train-outcome-title")).to_have_text("Your model #1 now reads your drawings")
+    expect(model_line(page)).to_have_text("Your model #1, trained on 8 of your drawings")
     page.wait_for_function(EPOCH_POINTS, arg=8)
     assert problems == []
 
