@@ -246,6 +246,13 @@ def _readable(exc: Exception) -> str:
     return str(exc) if str(exc) else type(exc).__name__
 
 
+# Set by the worker when it is asked to stop (Ctrl-C, a deploy): the run in hand stops at its next progress step,
+# within a second or so, and is marked interrupted instead of holding the shutdown until it ends.
+worker_stopping = threading.Event()
+INTERRUPTED = ("Interrupted: the training worker was stopped while this run trained, so nothing was changed. "
+               "Press Train to start again.")
+
+
 class _Progress:
     """Write progress and a heartbeat to the run's row, at most once a second; stop the run when the worker is
     stopping."""
@@ -254,6 +261,8 @@ class _Progress:
         self.run_id, self.last = run.pk, 0.0
 
     def __call__(self, fraction: float, *, force: bool = False, **fields) -> None:
+        if worker_stopping.is_set():
+            raise WorkerStopped(INTERRUPTED)
         now = time.monotonic()
         if force or fields or now - self.last >= HEARTBEAT_SECONDS:
             self.last = now
@@ -274,13 +283,6 @@ def _train_and_promote(run: TrainingRun) -> None:
     version = _store(run, candidate)
     with transaction.atomic():
         # Locked, so that a cancellation (the visitor deleted their model or their data) either lands before this
-# Set by the worker when it is asked to stop (Ctrl-C, a deploy): the run in hand stops at its next progress step,
-# within a second or so, and is marked interrupted instead of holding the shutdown until it ends.
-worker_stopping = threading.Event()
-INTERRUPTED = ("Interrupted: the training worker was stopped while this run trained, so nothing was changed. "
-               "Press Train to start again.")
-
-
         # check, and the candidate goes, or waits until the run is finished.
         if not TrainingRun.objects.select_for_update().filter(pk=run.pk, status=TrainingRun.Status.RUNNING).exists():
             model_versions_delete(ModelVersion.objects.filter(pk=version.pk))
@@ -288,8 +290,6 @@ INTERRUPTED = ("Interrupted: the training worker was stopped while this run trai
             return
         if run.kind == TrainingRun.Kind.PERSONAL:
             if candidate.decision.accepted:
-        if worker_stopping.is_set():
-            raise WorkerStopped(INTERRUPTED)
                 personal_model_promote(visitor=run_visitor(run), version=version)
             else:  # a rejected candidate is kept for inspection, within the session's cap
                 personal_versions_prune(visitor=run_visitor(run))
