@@ -254,6 +254,9 @@ FINE_TUNE_VALIDATION_LIMIT = env_int("FINE_TUNE_VALIDATION_LIMIT", 10000)
 # Held-out non-digits per family (training.nondigits) the fine-tune gate checks the detector on, drawn when a worker
 # first needs them (about 9 ms each).
 GATE_NONDIGITS_PER_FAMILY = env_int("GATE_NONDIGITS_PER_FAMILY", 10)
+# Non-digits per family, of the detector's own training drawings, a fine-tune's detector keeps learning "no digit"
+# from while it learns the person's drawings as digits (training.adapt.adapt_detector); drawn once per worker too.
+FINE_TUNE_NONDIGITS_PER_FAMILY = env_int("FINE_TUNE_NONDIGITS_PER_FAMILY", 10)
 FINE_TUNE_MAX_MNIST_DROP = env_float("FINE_TUNE_MAX_MNIST_DROP", 0.005)  # personal gate: at most 0.5 points
 SHARED_MAX_MNIST_DROP = env_float("SHARED_MAX_MNIST_DROP", 0.003)        # shared gate: overall, 0.3 points
 SHARED_MAX_CLASS_DROP = env_float("SHARED_MAX_CLASS_DROP", 0.01)         # and no digit by more than 1 point

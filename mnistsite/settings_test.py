@@ -30,3 +30,4 @@ RATE_LIMIT_STORE = _scratch / "ratelimit.sqlite3"
 SHARED_MIN_SAMPLES = 0
 # The fine-tune gate's held-out non-digits: one of each family (under a second to draw) rather than ten.
 GATE_NONDIGITS_PER_FAMILY = 1
+FINE_TUNE_NONDIGITS_PER_FAMILY = 1  # and one of each for the fine-tune's detector to learn from

@@ -25,7 +25,7 @@ from recognizer.tests.drawings import canvas_png
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 QUICK_TRAINING = {"FINE_TUNE_EPOCHS": "2", "FINE_TUNE_REPLAY": "1000", "FINE_TUNE_VALIDATION_LIMIT": "1000",
-                  "GATE_NONDIGITS_PER_FAMILY": "1"}
+                  "GATE_NONDIGITS_PER_FAMILY": "1", "FINE_TUNE_NONDIGITS_PER_FAMILY": "1"}
 
 
 @pytest.fixture

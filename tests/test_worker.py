@@ -42,7 +42,7 @@ def worker_environment(**extra: str) -> dict[str, str]:
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", "DATABASE_URL": url,
             "MODEL_DIR": str(settings.MODEL_DIR), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "TASKS_BACKEND": "django_tasks_db.DatabaseBackend", "FINE_TUNE_VALIDATION_LIMIT": "1000",
-            "GATE_NONDIGITS_PER_FAMILY": "1",
+            "GATE_NONDIGITS_PER_FAMILY": "1", "FINE_TUNE_NONDIGITS_PER_FAMILY": "1",
             "FINE_TUNE_REPLAY": "1000", **extra}
 
 

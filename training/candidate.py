@@ -24,8 +24,9 @@ from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
 
 from .adapt import (
-    AdaptConfig, GateDecision, GateRules, HeldOut, NondigitRecall, ParentBank, Scores, augmented, build_bank, embed,
-    gate, held_out_scores, nondigit_recall, pick_device, split_holdout, train_classifier, with_classifier,
+    AdaptConfig, GateDecision, GateRules, HeldOut, NondigitRecall, ParentBank, Scores, adapt_detector, augmented,
+    build_bank, embed, gate, held_out_scores, nondigit_recall, pick_device, split_holdout, train_classifier,
+    with_classifier,
 )
 from .data import mnist_arrays
 from .detector import NONDIGIT_SEEDS, nondigit_digits
@@ -100,18 +101,20 @@ def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptCo
         start, end = STAGES["train"]
         progress(start + (end - start) * len(history) / config.epochs, history=history)
 
-    classifier, _ = train_classifier(parent_network, embed(parent_network, images, device=device), image_labels,
-                                     bank, config, device=device, on_epoch=on_epoch)
+    user_features = embed(parent_network, images, device=device)
+    classifier, _ = train_classifier(parent_network, user_features, image_labels, bank, config, device=device,
+                                     on_epoch=on_epoch)
+    detector = adapt_detector(parent_network.detector, user_features, bank, config, device=device)
     seconds["train"] = _lap(started)
 
     started = time.perf_counter()
     after = Scores.of(classifier, bank.validation_features, bank.validation_labels, device)
-    network = with_classifier(parent_network, classifier)
+    network = with_classifier(parent_network, classifier, detector)
     nondigits = NondigitRecall(len(bank.nondigit_features), bank.nondigit_recall,
                                nondigit_recall(network.detector, bank.nondigit_features))
     held_features = embed(parent_network, normalise_digits(torch.from_numpy(np.stack([digits[i] for i in held_ids])))
                           if held_ids else torch.empty(0, 1, 28, 28), device=device)
-    held_out = held_out_scores(parent_network.classifier, classifier, held_features,
+    held_out = held_out_scores(parent_network, network, held_features,
                                torch.tensor([labels[i] for i in held_ids], dtype=torch.long))
     decision = gate(parent=bank.validation, candidate=after, held_out=held_out, rules=rules, nondigits=nondigits)
     test = _test_scores(network, device) if with_test_set else None
@@ -155,7 +158,7 @@ def parent_bank(parent: ModelVersion, network: DigitNet, device: torch.device) -
     """The replay and validation features of ``parent``, built on first use; one parent is kept at a time (the
     shared active version, which every personal run starts from)."""
     key = (parent.pk, parent.weights_sha256, settings.FINE_TUNE_VALIDATION_LIMIT, settings.FINE_TUNE["replay"],
-           settings.GATE_NONDIGITS_PER_FAMILY)
+           settings.GATE_NONDIGITS_PER_FAMILY, settings.FINE_TUNE_NONDIGITS_PER_FAMILY)
     with _banks_lock:
         if key not in _banks:
             _banks.clear()
@@ -169,10 +172,11 @@ def _build_bank(network: DigitNet, device: torch.device) -> ParentBank:
     picked = picked[:settings.FINE_TUNE["replay"]]
     validation_images, validation_labels = mnist_arrays(settings.MNIST_DATA_DIR, split="validation")
     limit = settings.FINE_TUNE_VALIDATION_LIMIT
-    nondigits = gate_nondigits(settings.GATE_NONDIGITS_PER_FAMILY)
     return build_bank(network, replay_digits=train_images[picked], replay_labels=train_labels[picked],
                       validation_digits=validation_images[:limit], validation_labels=validation_labels[:limit],
-                      nondigit_digits=nondigits, device=device)
+                      nondigit_digits=gate_nondigits(settings.GATE_NONDIGITS_PER_FAMILY),
+                      training_nondigit_digits=training_nondigits(settings.FINE_TUNE_NONDIGITS_PER_FAMILY),
+                      device=device)
 
 
 @functools.cache
@@ -180,6 +184,13 @@ def gate_nondigits(per_family: int) -> torch.Tensor:
     """The held-out non-digits the gate checks every candidate's detector on, drawn once per process (about 9 ms
     each) whichever parent the bank is for."""
     return nondigit_digits(training_families(), count=per_family, seed=NONDIGIT_SEEDS["validation"], processes=1)[0]
+
+
+@functools.cache
+def training_nondigits(per_family: int) -> torch.Tensor:
+    """Non-digits of the same families a fine-tune's detector keeps learning "no digit" from, drawn once per
+    process from the detector's own training seed: never the gate's drawings."""
+    return nondigit_digits(training_families(), count=per_family, seed=NONDIGIT_SEEDS["train"], processes=1)[0]
 
 
 def warm_up() -> None:

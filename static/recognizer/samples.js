@@ -35,9 +35,13 @@
   const numberStatus = $("number-save-status");
   const showStatus = (...args) => api.statusLine(ui.save.hidden && numberStatus ? numberStatus : ui.status,
                                                  pad.announce)(...args);
-  const WANTED_PER_DIGIT = 3;     // what a personal fine-tune needs of each digit to learn it
+  // Training's rule, from the server: from this many drawings of a digit, a run keeps some aside to test itself.
+  const WANTED_PER_DIGIT = Number(root.dataset.holdoutMinPerDigit);
+  const JUDGED_FROM = 3;          // saved readings of a digit that say how well it is read
   const MAX_HINTS = 3;
   const READ_RIGHT_ENOUGH = 0.8;  // below this share read right, more of that digit helps
+  // As its thumbnail says: a drawing the model called no digit was not read right, whatever its best guess.
+  const readRight = (sample) => sample.predicted === sample.label && sample.verdict !== "not_a_digit";
 
   let samples = [];               // newest first, as the API answers
   let savedHere = [];             // this page's saves, oldest first, each the ids it made: one, or a number's digits.
@@ -113,7 +117,7 @@
     item.dataset.id = String(sample.id);
     item.dataset.label = String(sample.label);
     const noDigit = sample.verdict === "not_a_digit";
-    const right = sample.predicted === sample.label && !noDigit;
+    const right = readRight(sample);
     const known = typeof sample.predicted === "number";
     item.classList.add(!known ? "thumb--unknown" : right ? "thumb--right" : "thumb--wrong");
 
@@ -208,7 +212,10 @@
       }
     });
     if (!hints.length) {
-      return ["Every digit is here and read right: train your model, or keep adding the ones it finds hard."];
+      const known = samples.filter((sample) => typeof sample.predicted === "number");
+      return [known.every(readRight)
+        ? "Every digit is here and read right: train your model, or keep adding the ones it finds hard."
+        : "Every digit is here, but not every drawing is read right (✗): train your model on them."];
     }
     return hints.slice(0, MAX_HINTS).map((hint) => hint.text);
   }
@@ -223,8 +230,8 @@
                source: ` (${test.right} of ${test.count} in your last training's test)` };
     }
     const read = samples.filter((sample) => sample.label === digit && sample.predicted !== null);
-    if (read.length < WANTED_PER_DIGIT) return null;
-    return { share: read.filter((sample) => sample.predicted === digit).length / read.length, source: "" };
+    if (read.length < JUDGED_FROM) return null;
+    return { share: read.filter(readRight).length / read.length, source: "" };
   }
 
   function showHints(texts) {

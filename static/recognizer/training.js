@@ -283,11 +283,16 @@
     showMeasures(metrics || {});
   }
 
-  /* Held-out drawings overall and per digit (or why there are none), and MNIST validation. */
+  /* Held-out drawings overall and per digit (or why there are none), those of them taken for a digit at all when
+     some were called no digit, and MNIST validation. */
   function showMeasures({ held_out: held, mnist_validation: validation }) {
     const rows = [];
     if (held && held.count > 0) {
       rows.push(comparison(`${plural(held.count, "drawing")} it did not train on`, held.before, held.after, 1));
+      const refused = held.not_a_digit;
+      if (refused && typeof refused.after === "number" && (refused.before > 0 || refused.after > 0)) {
+        rows.push(comparison("… taken for a digit at all", 1 - refused.before, 1 - refused.after, 1));
+      }
     }
     if (validation && typeof validation.before === "number") {
       const count = typeof validation.count === "number" ? ` (${validation.count.toLocaleString("en")} digits)` : "";
@@ -296,8 +301,10 @@
     ui.outcomeTable.replaceChildren(...rows);
     ui.outcomeTable.hidden = rows.length === 0;
     ui.unmeasured.hidden = !(held && held.count === 0);
+    const { holdoutMinPerDigit: least, holdoutFraction: fraction } = root.dataset;   // training's rule
     ui.unmeasured.textContent = "Too few drawings to hold any out, so it was not tested on drawings it had not "
-      + "seen. Save at least 5 of a digit: a fifth of them are then kept aside to test each run.";
+      + `seen. Save at least ${least} of a digit: ${Math.round(100 * fraction)} % of them are then kept aside to `
+      + "test each run.";
     const digits = Object.entries((held && held.per_digit) || {})
       .filter(([, d]) => d && d.count > 0).sort(([a], [b]) => Number(a) - Number(b));
     ui.digitRows.replaceChildren(...digits.map(([digit, d]) => digitRow(digit, d)));

@@ -8,14 +8,16 @@ import base64
 import re
 
 import pytest
+from django.db.models import F
 from playwright.sync_api import Page, expect
 
 from recognizer.models import Sample
 from recognizer.tests.drawings import canvas_png
+from training.adapt import split_holdout
 
 from .helpers import (
     DOT, HASH, INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,
-    expect_prediction, open_page_with_samples, save_drawing, thumbnails,
+    expect_prediction, open_page_with_samples, save_drawing, session_key, thumbnails,
 )
 
 pytestmark = pytest.mark.e2e
@@ -251,10 +253,45 @@ def test_the_hint_says_which_digits_to_draw_next_and_changes_as_samples_are_adde
     open_page_with_samples(page, live_server.url + "/")
     hints = page.locator("#coach-hints")
     expect(page.locator("#coach")).to_have_attribute("role", "status")   # read out, politely, when it changes
-    expect(hints).to_have_text("Draw each digit 3 times: the model learns your handwriting from them.")
+    wanted = holdout_needs()
+    expect(hints).to_have_text(f"Draw each digit {wanted} times: the model learns your handwriting from them.")
     save_drawing(page, ONE, 1)
-    expect(hints).to_contain_text("No 0s, 2s, 3s, 4s, 5s, 6s, 7s, 8s or 9s yet: draw 3 of each.")
-    expect(hints).to_contain_text("Only 1 sample of 1: draw 2 more.")
+    expect(hints).to_contain_text(f"No 0s, 2s, 3s, 4s, 5s, 6s, 7s, 8s or 9s yet: draw {wanted} of each.")
+    expect(hints).to_contain_text(f"Only 1 sample of 1: draw {wanted - 1} more.")
     for _ in range(3):   # the model reads these 7s as 7: they are wrongly labelled 4, so 4s read right 0 %
         save_drawing(page, SEVEN, 4)
     expect(hints.locator("li").first).to_have_text("Your 4s are read right 0 % of the time: draw a few more 4s.")
+
+
+def holdout_needs() -> int:
+    """How many drawings of a digit training needs before it keeps one aside to test a run, found by asking it."""
+    return next(n for n in range(1, 50) if split_holdout([4] * n, fraction=0.2)[1])
+
+
+def test_the_hints_ask_for_what_training_needs_and_a_drawing_called_no_digit_is_not_read_right(
+        samples_page: Page, make_sample):
+    page = samples_page
+    save_drawing(page, SEVEN, 7)
+    key = session_key(page)
+    for _ in range(3):   # best guess 4, and labelled 4, but called no digit: not read right, as the thumbnail says
+        make_sample(key, label=4)
+    Sample.objects.filter(session_key=key, label=4).update(predicted=4, verdict="not_a_digit")
+    open_page_with_samples(page, page.url)
+
+    hints = page.locator("#coach-hints li")
+    expect(thumbnails(page).filter(has_text="✗ no digit")).to_have_count(3)
+    expect(hints.nth(0)).to_have_text("Your 4s are read right 0 % of the time: draw a few more 4s.")
+    wanted = holdout_needs()   # what training's split needs to keep a 4 aside, as the page says
+    expect(hints.nth(2)).to_have_text(f"Only 3 samples of 4: draw {wanted - 3} more.")
+    expect(page.locator("#recognizer")).to_have_attribute("data-holdout-min-per-digit", str(wanted))
+
+    for digit in range(10):   # every digit as often as training needs, every one read right but one
+        for _ in range(wanted - Sample.objects.filter(session_key=key, label=digit).count()):
+            make_sample(key, label=digit)
+    Sample.objects.filter(session_key=key).update(verdict="digit", predicted=F("label"))
+    Sample.objects.filter(pk=Sample.objects.filter(session_key=key, label=4).first().pk).update(verdict="not_a_digit")
+    open_page_with_samples(page, page.url)
+
+    expect(thumbnails(page).filter(has_text="✗ no digit")).to_have_count(1)
+    expect(page.locator("#coach-hints")).to_have_text(
+        "Every digit is here, but not every drawing is read right (✗): train your model on them.")

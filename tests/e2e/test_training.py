@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from recognizer.models import ModelVersion, PersonalModel
 from tests.test_worker import worker_environment
+from training.adapt import HOLDOUT_MIN_PER_DIGIT
 from training.models import TrainingRun
 
 from .helpers import (
@@ -165,7 +166,7 @@ def test_with_one_drawing_nothing_is_held_out_and_the_outcome_says_so_instead_of
     expect(page.locator("#train-outcome-title")).to_have_text(re.compile(OUTCOME_TITLES["succeeded"]),
                                                               timeout=30_000)
     expect(page.locator("#train-outcome-unmeasured")).to_have_text(re.compile(
-        r"^Too few drawings to hold any out.+Save at least 5 of a digit"))
+        rf"^Too few drawings to hold any out.+Save at least {HOLDOUT_MIN_PER_DIGIT} of a digit: 20 % of them"))
     expect(page.locator("#train-outcome-table")).not_to_contain_text("did not train on")
     expect(page.locator("#train-outcome-table")).to_contain_text("MNIST validation")
     expect(page.locator("#train-outcome-digits")).to_be_hidden()
@@ -216,7 +217,8 @@ def test_a_rejected_run_and_a_failed_run_say_why_and_that_your_model_did_not_cha
         history=[{"epoch": 1, "train_loss": 0.41, "train_accuracy": 0.95},
                  {"epoch": 2, "train_loss": 0.33, "train_accuracy": 0.97}],
         metrics={"mnist_validation": {"before": 0.996, "after": 0.9951, "count": 10000},
-                 "held_out": held_out({"4": (2, 1.0, 0.5), "7": (3, 2 / 3, 2 / 3)}),
+                 "held_out": {**held_out({"4": (2, 1.0, 0.5), "7": (3, 2 / 3, 2 / 3)}),
+                              "not_a_digit": {"before": 0.4, "after": 0.2}},
                  "trained_on": 20, "gate": gate, "accepted": False},
     )
     open_page_with_samples(page, live_server.url)
@@ -224,6 +226,8 @@ def test_a_rejected_run_and_a_failed_run_say_why_and_that_your_model_did_not_cha
     expect(page.locator("#train-outcome")).to_have_attribute("data-kind", "warn")
     expect(page.locator("#train-outcome-table")).to_contain_text(
         re.compile(r"5 drawings it did not train on\s*80\s%\s→\s60\s%\s−20 pts"))
+    expect(page.locator("#train-outcome-table")).to_contain_text(   # 2 of them called no digit before, 1 after
+        re.compile(r"… taken for a digit at all\s*60\s%\s→\s80\s%\s\+20 pts"))
     expect(page.locator("#train-outcome-table")).to_contain_text(
         re.compile(r"MNIST validation \(10,000 digits\)\s*99\.60\s%\s→\s99\.51\s%\s−0\.09 pts"))
     rows = page.locator("#train-outcome-digits tbody tr")

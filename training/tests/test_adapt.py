@@ -6,8 +6,8 @@ import torch
 
 from recognizer.ml.network import DigitNet
 from training.adapt import (
-    AdaptConfig, GateRules, HeldOut, NondigitRecall, Scores, augmented, build_bank, embed, gate, held_out_scores,
-    split_holdout, train_classifier, with_classifier,
+    AdaptConfig, GateRules, HeldOut, NondigitRecall, Rate, Scores, augmented, build_bank, embed, gate,
+    held_out_scores, split_holdout, train_classifier, with_classifier,
 )
 
 CPU = torch.device("cpu")
@@ -84,11 +84,12 @@ def test_only_the_classifier_changes_and_it_learns_the_new_labels():
                                            AdaptConfig(epochs=3, replay=100, min_replay=100), device=CPU)
     assert [record["epoch"] for record in history] == [1, 2, 3]
     network = with_classifier(parent, classifier)
-    for part in ("features", "detector"):  # a drawing labelled as a digit never trains the detector
+    for part in ("features", "detector"):  # training the classifier changes nothing else
         assert all(torch.equal(a, b) for a, b in zip(getattr(network, part).state_dict().values(),
                                                      getattr(parent, part).state_dict().values()))
-    result = held_out_scores(parent.classifier, classifier, embed(parent, user, device=CPU), user_labels)
+    result = held_out_scores(parent, network, embed(parent, user, device=CPU), user_labels)
     assert result.after == 1.0 and result.per_digit["3"]["count"] == 40
+    assert result.not_a_digit.before == result.not_a_digit.after  # the same detector calls the same drawings
 
 
 @pytest.mark.slow
@@ -125,3 +126,15 @@ def test_losing_up_to_three_points_of_non_digits_passes():
 def test_a_parent_without_a_detector_is_not_held_to_non_digits():
     assert gate(parent=scores(0.99), candidate=scores(0.99), held_out=HeldOut(0), rules=GateRules(0.005),
                 nondigits=NondigitRecall(count=400, before=None, after=None)).accepted
+
+
+def test_a_candidate_that_calls_more_held_out_drawings_no_digit_is_refused_in_words():
+    worse = HeldOut(10, 0.9, 1.0, not_a_digit=Rate(before=0.1, after=0.3))
+    decision = gate(parent=scores(0.99), candidate=scores(0.99), held_out=worse, rules=GateRules(0.005))
+    assert not decision.accepted and "called more no digit: 10.0% → 30.0%" in decision.reason
+
+
+def test_the_gate_says_when_fewer_held_out_drawings_are_called_no_digit():
+    better = HeldOut(10, 0.6, 0.9, not_a_digit=Rate(before=0.4, after=0.0))
+    decision = gate(parent=scores(0.99), candidate=scores(0.99), held_out=better, rules=GateRules(0.005))
+    assert decision.accepted and "called no digit 40.0% → 0.0%" in decision.reason

@@ -1,5 +1,6 @@
 """Personal training runs through the API and the services, with real training on real MNIST (kept small)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,14 +9,19 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
+from bench.pen_digits import iter_pen_digits
 from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
+from training.adapt import GateRules, split_holdout
 from training.exceptions import NoUsableSamples, SampleUnreadable
 from training.models import TrainingRun
 from training.services import training_run_execute, training_runs_fail_stale
 
 # A "1" written as a flag with a long base: a style the base model rarely sees.
 FLAG_ONE = [(0.2, 0.25), (0.55, 0.0), (0.55, 1.0), (0.2, 1.0), (0.9, 1.0)]
+# A 2 begun with a small curl, drawn with a pen (bench.pen_digits): the shared detector calls a quarter of them no
+# digit at all.
+CURLY_TWO = "2 curly start"
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +96,42 @@ def test_a_run_makes_a_personal_model_that_reads_only_for_its_session(client, ac
     state = client.get("/api/model").json()
     assert state["serving"] == {"version": personal.pk, "personal": True}
     assert state["personal"]["trained_on"] == 12 and not state["newer_shared"]
+
+
+@pytest.mark.slow
+def test_a_personal_run_teaches_the_detector_that_your_own_digits_are_digits(client,
+                                                                           django_capture_on_commit_callbacks):
+    stranger = Client()
+    drawings = [sample.data for sample in iter_pen_digits(80, 26, [CURLY_TWO])]
+    refused = [drawing for drawing in drawings if predict(stranger, drawing)["verdict"] == "not_a_digit"]
+    mine, fresh = refused[:10], refused[10:]
+    assert len(fresh) >= 5, len(refused)
+    for drawing in mine:  # each called no digit, and saved labelled 2: the person knows better
+        assert client.post("/api/samples", {"file": as_upload(drawing), "label": "2"}).status_code == 201
+    save_samples(client, 5, 7)
+    status = client.get(start(client, django_capture_on_commit_callbacks).json()["status_url"]).json()
+
+    assert status["status"] == "succeeded", status
+    metrics = status["metrics"]
+    held_out = metrics["held_out"]  # two of the 2s, both called no digit before, and a 7 that never was
+    assert (held_out["per_digit"]["2"]["count"], held_out["count"]) == (2, 3)
+    assert held_out["not_a_digit"] == {"before": pytest.approx(2 / 3), "after": 0.0}, held_out
+    recall = metrics["nondigit_recall"]  # held-out non-digits: still found, within the gate's rule
+    assert recall["count"] > 0 and recall["after"] >= recall["before"] - GateRules.max_nondigit_drop, recall
+    mine_now = [predict(client, drawing) for drawing in fresh]  # more of their 2s, never saved
+    assert [answer["verdict"] for answer in mine_now].count("not_a_digit") <= len(fresh) // 5, mine_now
+    assert all(answer["personal"] for answer in mine_now)
+    assert all(predict(stranger, drawing)["verdict"] == "not_a_digit" for drawing in fresh)  # nobody else's changes
+
+
+def test_the_page_gives_the_coaching_the_rule_training_holds_drawings_out_by(client, settings):
+    settings.HOLDOUT_FRACTION = 0.25
+    page = re.sub(r"\s+", " ", client.get("/").content.decode())
+    least = int(re.search(r'data-holdout-min-per-digit="(\d+)"', page).group(1))
+    assert 'data-holdout-fraction="0.25"' in page
+    assert split_holdout([4] * (least - 1), fraction=0.25)[1] == []  # one fewer: nothing kept aside
+    assert len(split_holdout([4] * least, fraction=0.25)[1]) == 1
+    assert f"at least {least} of a digit, so that 25 % of them can be kept aside" in page
 
 
 def test_a_second_run_of_the_same_session_gets_409_about_its_own_run_only(client, tasks_not_run):
