@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
-from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand, Worker
 
 from training.candidate import warm_up
 from training.housekeeping import housekeeping_schedule
@@ -45,6 +45,7 @@ class Command(BaseCommand):
             warm_up()
         except Exception as exc:  # a broken active version fails its runs with the reason, not the worker
             self.stdout.write(self.style.WARNING(f"Could not prepare the active model's MNIST features: {exc}"))
+        DbWorkerCommand(stdout=self.stdout).configure_logging(options["verbosity"])  # as db_worker logs, whatever LOG_LEVEL
         worker = StoppableWorker(queue_names=[DEFAULT_TASK_QUEUE_NAME], interval=interval, batch=batch,
                                  backend_name=DEFAULT_TASK_BACKEND_ALIAS, startup_delay=False, max_tasks=None,
                                  worker_id=get_random_string(32), excluded_queue_names=[])
