@@ -21,6 +21,13 @@ PARAM_NAMES = {"user_repeats": "Augmented copies of each drawing", "replay": "MN
 STAGE_NAMES = {"load": "reading", "train": "training", "gate": "gating", "activate": "storing"}
 
 
+def _stage_times(stage_seconds: dict) -> str:
+    """The stages in the order they ran: PostgreSQL's jsonb keeps keys in its own order, not the run's."""
+    order = list(STAGE_NAMES) + sorted(set(stage_seconds) - set(STAGE_NAMES))
+    return " · ".join(f"{STAGE_NAMES.get(stage, stage)} {seconds(stage_seconds[stage])}"
+                      for stage in order if stage in stage_seconds)
+
+
 @dataclass
 class Chart:
     """One quantity per epoch in the SVG's own units: a line and its dots per series, ticks on both axes."""
@@ -134,8 +141,7 @@ def metrics_html(run: TrainingRun) -> str:
                              f"{count(nondigits.get('count'))}" if nondigits.get("count") else DASH),
         ("Quality gate", f"{'✓ passed' if metrics.get('accepted') else '✗ rejected'}: {metrics['gate']}"
          if "gate" in metrics else DASH),
-        ("Time", " · ".join(f"{STAGE_NAMES.get(stage, stage)} {seconds(value)}"
-                            for stage, value in (metrics.get("seconds") or {}).items()) or DASH),
+        ("Time", _stage_times(metrics.get("seconds") or {}) or DASH),
     ]
     rows += [(name_of(key), plain(value)) for key, value in metrics.items() if key not in shown]
     empty = "Measured once the run has trained." if run.status in TrainingRun.OPEN else "Nothing was measured."
