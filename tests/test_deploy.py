@@ -198,7 +198,8 @@ def test_ctrl_c_on_bin_run_stops_everything_within_5_s_and_marks_the_run_in_prog
 
     port = free_port()
     env = {**production_env(tmp_path), "PORT": str(port), "RATE_LIMIT_ENABLED": "false",
-           "FINE_TUNE_EPOCHS": "400"}  # a run long enough to be stopped in the middle
+           "FINE_TUNE_EPOCHS": "400",  # a run long enough to be stopped in the middle
+           "FINE_TUNE_NONDIGITS_PER_FAMILY": "1", "GATE_NONDIGITS_PER_FAMILY": "1"}  # a quicker warm-up
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115 - closed below
     site = subprocess.Popen(["bin/run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # its own process group, as a terminal's Ctrl-C reaches
