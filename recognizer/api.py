@@ -7,9 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .exceptions import (
-    SITE_FULL_RETRY_AFTER, STORE_RETRY_AFTER, NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable,
-)
+from .exceptions import NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable
 from .forms import (
     ApiForm, RequestRefused, drawing_form_from_request, number_samples_form_from_request, sample_form_from_request,
 )
@@ -62,16 +60,8 @@ def number_json(reading: NumberReading) -> dict:
     }
 
 
-# What each domain error is answered with, and when to try again where that is known.
+# What each domain error is answered with; one that knows when to try again says so (its retry_after).
 REFUSALS = {InvalidImage: 400, SampleLimitReached: 429, NoActiveModel: 503, StoreUnavailable: 503, SiteFull: 503}
-
-
-def _retry_after(exc: Exception) -> int | None:
-    if isinstance(exc, StoreUnavailable):
-        return STORE_RETRY_AFTER
-    if isinstance(exc, SiteFull):
-        return SITE_FULL_RETRY_AFTER
-    return getattr(exc, "retry_after", None)
 
 
 def answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], ApiForm],
@@ -88,7 +78,7 @@ def answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], Ap
         return act(form.cleaned_data)
     except tuple(REFUSALS) as exc:
         status = next(status for kind, status in REFUSALS.items() if isinstance(exc, kind))
-        return error(str(exc), status, request=request, retry_after=_retry_after(exc))
+        return error(str(exc), status, request=request, retry_after=getattr(exc, "retry_after", None))
 
 
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token

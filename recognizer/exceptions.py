@@ -20,8 +20,7 @@ class SampleLimitReached(Exception):
 class SiteFull(Exception):
     """The site holds as many unreviewed samples as it may (MAX_UNREVIEWED_SAMPLES): staff must review first."""
 
-
-SITE_FULL_RETRY_AFTER = 600  # seconds
+    retry_after = 600  # seconds
 
 
 STORE_RETRY_AFTER = 5  # seconds a client is asked to wait when the file store cannot be reached
@@ -29,3 +28,5 @@ STORE_RETRY_AFTER = 5  # seconds a client is asked to wait when the file store c
 
 class StoreUnavailable(Exception):
     """The store that keeps samples' files or model weights cannot be reached."""
+
+    retry_after = STORE_RETRY_AFTER

@@ -76,9 +76,7 @@ def visitor_of(request: HttpRequest) -> Visitor | None:
     today = timezone.now().date().isoformat()
     if session.get(_LAST_SEEN) != today and session.session_key is not None:
         session[_LAST_SEEN] = today  # saved with the answer: the session's expiry starts again from today
-    if session.session_key is None:
-        return None
-    return Visitor(session_key=session.session_key, network=network_key(client_address(request)))
+    return None if session.session_key is None else _visitor(request)
 
 
 def visitor_for(request: HttpRequest) -> Visitor:
@@ -90,8 +88,12 @@ def visitor_for(request: HttpRequest) -> Visitor:
         request.session[_LAST_SEEN] = timezone.now().date().isoformat()
         request.session.save()
         request.visitor_is_new = True
-        visitor = Visitor(session_key=request.session.session_key, network=network_key(client_address(request)))
+        visitor = _visitor(request)
     return visitor
+
+
+def _visitor(request: HttpRequest) -> Visitor:
+    return Visitor(session_key=request.session.session_key, network=network_key(client_address(request)))
 
 
 def _for_api(request: HttpRequest) -> bool:

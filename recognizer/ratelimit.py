@@ -41,7 +41,15 @@ def client_address(request: HttpRequest) -> str:
     """The client's network: its IPv4 address, or the /64 of its IPv6 address (one household or phone holds a whole
     /64, so counting single IPv6 addresses would give it billions of budgets). It is REMOTE_ADDR, or, behind
     NUM_PROXIES trusted proxies, the address the outermost of them saw (X-Forwarded-For entries further left are
-    the client's own claims and cannot be trusted)."""
+    the client's own claims and cannot be trusted). Worked out once per request: the rate limit and the visitor
+    both ask."""
+    if (known := getattr(request, "_client_network", None)) is not None:
+        return known
+    request._client_network = _client_network(request)
+    return request._client_network
+
+
+def _client_network(request: HttpRequest) -> str:
     address = request.META.get("REMOTE_ADDR", "") or ""
     proxies = settings.NUM_PROXIES
     if proxies:

@@ -152,7 +152,7 @@ def _prediction_of(digit: NumberDigit, reading: NumberReading) -> Prediction:
 def _check_room(visitor: Visitor, wanted: int) -> None:
     """Raise SampleLimitReached (or SiteFull) unless ``wanted`` more samples fit every budget: this session's,
     its network's for the last day, and the site's for unreviewed samples."""
-    kept = Sample.objects.filter(session_key=visitor.session_key).count()
+    kept = samples_of(visitor).count()
     if kept + wanted > settings.MAX_SAMPLES_PER_SESSION:
         raise SampleLimitReached(
             f"This session keeps {kept} samples; {wanted} more would pass the {settings.MAX_SAMPLES_PER_SESSION} "
@@ -247,7 +247,7 @@ def sample_delete(*, visitor: Visitor, sample_id: int) -> None:
 
 def samples_clear(*, visitor: Visitor) -> int:
     """Delete all of this visitor's samples; return how many."""
-    _, deleted = Sample.objects.filter(session_key=visitor.session_key).delete()
+    _, deleted = samples_of(visitor).delete()
     return deleted.get(Sample._meta.label, 0)  # not the training runs' links to them, deleted with them
 
 

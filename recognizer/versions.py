@@ -191,7 +191,7 @@ def personal_model_number(version: ModelVersion | None) -> int | None:
         return None
     if version.number is not None:
         return version.number
-    return ModelVersion.objects.filter(kind=version.kind, owner=version.owner, pk__lte=version.pk).count()
+    return ModelVersion.objects.owned_by(Visitor(session_key=version.owner)).filter(pk__lte=version.pk).count()
 
 
 def personal_model_state(visitor: Visitor | None) -> dict:

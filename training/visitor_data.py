@@ -7,7 +7,7 @@ the runs that train them (training).
 from django.contrib.sessions.models import Session
 from django.db import transaction
 
-from recognizer.models import ModelVersion, PersonalModel, Sample
+from recognizer.models import ModelVersion, Sample
 from recognizer.services import sample_counts, samples_clear, samples_of
 from recognizer.versions import personal_models_delete
 from recognizer.visitors import Visitor
@@ -45,6 +45,5 @@ def visitor_data_delete(*, visitor: Visitor) -> dict:
         runs = TrainingRun.objects.filter(session_key=visitor.session_key)
         run_count = runs.count()
         runs.delete()
-        PersonalModel.objects.filter(session_key=visitor.session_key).delete()
         Session.objects.filter(session_key=visitor.session_key).delete()
     return {"samples": samples, "personal_models": models, "training_runs": run_count}
