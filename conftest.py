@@ -40,7 +40,7 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist_test():
     """MNIST's 10 000 test digits and labels, read once."""
-    from training.canvas import load_mnist_test
+    from training.ml.canvas import load_mnist_test
 
     return load_mnist_test(settings.MNIST_DATA_DIR / "MNIST" / "raw")
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.image_speed [--seconds 2] [--rounds 3] [--workers 2] [--threads 4]
 
-One drawing (MNIST test digit #0, a 7, drawn on a 280x280 canvas as training/canvas.py draws) is encoded every
+One drawing (MNIST test digit #0, a 7, drawn on a 280x280 canvas as training/ml/canvas.py draws) is encoded every
 way the site is sent images: the robustness bench's 11 encodings, plus RGBA on an opaque white background and
 light-on-dark greyscale. Each is posted as a multipart file upload, as scripts send it; the transparent canvas
 is also posted as the page's JSON data URL. One throwaway site (bench/site.py: gunicorn, DEBUG off, the rate
@@ -50,7 +50,7 @@ from bench.site import (
 )
 from recognizer.ml.checkpoints import file_sha256
 from recognizer.ml.preprocessing import prepare_digit
-from training.canvas import ENCODINGS, render_ink
+from training.ml.canvas import ENCODINGS, render_ink
 
 CANVAS = "canvas-rgba-png"
 CANVAS_DATA_URL = "canvas-rgba-png as data URL"

@@ -6,8 +6,8 @@ A throwaway site (bench.site.running_site: gunicorn, the rate limit off, ``--che
 ``--clients`` client threads, each number posted as the page posts it (``--transport page``: the transparent
 canvas as the pad's JSON data URL, every other encoding as an uploaded file):
 
-1. the main set: ``--count`` numbers per encoding of training.canvas (all 11), each 2-5 MNIST *test* digits
-   written side by side by training.numbers (gaps of 4-30 % of the digit height, heights ±12 %, baselines ±8 %,
+1. the main set: ``--count`` numbers per encoding of training.ml.canvas (all 11), each 2-5 MNIST *test* digits
+   written side by side by training.ml.numbers (gaps of 4-30 % of the digit height, heights ±12 %, baselines ±8 %,
    one pen, a wide pad with a margin all round). A number is right when the answer is a 200 whose ``number`` is
    the label. Digits are scored by position when the answer has as many digits as the number; when it has more
    or fewer (two digits read as one, one split in two) or is no 200, every digit of the number counts wrong. A
@@ -64,8 +64,8 @@ from bench.site import (
 )
 from bench.verdicts import pct, predict_endpoint
 from recognizer.ml.reader import NOT_A_DIGIT, UNSURE
-from training.canvas import ENCODINGS
-from training.numbers import NumberSample, iter_numbers, render_number
+from training.ml.canvas import ENCODINGS
+from training.ml.numbers import NumberSample, iter_numbers, render_number
 
 TARGET_NUMBER_ACCURACY = 0.95
 TARGET_DIGIT_ACCURACY = 0.99

@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from training.strokes import ANY_HAND, CANVAS_SIDES, Hand, Point, Stroke, arc, png
-from training.strokes import render as draw
+from training.ml.strokes import ANY_HAND, CANVAS_SIDES, Hand, Point, Stroke, arc, png
+from training.ml.strokes import render as draw
 
 __all__ = ["ANY_HAND", "CANVAS_SIDES", "STYLES", "Hand", "PenSample", "arc", "iter_pen_digits", "render"]
 

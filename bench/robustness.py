@@ -1,4 +1,4 @@
-"""Canvas-robustness benchmark: accuracy per encoding of the real preprocessing + network on training.canvas.
+"""Canvas-robustness benchmark: accuracy per encoding of the real preprocessing + network on training.ml.canvas.
 
     .venv/bin/python -m bench.robustness --count 500 --checkpoint recognizer/weights/base.pt
 
@@ -23,11 +23,11 @@ from PIL import Image
 from bench.accuracy import (
     MAX_PIXELS, SMALL, contact_sheet, digit_tile, load_network, parse_args, thumbnail, write_accuracy_result,
 )
-from training.canvas import ENCODINGS, CanvasSample, iter_robustness_set
+from training.ml.canvas import ENCODINGS, CanvasSample, iter_robustness_set
 from bench.site import mnist_test
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 from recognizer.ml.reader import NOT_A_DIGIT, read
-from training.detector import expected_calibration_error
+from training.ml.detector import expected_calibration_error
 
 TARGET_OVERALL = 0.993  # a digit answered "not a digit" counts as wrong
 TARGET_NOT_A_DIGIT = 0.005

@@ -4,7 +4,7 @@ revision's, bit for bit, on the accuracy benches' own drawings.
     .venv/bin/python -m bench.same_preprocessing --against 9f51d59 [--robustness 300] [--styles 60]
 
 Loads ``recognizer/ml/preprocessing.py`` as it was at ``--against`` (``git show``, no checkout) beside today's,
-and sends both the canvas-robustness set (training/canvas.py, every encoding, the robustness bench's seed) and
+and sends both the canvas-robustness set (training/ml/canvas.py, every encoding, the robustness bench's seed) and
 the handwriting-styles set (bench/pen_digits.py, the styles bench's seed). For each drawing it compares the
 28x28 digit byte for byte, or the refusal's message. Identical digits mean identical answers from any model,
 so the robustness and styles figures cannot move. Also times both versions' prepare_digit over the whole set.
@@ -27,7 +27,7 @@ from bench.accuracy import MAX_PIXELS
 from bench.pen_digits import iter_pen_digits
 from bench.site import RESULTS, ROOT, code_state, machine_info, write_result
 from recognizer.ml import preprocessing as today
-from training.canvas import iter_robustness_set
+from training.ml.canvas import iter_robustness_set
 
 ROBUSTNESS_SEED = 20240601  # bench.robustness's default
 STYLES_SEED = 20261121      # bench.handwriting_styles's default

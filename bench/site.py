@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.canvas import load_mnist_test, render_canvas_sample
+from training.ml.canvas import load_mnist_test, render_canvas_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -6,11 +6,11 @@ A throwaway site (bench.site.running_site: gunicorn, the rate limit off, ``--che
 by ``--clients`` client threads, each drawing posted as the page posts it (``--transport page``: a canvas PNG as the
 pad's JSON data URL, any other encoding as an uploaded file):
 
-1. non-digits: ``--count`` drawings of every family of training.nondigits (UNSEEN ones included), from ``--seed``
+1. non-digits: ``--count`` drawings of every family of training.ml.nondigits (UNSEEN ones included), from ``--seed``
    (never a training seed), their canvas's alpha taken as ink and encoded round-robin in every encoding of
-   training.canvas. Recall is the share answered ``not_a_digit``; a 4xx (a speck, say) is no recall but is
+   training.ml.canvas. Recall is the share answered ``not_a_digit``; a 4xx (a speck, say) is no recall but is
    listed apart, and a connection error or 5xx is counted as an error and left out of every share.
-2. digits: ``--digits`` MNIST test digits per encoding (training.canvas.iter_robustness_set). Accuracy counts a
+2. digits: ``--digits`` MNIST test digits per encoding (training.ml.canvas.iter_robustness_set). Accuracy counts a
    refused digit (``not_a_digit`` or a 4xx) as wrong; the expected calibration error is that of ``confidence``.
 
 Then the simple baseline "refuse when confidence < t", with t set to refuse as many digits as the detector did
@@ -39,15 +39,15 @@ from scipy.stats import rankdata
 from tqdm import tqdm
 
 from bench.accuracy import CELL, argument_parser, contact_sheet, load_network, thumbnail, write_accuracy_result
-from training.canvas import ENCODINGS, iter_robustness_set
+from training.ml.canvas import ENCODINGS, iter_robustness_set
 from bench.site import (
     ANSWERED, ERROR, REFUSED, SITE_SETTINGS, Endpoint, add_posting_options, canvas_png, checkpoint_found, mnist_test,
     post_for_json, predict_data_url, predict_multipart, running_site, sanity_check, scan_logs, share,
     unwind_on_sigterm, warm_up,
 )
 from recognizer.ml.reader import NOT_A_DIGIT, UNSURE
-from training.detector import NONDIGIT_SEEDS, expected_calibration_error
-from training.nondigits import FAMILIES, UNSEEN, iter_nondigits
+from training.ml.detector import NONDIGIT_SEEDS, expected_calibration_error
+from training.ml.nondigits import FAMILIES, UNSEEN, iter_nondigits
 
 TARGET_NONDIGIT_RECALL = 0.90
 TARGET_DIGITS_REFUSED = 0.005

@@ -247,15 +247,15 @@ TASKS = {
 }
 
 CSRF_FAILURE_VIEW = "recognizer.http.csrf_failure"
-# Fine-tuning (training/adapt.py AdaptConfig) and its quality gates.
+# Fine-tuning (training/ml/adapt.py AdaptConfig) and its quality gates.
 FINE_TUNE = {"epochs": env_int("FINE_TUNE_EPOCHS", 8), "replay": env_int("FINE_TUNE_REPLAY", 4000)}
 # MNIST validation images (MNIST train's last 10 000, which no model trains on) the gates evaluate on.
 FINE_TUNE_VALIDATION_LIMIT = env_int("FINE_TUNE_VALIDATION_LIMIT", 10000)
-# Held-out non-digits per family (training.nondigits) the fine-tune gate checks the detector on, drawn when a worker
+# Held-out non-digits per family (training.ml.nondigits) the fine-tune gate checks the detector on, drawn when a worker
 # first needs them (about 9 ms each).
 GATE_NONDIGITS_PER_FAMILY = env_int("GATE_NONDIGITS_PER_FAMILY", 10)
 # Non-digits per family, of the detector's own training drawings, a fine-tune's detector keeps learning "no digit"
-# from while it learns the person's drawings as digits (training.adapt.adapt_detector); drawn once per worker too.
+# from while it learns the person's drawings as digits (training.ml.adapt.adapt_detector); drawn once per worker too.
 FINE_TUNE_NONDIGITS_PER_FAMILY = env_int("FINE_TUNE_NONDIGITS_PER_FAMILY", 10)
 FINE_TUNE_MAX_MNIST_DROP = env_float("FINE_TUNE_MAX_MNIST_DROP", 0.005)  # personal gate: at most 0.5 points
 SHARED_MAX_MNIST_DROP = env_float("SHARED_MAX_MNIST_DROP", 0.003)        # shared gate: overall, 0.3 points

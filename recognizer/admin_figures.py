@@ -55,7 +55,7 @@ def name_of(key: str) -> str:
 
 
 def held_out_rows(held_out: dict) -> list[tuple[str, str, str, str]]:
-    """A held-out record (training.adapt.HeldOut) per digit: digit, drawings, accuracy before and after."""
+    """A held-out record (training.ml.adapt.HeldOut) per digit: digit, drawings, accuracy before and after."""
     return [(digit, count(row.get("count")), percent(row.get("before")), percent(row.get("after")))
             for digit, row in sorted((held_out.get("per_digit") or {}).items())]
 

@@ -23,15 +23,15 @@ from recognizer.ml.network import DigitNet
 from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
 
-from .adapt import (
+from .ml.adapt import (
     AdaptConfig, GateDecision, GateRules, HeldOut, NondigitRecall, ParentBank, Scores, adapt_detector, augmented,
     build_bank, embed, gate, held_out_scores, nondigit_recall, pick_device, split_holdout, train_classifier,
     with_classifier,
 )
-from .data import mnist_arrays
-from .detector import NONDIGIT_SEEDS, nondigit_digits
+from .ml.data import mnist_arrays
+from .ml.detector import NONDIGIT_SEEDS, nondigit_digits
 from .exceptions import NoUsableSamples, SampleUnreadable
-from .nondigits import training_families
+from .ml.nondigits import training_families
 
 # Shares of the progress bar: reading the drawings (and, the first time, the parent's MNIST features), training,
 # gating. Storing and promoting take the rest.

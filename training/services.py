@@ -26,7 +26,7 @@ from recognizer.versions import (
     model_version_create, model_versions_delete, personal_model_promote, personal_versions_prune,
 )
 
-from .adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, GateRules, split_holdout
+from .ml.adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, GateRules, split_holdout
 from .candidate import Candidate, train_candidate
 from .exceptions import (
     NoUsableSamples, TooFewSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, WorkerStopped,

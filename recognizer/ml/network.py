@@ -11,7 +11,7 @@ trained with an older layout still loads and can be rolled back to:
 
 Beside the classifier sits the non-digit detector: a small head on the same convolutional features whose one
 output is a logit for "this is no digit at all", positive when it is (its threshold is folded into its bias;
-training.detector trains it). Versions saved before it existed have none (``detector`` is None).
+training.ml.detector trains it). Versions saved before it existed have none (``detector`` is None).
 """
 
 import torch

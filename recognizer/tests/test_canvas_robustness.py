@@ -1,4 +1,4 @@
-"""A small real slice of the canvas-robustness set (training/canvas.py) through the shipped base model.
+"""A small real slice of the canvas-robustness set (training/ml/canvas.py) through the shipped base model.
 
 The full report is `python -m bench.robustness`; this keeps the preprocessing honest for every encoding.
 """
@@ -11,7 +11,7 @@ import torch
 from django.conf import settings
 from PIL import Image
 
-from training.canvas import (
+from training.ml.canvas import (
     CANVAS_SIDES, ENCODINGS, HEIGHT_FRACTION, MARGIN, iter_robustness_set, render_ink,
 )
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input

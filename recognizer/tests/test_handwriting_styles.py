@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 SEED = 3
 PER_STYLE = 20
-# A style the network does not know fails (MNIST's 1s have no flag: before training.styles, 60 % of flagged 1s
+# A style the network does not know fails (MNIST's 1s have no flag: before training.ml.styles, 60 % of flagged 1s
 # were read right); a long flag can pass for a 7's bar now and then, so one slip in five is allowed.
 MIN_RIGHT_PER_STYLE = 16
 
@@ -58,6 +58,6 @@ def test_every_handwriting_style_is_read_as_its_digit(base_network):
 
 
 def test_a_slashed_zero_is_read_as_zero(base_network):
-    # training.styles slashes some of MNIST's 0s; the base trained without that read 85 % of these (the rest as 8).
+    # training.ml.styles slashes some of MNIST's 0s; the base trained without that read 85 % of these (the rest as 8).
     wrong = misread(base_network, list(iter_pen_digits(60, SEED, styles=["0 slashed"])))
     assert len(wrong.get("0 slashed", [])) <= 2, wrong

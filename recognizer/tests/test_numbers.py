@@ -1,6 +1,6 @@
 """Whole numbers: POST /api/read and saving a number's digits as samples (POST /api/samples/number).
 
-Numbers are drawn from real MNIST test digits, side by side as on the page's wide pad (training/numbers.py, the
+Numbers are drawn from real MNIST test digits, side by side as on the page's wide pad (training/ml/numbers.py, the
 bench's generator), or stroke by stroke with Pillow where a test needs a particular shape: a 5 whose flag was
 lifted off, a 4 in two strokes, a hash between digits.
 """
@@ -19,7 +19,7 @@ from recognizer.ml.numbers import MAX_DIGITS_PER_NUMBER
 from recognizer.models import Sample
 from recognizer.tests.drawings import as_upload, encode
 from recognizer.tests.test_api import assert_error
-from training.canvas import iter_robustness_set
+from training.ml.canvas import iter_robustness_set
 
 URL = "/api/read"
 # Strokes in unit coordinates of a digit's box (x right, y down); a digit is a list of strokes.
@@ -60,7 +60,7 @@ def read(client: Client, data: bytes) -> dict:
 
 
 def number_samples():
-    from training.numbers import iter_numbers
+    from training.ml.numbers import iter_numbers
     return list(iter_numbers(2, seed=7, encodings=["canvas-rgba-png", "black-on-white-png", "jpeg-q75"]))
 
 

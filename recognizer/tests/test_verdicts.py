@@ -1,6 +1,6 @@
 """The verdict, end to end: the API, the saved sample, the admin and the export all say what ml.reader decided.
 
-Drawings come from training.nondigits and bench.pen_digits with a seed that no training used, and are read by
+Drawings come from training.ml.nondigits and bench.pen_digits with a seed that no training used, and are read by
 the real shipped network through the real API.
 """
 
@@ -18,8 +18,8 @@ from recognizer.models import Sample
 from recognizer.tests.drawings import as_upload
 from recognizer.tests.test_hostile_input import small_images
 from recognizer.versions import model_version_activate
-from training.strokes import png
-from training.nondigits import iter_nondigits
+from training.ml.strokes import png
+from training.ml.nondigits import iter_nondigits
 from recognizer.visitors import Visitor
 
 URL = "/api/predict"

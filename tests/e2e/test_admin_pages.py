@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from recognizer.models import Sample
 from recognizer.review import samples_score
-from training.adapt import AdaptConfig
+from training.ml.adapt import AdaptConfig
 from training.models import TrainingRun
 from training.tests.test_run_admin import METRICS
 

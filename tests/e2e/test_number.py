@@ -137,7 +137,7 @@ def test_corrected_digits_are_saved_each_as_its_own_sample_from_the_keyboard(sam
 
 
 def test_a_photo_of_a_written_number_is_read_with_its_boxes_over_the_picture_and_saved(samples_page: Page, tmp_path):
-    from training.numbers import iter_numbers
+    from training.ml.numbers import iter_numbers
 
     sample = next(s for s in iter_numbers(3, seed=5, encodings=["jpeg-q75"]) if len(s.label) == 3)
     picture = tmp_path / "number.jpg"
@@ -375,7 +375,7 @@ def test_a_typed_digit_stays_through_later_readings_of_that_digit_and_is_saved(s
 
 def test_a_pictures_reading_is_not_overwritten_by_a_late_reading_of_the_drawing_it_replaced(
         samples_page: Page, tmp_path):
-    from training.numbers import iter_numbers
+    from training.ml.numbers import iter_numbers
 
     sample = next(s for s in iter_numbers(3, seed=5, encodings=["jpeg-q75"]) if len(s.label) == 3)
     picture = tmp_path / "number.jpg"

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from recognizer.models import Sample
 from recognizer.tests.drawings import canvas_png
-from training.adapt import split_holdout
+from training.ml.adapt import split_holdout
 
 from .helpers import (
     DOT, HASH, INKED_PIXELS, ONE, SEVEN, draw_with_finger, draw_with_mouse, enforce_strict_csp, expect_idle,

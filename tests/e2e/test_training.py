@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from recognizer.models import ModelVersion, PersonalModel
 from tests.test_worker import worker_environment
-from training.adapt import HOLDOUT_MIN_PER_DIGIT
+from training.ml.adapt import HOLDOUT_MIN_PER_DIGIT
 from training.models import TrainingRun
 
 from .helpers import (

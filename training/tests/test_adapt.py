@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from recognizer.ml.network import DigitNet
-from training.adapt import (
+from training.ml.adapt import (
     AdaptConfig, GateRules, HeldOut, NondigitRecall, Rate, Scores, augmented, build_bank, embed, gate,
     held_out_scores, split_holdout, train_classifier, with_classifier,
 )
@@ -94,7 +94,7 @@ def test_only_the_classifier_changes_and_it_learns_the_new_labels():
 
 @pytest.mark.slow
 def test_the_shipped_base_reads_the_mnist_validation_part_as_well_as_the_test_set(base_network, mnist_dir):
-    from training.data import mnist_arrays
+    from training.ml.data import mnist_arrays
 
     images, labels = mnist_arrays(mnist_dir, split="validation")
     assert len(images) == 10_000

@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 
 from recognizer.ml.network import DigitNet
-from training.detector import (
+from training.ml.detector import (
     DetectorConfig, canvas_digits, expected_calibration_error, fit_temperature, fold_temperature,
     fold_threshold, logits_of, nondigit_digits, threshold_for, train_detector,
 )

@@ -4,8 +4,8 @@ import torchvision
 from torch.utils.data import DataLoader, TensorDataset
 
 from recognizer.ml.network import DigitNet
-from training.data import loader, mnist_dataset
-from training.loop import FitConfig, evaluate, fit
+from training.ml.data import loader, mnist_dataset
+from training.ml.loop import FitConfig, evaluate, fit
 
 
 def test_torchvision_ops_run_beside_this_torch():

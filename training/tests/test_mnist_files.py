@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 
 from recognizer.ml.checkpoints import file_sha256
-from training import mnist_files
-from training.data import mnist_dataset
-from training.mnist_files import MNIST_SHA256, MnistFetchError, fetch_mnist, missing_or_corrupt, raw_dir
+from training.ml import mnist_files
+from training.ml.data import mnist_dataset
+from training.ml.mnist_files import MNIST_SHA256, MnistFetchError, fetch_mnist, missing_or_corrupt, raw_dir
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""The drawings that are not digits (training.nondigits): reproducible, every kind present, the digit-like letters
+"""The drawings that are not digits (training.ml.nondigits): reproducible, every kind present, the digit-like letters
 left out, and each one a drawing the site's preprocessing accepts."""
 
 import numpy as np
 import pytest
 
 from recognizer.ml.preprocessing import InvalidImage, ink_map, to_mnist
-from training.nondigits import (
+from training.ml.nondigits import (
     FAMILIES,
     KINDS,
     MAX_ASPECT,
@@ -16,7 +16,7 @@ from training.nondigits import (
     points_of,
     training_families,
 )
-from training.strokes import Hand, png
+from training.ml.strokes import Hand, png
 
 DIGIT_LIKE_LETTERS = ("O", "I", "l", "S", "Z", "B", "b", "g", "q", "T", "J", "L", "U", "C")
 PAGE_CANVAS = Hand(other_canvas_share=0.0)  # 280 px only: four times quicker to draw than 600 px

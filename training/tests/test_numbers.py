@@ -1,4 +1,4 @@
-"""Whole numbers drawn on a wide canvas (training.numbers): reproducible, and written within the stated ranges."""
+"""Whole numbers drawn on a wide canvas (training.ml.numbers): reproducible, and written within the stated ranges."""
 
 import io
 from itertools import pairwise
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.canvas import ENCODINGS, MARGIN
-from training.numbers import (
+from training.ml.canvas import ENCODINGS, MARGIN
+from training.ml.numbers import (
     BASELINE_SPREAD, DIGITS_PER_NUMBER, GAP, HEIGHT_SPREAD, HEIGHT_TOLERANCE, MIN_MARGIN, OVERLAP, iter_numbers,
     render_number,
 )

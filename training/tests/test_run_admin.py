@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import pytest
 
-from training.adapt import AdaptConfig
+from training.ml.adapt import AdaptConfig
 from training.models import TrainingRun
 
 RUN_URL = "/admin/training/trainingrun/{}/change/"

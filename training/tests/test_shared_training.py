@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from mnistsite import settings as shipped
 from recognizer.models import ModelVersion, Sample
-from training.adapt import HOLDOUT_MIN_PER_DIGIT
+from training.ml.adapt import HOLDOUT_MIN_PER_DIGIT
 from training.exceptions import TooFewSamples
 from training.models import TrainingRun
 from training.services import shared_samples, training_run_create_shared

@@ -1,4 +1,4 @@
-"""The marks drawn onto MNIST's digits while training (training.styles): a 1's flag, a 0's slash, on real MNIST
+"""The marks drawn onto MNIST's digits while training (training.ml.styles): a 1's flag, a 0's slash, on real MNIST
 digits."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from training.styles import FLAG_PROBABILITY, INK, SLASH_PROBABILITY, WithStyles, with_flag, with_slash
+from training.ml.styles import FLAG_PROBABILITY, INK, SLASH_PROBABILITY, WithStyles, with_flag, with_slash
 
 
 def _digits(mnist_test, label: int, count: int) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from bench.pen_digits import iter_pen_digits
 from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
-from training.adapt import GateRules, split_holdout
+from training.ml.adapt import GateRules, split_holdout
 from training.exceptions import NoUsableSamples, SampleUnreadable
 from training.models import TrainingRun
 from training.services import training_run_execute, training_runs_fail_stale

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognizer.ml.checkpoints import CheckpointError, load_checkpoint
 from recognizer.models import ModelVersion
-from training.data import loader, mnist_dataset
-from training.loop import evaluate
+from training.ml.data import loader, mnist_dataset
+from training.ml.loop import evaluate
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from training.mnist_files import MnistFetchError, fetch_mnist
+from training.ml.mnist_files import MnistFetchError, fetch_mnist
 
 
 class Command(BaseCommand):

@@ -4,10 +4,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from training.base import add_detector, train_base_model, write_base_model
-from training.console import step_bar
-from training.detector import DetectorConfig
-from training.loop import FitConfig
+from training.ml.base import add_detector, train_base_model, write_base_model
+from training.ml.console import step_bar
+from training.ml.detector import DetectorConfig
+from training.ml.loop import FitConfig
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from recognizer.ml.checkpoints import CheckpointError, load_checkpoint
-from training.base import add_detector, write_base_model
-from training.console import step_bar
-from training.detector import DetectorConfig
+from training.ml.base import add_detector, write_base_model
+from training.ml.console import step_bar
+from training.ml.detector import DetectorConfig
 
 
 class Command(BaseCommand):

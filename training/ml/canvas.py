@@ -1,6 +1,6 @@
 """MNIST digits re-drawn the way a browser canvas would post them. No Django.
 
-The benchmarks' canvas-robustness set draws MNIST *test* digits; training.detector draws digits of MNIST's training
+The benchmarks' canvas-robustness set draws MNIST *test* digits; training.ml.detector draws digits of MNIST's training
 and validation parts, so that the non-digit detector learns, and sets its threshold on, digits as the site sees
 them. Each sample takes one MNIST digit and
 
@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-MNIST_RAW = Path(__file__).resolve().parent.parent / "data" / "MNIST" / "raw"
+MNIST_RAW = Path(__file__).resolve().parents[2] / "data" / "MNIST" / "raw"
 CANVAS_SIDES = (200, 600)       # canvas width and height, inclusive
 HEIGHT_FRACTION = (0.25, 0.85)  # the digit's ink height as a fraction of the canvas height
 STROKE_RELATIVE = (0.075, 0.20) # the drawn stroke's width as a fraction of the digit's height

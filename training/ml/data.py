@@ -20,7 +20,7 @@ MNIST_TRAIN_PART = 50_000  # of MNIST's 60 000 training images; the other 10 000
 def mnist_dataset(root: Path, *, train: bool, augment: bool = False, limit: int | None = None) -> Dataset:
     """torchvision's MNIST read from ``root/MNIST/raw`` (never downloaded here; see fetch_mnist): the training
     part of MNIST train (never its validation part), or the test set. Augmented, it also draws handwriting styles
-    MNIST lacks onto some of its digits (training.styles)."""
+    MNIST lacks onto some of its digits (training.ml.styles)."""
     from torchvision.datasets import MNIST  # here: web processes import this module but never read MNIST
 
     transform = mnist_transform(augment=augment)

@@ -1,9 +1,9 @@
-"""Whole numbers written on a wide canvas: MNIST digits side by side, drawn as training/canvas.py draws one. No Django.
+"""Whole numbers written on a wide canvas: MNIST digits side by side, drawn as training/ml/canvas.py draws one. No Django.
 
 The numbers bench (bench/numbers.py) reads these through ``POST /api/read``; the segmentation's tests use them as
 real files. A number is 2-5 MNIST digits written with one pen:
 
-1. the number gets a digit height (see 4) and one stroke width, 7.5-20 % of that height, as training.canvas
+1. the number gets a digit height (see 4) and one stroke width, 7.5-20 % of that height, as training.ml.canvas
    draws a single digit (the same bicubic upscale and signed-distance stroke growth);
 2. each digit's ink height varies by up to ±12 % of the number's digit height (``HEIGHT_SPREAD``; each digit is
    drawn to within 2 % of its own height, ``HEIGHT_TOLERANCE``), and its bottom edge by up to ±8 % of the digit
@@ -14,7 +14,7 @@ real files. A number is 2-5 MNIST digits written with one pen:
 4. the canvas is a wide pad, 200-400 px high (``PAD_HEIGHT_PX``) and 2-4 times as wide (``PAD_ASPECT``), the
    digits 30-70 % of its height (``DIGIT_FRACTION``); it grows when the number needs more room. The number sits
    at a random place on it that keeps a margin of at least 15 % of the digit height (``MIN_MARGIN``, plus
-   training.canvas's 3 px) clear all round; the ink is encoded as one of training.canvas's ENCODINGS.
+   training.ml.canvas's 3 px) clear all round; the ink is encoded as one of training.ml.canvas's ENCODINGS.
 
 Strokes laid over each other are composed as a canvas brush composes them (source-over: 1 - (1-a)(1-b)).
 Everything comes from one ``numpy.random.default_rng``: the same seed gives the same bytes, and because numbers
@@ -30,7 +30,7 @@ from PIL import Image
 from scipy import ndimage
 
 # The single-digit drawing's pieces: one stroke model for a digit and for a number.
-from training.canvas import (
+from training.ml.canvas import (
     ENCODINGS, MARGIN, MAX_GROWTH, MAX_THINNING, STROKE_RELATIVE, _crop_to_ink, _stroke_patch, load_mnist_test,
     stroke_width,
 )
@@ -77,7 +77,7 @@ class NumberSample(NamedTuple):
 
 def _digit_patch(digit28: np.ndarray, height: float, stroke_px: float) -> np.ndarray:
     """The digit drawn ``height`` px tall (stroke included) with a stroke ``stroke_px`` wide, cropped to its ink:
-    float coverage in [0, 1], as training.canvas.render_ink draws it."""
+    float coverage in [0, 1], as training.ml.canvas.render_ink draws it."""
     rows, _ = np.nonzero(digit28)
     ink_h = np.ptp(rows) + 1
     native = stroke_width(digit28)

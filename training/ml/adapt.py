@@ -124,7 +124,7 @@ def build_bank(parent: DigitNet, *, replay_digits: Tensor, replay_labels: Tensor
                validation_labels: Tensor, nondigit_digits: Tensor, device: torch.device,
                training_nondigit_digits: Tensor | None = None) -> ParentBank:
     """The bank for ``parent`` from MNIST as uint8 (N, 28, 28) tensors (a random replay sample, and validation)
-    and from non-digits drawn and preprocessed as the site would (training.nondigits): ``nondigit_digits`` for the
+    and from non-digits drawn and preprocessed as the site would (training.ml.nondigits): ``nondigit_digits`` for the
     gate, never trained on, and ``training_nondigit_digits`` for the detector to learn from."""
     replay = embed(parent, normalise_digits(replay_digits), device=device)
     validation = embed(parent, normalise_digits(validation_digits), device=device)

@@ -1,7 +1,7 @@
 """Teaching a trained DigitNet to say "that is no digit", and to say how sure it is honestly. No Django.
 
 Outlier exposure (Hendrycks et al., 2019): the detector head is trained to tell MNIST's digits from drawings
-that are no digit (training.nondigits: letters, symbols, doodles, scribbles and words drawn with a pen and put
+that are no digit (training.ml.nondigits: letters, symbols, doodles, scribbles and words drawn with a pen and put
 through the site's own preprocessing), on the convolutional features the classifier reads. The features stay
 frozen, so the classifier and its accuracy are untouched, and every fine-tune (which also keeps the features)
 can keep the detector.
@@ -97,7 +97,7 @@ def _canvas_batch(arguments: tuple[np.ndarray, int]) -> np.ndarray:
 
 
 def canvas_digits(digits: Tensor, *, seed: int, processes: int = 2, chunk: int = 500) -> Tensor:
-    """Each uint8 (28, 28) MNIST digit drawn on a canvas (training.canvas: any size, pen and encoding) and read
+    """Each uint8 (28, 28) MNIST digit drawn on a canvas (training.ml.canvas: any size, pen and encoding) and read
     back through the site's preprocessing -> (N, 28, 28) uint8. About 30 ms each."""
     jobs = [(digits[start:start + chunk].numpy(), seed * 100_003 + start) for start in range(0, len(digits), chunk)]
     if processes > 1 and len(jobs) > 1:
@@ -111,7 +111,7 @@ def canvas_digits(digits: Tensor, *, seed: int, processes: int = 2, chunk: int =
 # ---- Training the head ----
 
 def _augment(digits: Tensor, labels: Tensor | None, transform: Callable, generator: torch.Generator) -> Tensor:
-    """Each drawing augmented; digits of a label with a style MNIST lacks (training.styles: a 1's flag, a 0's
+    """Each drawing augmented; digits of a label with a style MNIST lacks (training.ml.styles: a 1's flag, a 0's
     slash) get it as often as the base model's training drew it, so the detector knows those digits too."""
     images = []
     for index, digit in enumerate(digits):

@@ -103,7 +103,7 @@ def write_base_model(model: DigitNet, card: dict[str, Any], checkpoint_path: Pat
 def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, progress: Progress | None = None,
                  per_family: dict[str, int] = NONDIGITS_PER_FAMILY, canvas: dict[str, int] = CANVAS_DIGITS
                  ) -> dict[str, Any]:
-    """Give ``model`` a non-digit detector and a calibrated confidence (training.detector); return what the model
+    """Give ``model`` a non-digit detector and a calibrated confidence (training.ml.detector); return what the model
     card says about both. The convolutional features and every best guess stay as they were."""
     mnist_train, mnist_labels = mnist_arrays(data_dir, split="train")
     validation_digits, validation_labels = mnist_arrays(data_dir, split="validation")
@@ -142,7 +142,7 @@ def add_detector(model: DigitNet, data_dir: Path, config: DetectorConfig, *, pro
     return {
         "detector": {
             "method": "outlier exposure: a head on the frozen convolutional features, trained against generated "
-                      "non-digits (training.nondigits)",
+                      "non-digits (training.ml.nondigits)",
             "config": asdict(config),
             "trained_on": {"digits": len(train_digits), "canvas_digits": canvas["train"], "nondigits": len(nondigits),
                            "families": len(seen)},

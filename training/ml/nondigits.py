@@ -2,9 +2,9 @@
 
 People post letters, symbols, doodles, scribbles and words to a digit recogniser, and a network trained only on
 digits reads each of them as some digit, confidently. Outlier exposure trains a detector on such drawings. Each
-family here is a few strokes of control points in a unit box (training.strokes' conventions), a fresh variant
+family here is a few strokes of control points in a unit box (training.ml.strokes' conventions), a fresh variant
 on every call where variation helps (a spiral's turns, a sun's rays, a word's letters), drawn by
-``training.strokes.render`` as the page's canvas posts it.
+``training.ml.strokes.render`` as the page's canvas posts it.
 
 Shapes that really are digits are left out: O, I, l, S, Z, B, b, g, q, T, J, L, U, C and the like read as
 0, 1, 5, 2, 8, 6, 9 and 7, so they appear only inside words, where the whole is clearly no single digit. Numbers
@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from training.strokes import ANY_HAND, Hand, Point, Stroke, arc, render
+from training.ml.strokes import ANY_HAND, Hand, Point, Stroke, arc, render
 
 KINDS = ("letter", "symbol", "doodle", "scribble", "word")
 MOUSE_SHARE = 0.15  # drawn as a drawing app without smoothing draws: straight lines between pointer events
@@ -81,7 +81,7 @@ def rotated(shape: Shape, degrees: float, centre: Point = (0.5, 0.5)) -> Shape:
 
 
 def fitted(shape: Shape, max_aspect: float = MAX_ASPECT) -> Shape:
-    """``shape`` scaled into training.strokes' unit box: 1 tall (x centred on 0.5), or, when it is wider than
+    """``shape`` scaled into training.ml.strokes' unit box: 1 tall (x centred on 0.5), or, when it is wider than
     ``max_aspect`` times its height, ``max_aspect`` wide. ``bend`` measures its wobble in these units."""
     points = points_of(shape)
     low, high = points.min(0), points.max(0)
