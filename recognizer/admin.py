@@ -21,7 +21,7 @@ from .review import confusion_on_approved_samples, confusion_table, review_progr
 from .services import (
     sample_review_decide, samples_export_zip, samples_relabel, samples_review, unreviewed_samples_count,
 )
-from .versions import model_version_activate, model_versions_delete
+from .versions import active_version, model_version_activate, model_versions_delete
 
 REVIEW_PAGE_SIZE = 50
 UNREVIEWED_WARNING_SHARE = 0.9  # of MAX_UNREVIEWED_SAMPLES: staff hear of the ceiling before saves stop
@@ -312,7 +312,7 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _warn_if_the_active_version_is_broken(self, request: HttpRequest) -> None:
-        active = ModelVersion.objects.filter(is_active=True).first()
+        active = active_version()
         problem = active.weights_problem() if active else None
         if request.method == "GET" and problem:
             self.message_user(request, f"The active model {active} cannot be loaded: {problem}. Web processes keep "
@@ -359,7 +359,7 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
                 **self.admin_site.each_context(request), "opts": self.model._meta, "version": version,
                 "title": f"Activate {version}, which the quality gate rejected?",
             })
-        was = ModelVersion.objects.filter(is_active=True).first()
+        was = active_version()
         try:
             with transaction.atomic():  # the activation and its record commit together
                 version = model_version_activate(version=version)

@@ -132,32 +132,148 @@ def _load_for_serving(version_id: int) -> DigitNet:
     return network
 
 
-def _new_cache() -> PredictorCache:
-    # Room for every personal model the setting allows plus the shared version(s) being switched between.
-    return PredictorCache(capacity=settings.PERSONAL_MODEL_CACHE + 2)
+@dataclass(frozen=True)
+class _ActiveId:
+    version_id: int | None
+    read_at: float  # time.monotonic() when the read began
 
 
-_cache: PredictorCache | None = None
-_cache_lock = threading.Lock()
-# The shared network last served: kept while a newly activated version cannot be loaded.
-_last_shared: Predictor | None = None
+class ModelServer:
+    """Everything this process knows about serving: its cache of loaded networks, the shared active version's id
+    as last read (trusted for ACTIVE_ID_TTL_SECONDS), and the shared network last served (kept while a newly
+    activated version cannot be loaded). One per process; reset() starts a new one."""
+
+    def __init__(self, cache_capacity: int) -> None:
+        self.cache = PredictorCache(capacity=cache_capacity)
+        self._active_id: _ActiveId | None = None
+        self._active_id_lock = threading.Lock()  # never held during a query: it guards storing and forgetting
+        self._active_id_resets = 0  # counts forget_active_version(): a read begun before one must not be cached
+        self._last_shared: Predictor | None = None
+
+    # ---- The shared active version's id, read at most every ACTIVE_ID_TTL_SECONDS ----
+
+    def active_version_id(self) -> int | None:
+        """The shared active version's id, as read from the database less than ACTIVE_ID_TTL_SECONDS ago."""
+        cached = self._active_id
+        if cached is not None and time.monotonic() - cached.read_at < ACTIVE_ID_TTL_SECONDS:
+            return cached.version_id
+        resets, read_at = self._active_id_resets, time.monotonic()
+        version_id = ModelVersion.objects.active().values_list("pk", flat=True).first()
+        with self._active_id_lock:
+            if resets == self._active_id_resets:  # else this read may predate an activation made here since
+                self._active_id = _ActiveId(version_id, read_at)
+        return version_id
+
+    def forget_active_version(self) -> None:
+        with self._active_id_lock:
+            self._active_id, self._active_id_resets = None, self._active_id_resets + 1
+
+    # ---- Choosing the network ----
+
+    def serving(self, visitor: Visitor | None) -> Serving:
+        version_id = personal_version_id(visitor.session_key) if visitor else None
+        if version_id is None:
+            return Serving(self.shared_predictor())
+        try:
+            return Serving(Predictor(version_id, self.cache.get(version_id), personal=True))
+        except CheckpointError:
+            return Serving(self.shared_predictor(), note=PERSONAL_MODEL_NOT_LOADED)
+
+    def shared_predictor(self) -> Predictor:
+        active_id = self.active_version_id()
+        if active_id is None:
+            raise NoActiveModel("No model is active yet. Ask staff to activate a model version.")
+        last = self._last_shared
+        if last is not None and last.version_id == active_id:
+            return last
+        try:
+            predictor = Predictor(active_id, self.cache.get(active_id))
+        except CheckpointError as exc:
+            if last is None:
+                last = self._fallback(broken_id=active_id)
+            if last is None:
+                raise NoActiveModel(f"The active model v{active_id} cannot be loaded. Ask staff to activate "
+                                    "another version.") from exc
+            self._last_shared = last
+            return last
+        self._last_shared = predictor
+        return predictor
+
+    def _fallback(self, *, broken_id: int) -> Predictor | None:
+        shared = ModelVersion.objects.shared().filter(activated__isnull=False).exclude(pk=broken_id)
+        for version in shared.order_by("-created"):
+            try:
+                network = self.cache.get(version.pk)
+            except CheckpointError:
+                continue
+            logger.warning("Serving %s, the newest loadable version, instead of the active %s until staff activate "
+                           "a working version", version, ModelVersion.objects.filter(pk=broken_id).first())
+            return Predictor(version.pk, network)
+        return None
 
 
-def predictor_cache() -> PredictorCache:
-    global _cache
-    if _cache is None:
-        with _cache_lock:
-            if _cache is None:
-                _cache = _new_cache()
-    return _cache
+def _read_one_id(sql: str, model, params: list) -> int | None:
+    # Plain SQL on an indexed column skips the ORM's query building (~0.5 ms a prediction).
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def personal_version_id(session_key: str) -> int | None:
+    """The personal version this session has switched on, if any: read on each of its requests."""
+    return _read_one_id("SELECT version_id FROM {table} WHERE session_key = %s AND enabled = %s", PersonalModel,
+                        [session_key, True])
+
+
+# ---- This process's one ModelServer, and the functions the rest of the site calls ----
+
+_server: ModelServer | None = None
+_server_lock = threading.Lock()
+
+
+def model_server() -> ModelServer:
+    global _server
+    server = _server
+    if server is None:
+        with _server_lock:
+            if _server is None:
+                # Room for every personal model the setting allows plus the shared version(s) being switched between.
+                _server = ModelServer(cache_capacity=settings.PERSONAL_MODEL_CACHE + 2)
+            server = _server
+    return server
 
 
 def reset() -> None:
-    """Forget every loaded network, as a newly started process would (tests, or after changing settings)."""
-    global _cache, _last_shared
-    with _cache_lock:
-        _cache, _last_shared = None, None
-    forget_active_version()
+    """Forget every loaded network and id, as a newly started process would (tests, or after changing settings)."""
+    global _server
+    with _server_lock:
+        _server = None
+
+
+def serving(visitor: Visitor | None) -> Serving:
+    """The one answer to "which network reads this visitor's drawings": its personal model when it has one
+    switched on, else the shared one (always, for a request with no stored session). A personal model that cannot
+    be loaded falls back to the shared one, with a note, never an error."""
+    return model_server().serving(visitor)
+
+
+def shared_predictor() -> Predictor:
+    """The shared active version's predictor. While a newly activated version cannot be loaded, the network this
+    process already serves stays in use; a process that has none yet falls back to the newest loadable version
+    that has been active before (so it passed the gate or staff chose it), never a personal one. NoActiveModel
+    when there is nothing to serve."""
+    return model_server().shared_predictor()
+
+
+def active_version_id() -> int | None:
+    """The shared active version's id, as this process last read it (at most ACTIVE_ID_TTL_SECONDS ago)."""
+    return model_server().active_version_id()
+
+
+def forget_active_version() -> None:
+    """Make the next prediction re-read the active version: call when this process activates one."""
+    model_server().forget_active_version()
 
 
 def configure_for_web() -> None:
@@ -173,105 +289,3 @@ def warm_up() -> None:
         logger.error("No model loaded at start-up: %s", exc)
         return
     logger.info("Web worker ready with model v%s", predictor.version_id)
-
-
-# ---- The shared active version's id, read at most every ACTIVE_ID_TTL_SECONDS ----
-
-@dataclass(frozen=True)
-class _ActiveId:
-    version_id: int | None
-    read_at: float  # time.monotonic() when the read began
-
-
-_active_id: _ActiveId | None = None
-_active_id_lock = threading.Lock()  # never held during a query: it only guards storing and forgetting the id
-_active_id_resets = 0  # counts forget_active_version() calls: a read begun before one must not be cached
-
-
-def active_version_id() -> int | None:
-    """The shared active version's id, as read from the database less than ACTIVE_ID_TTL_SECONDS ago."""
-    global _active_id
-    cached = _active_id
-    if cached is not None and time.monotonic() - cached.read_at < ACTIVE_ID_TTL_SECONDS:
-        return cached.version_id
-    resets, read_at = _active_id_resets, time.monotonic()
-    version_id = _read_one_id("SELECT id FROM {table} WHERE is_active = %s LIMIT 1", ModelVersion, [True])
-    with _active_id_lock:
-        if resets == _active_id_resets:  # else this read may predate an activation made here since it began
-            _active_id = _ActiveId(version_id, read_at)
-    return version_id
-
-
-def forget_active_version() -> None:
-    """Make the next prediction re-read the active version: call when this process activates one."""
-    global _active_id, _active_id_resets
-    with _active_id_lock:
-        _active_id, _active_id_resets = None, _active_id_resets + 1
-
-
-def _read_one_id(sql: str, model, params: list) -> int | None:
-    # Plain SQL on an indexed column skips the ORM's query building (~0.5 ms a prediction).
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def personal_version_id(session_key: str) -> int | None:
-    """The personal version this session has switched on, if any."""
-    return _read_one_id("SELECT version_id FROM {table} WHERE session_key = %s AND enabled = %s", PersonalModel,
-                        [session_key, True])
-
-
-# ---- Choosing the network ----
-
-def serving(visitor: Visitor | None) -> Serving:
-    """The network that reads this visitor's drawings: its personal model when it has one switched on, else the
-    shared one (always, for a request with no stored session). A personal model that cannot be loaded falls back
-    to the shared one, with a note, never an error."""
-    version_id = personal_version_id(visitor.session_key) if visitor else None
-    if version_id is None:
-        return Serving(shared_predictor())
-    try:
-        return Serving(Predictor(version_id, predictor_cache().get(version_id), personal=True))
-    except CheckpointError:
-        return Serving(shared_predictor(), note=PERSONAL_MODEL_NOT_LOADED)
-
-
-def shared_predictor() -> Predictor:
-    """The shared active version's predictor. While a newly activated version cannot be loaded, the network this
-    process already serves stays in use; a process that has none yet falls back to the newest loadable version
-    that has been active before (so it passed the gate or staff chose it), never a personal one. NoActiveModel
-    when there is nothing to serve."""
-    global _last_shared
-    active_id = active_version_id()
-    if active_id is None:
-        raise NoActiveModel("No model is active yet. Ask staff to activate a model version.")
-    last = _last_shared
-    if last is not None and last.version_id == active_id:
-        return last
-    try:
-        predictor = Predictor(active_id, predictor_cache().get(active_id))
-    except CheckpointError as exc:
-        if last is None:
-            last = _fallback(broken_id=active_id)
-        if last is None:
-            raise NoActiveModel(f"The active model v{active_id} cannot be loaded. Ask staff to activate another "
-                                "version.") from exc
-        _last_shared = last
-        return last
-    _last_shared = predictor
-    return predictor
-
-
-def _fallback(*, broken_id: int) -> Predictor | None:
-    shared = ModelVersion.objects.shared().filter(activated__isnull=False).exclude(pk=broken_id)
-    for version in shared.order_by("-created"):
-        try:
-            network = predictor_cache().get(version.pk)
-        except CheckpointError:
-            continue
-        logger.warning("Serving %s, the newest loadable version, instead of the active %s until staff activate "
-                       "a working version", version, ModelVersion.objects.filter(pk=broken_id).first())
-        return Predictor(version.pk, network)
-    return None

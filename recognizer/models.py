@@ -18,6 +18,11 @@ class ModelVersionQuerySet(models.QuerySet):
     def shared(self) -> "ModelVersionQuerySet":
         return self.filter(kind=ModelVersion.Kind.SHARED)
 
+    def active(self) -> "ModelVersionQuerySet":
+        """The shared version that serves everyone: at most one row (a constraint says so). The only place that
+        asks which version is active; versions.active_version() and inference.active_version_id() call it."""
+        return self.filter(kind=ModelVersion.Kind.SHARED, is_active=True)
+
     def owned_by(self, visitor: Visitor) -> "ModelVersionQuerySet":
         """The personal versions of this visitor: never a shared one, whatever the visitor is."""
         return self.filter(kind=ModelVersion.Kind.PERSONAL, owner=visitor.session_key)

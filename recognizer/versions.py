@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from .exceptions import InvalidModelVersion
-from .inference import active_version_id, forget_active_version
+from .exceptions import InvalidModelVersion, NoActiveModel
+from .inference import active_version_id, forget_active_version, serving
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
 from .models import ModelVersion, PersonalModel
@@ -72,6 +72,12 @@ def model_version_register_base() -> ModelVersion | None:
     return version
 
 
+def active_version() -> ModelVersion | None:
+    """The shared version that serves everyone, fresh from the database (None on a site with none yet). Web
+    predictions go through inference.serving(), which caches its id for a moment."""
+    return ModelVersion.objects.active().first()
+
+
 def model_version_check_weights(*, version: ModelVersion) -> None:
     """Raise InvalidModelVersion unless the version's weights file exists, matches its checksum and loads."""
     try:
@@ -89,7 +95,7 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
     model_version_check_weights(version=version)
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
-        ModelVersion.objects.filter(is_active=True).exclude(pk=locked.pk).update(is_active=False)
+        ModelVersion.objects.active().exclude(pk=locked.pk).update(is_active=False)
         locked.is_active, locked.activated = True, timezone.now()
         locked.save(update_fields=["is_active", "activated"])
         _active_version_changed()
@@ -202,6 +208,10 @@ def personal_model_state(visitor: Visitor | None) -> dict:
     choice = (PersonalModel.objects.filter(session_key=visitor.session_key).select_related("version").first()
               if visitor else None)
     personal = choice.version if choice else None
+    try:
+        served = serving(visitor).predictor
+    except NoActiveModel:
+        served = None
     return {
         "shared": {"version": shared_id},
         "personal": None if personal is None else {
@@ -210,7 +220,6 @@ def personal_model_state(visitor: Visitor | None) -> dict:
             "parent_version": personal.parent_id, "created": personal.created.isoformat(),
             "held_out": personal.metrics.get("held_out"),
         },
-        "serving": {"version": personal.pk, "personal": True} if personal and choice.enabled
-        else {"version": shared_id, "personal": False},
+        "serving": {"version": served.version_id if served else None, "personal": bool(served and served.personal)},
         "newer_shared": bool(personal and shared_id and personal.parent_id != shared_id),
     }

@@ -12,8 +12,7 @@ from django.views.decorators.http import require_safe
 
 from .exceptions import STORE_RETRY_AFTER
 from .http import visitor_of
-from .models import ModelVersion
-from .versions import personal_model_state
+from .versions import active_version, personal_model_state
 
 
 logger = logging.getLogger(__name__)
@@ -23,7 +22,7 @@ logger = logging.getLogger(__name__)
 def index(request: HttpRequest) -> HttpResponse:
     """The drawing page: canvas, live prediction and what the network saw."""
     return render(request, "recognizer/index.html", {
-        "model_version": ModelVersion.objects.filter(is_active=True).first(),
+        "model_version": active_version(),
         "model_state": personal_model_state(visitor_of(request)),  # for the line naming the model
     })
 

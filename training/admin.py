@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from recognizer.exceptions import NoActiveModel
 from recognizer.models import ModelVersion, Sample
+from recognizer.versions import active_version
 
 from .admin_figures import history_html, metrics_html, params_html, progress_html, run_live_json
 from .exceptions import TrainingRefused
@@ -117,5 +118,5 @@ def _shared_plan() -> dict:
     return {"approved": approved.count(), "sessions": approved.values("session_key").distinct().count(),
             "kept": len(kept), "left_out": left_out, "problem": problem, "min_samples": settings.SHARED_MIN_SAMPLES,
             "held_out": held_out, "trained_on": len(kept) - held_out,
-            "max_share": settings.SHARED_MAX_SESSION_SHARE, "parent": ModelVersion.objects.filter(is_active=True).first(),
+            "max_share": settings.SHARED_MAX_SESSION_SHARE, "parent": active_version(),
             "open_run": TrainingRun.objects.filter(kind=TrainingRun.Kind.SHARED, status__in=TrainingRun.OPEN).first()}

@@ -22,6 +22,7 @@ from PIL import Image
 from recognizer.ml.network import DigitNet
 from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
+from recognizer.versions import active_version
 
 from .ml.adapt import (
     AdaptConfig, GateDecision, GateRules, HeldOut, NondigitRecall, ParentBank, Scores, adapt_detector, augmented,
@@ -197,6 +198,6 @@ def warm_up() -> None:
     """Build the shared active version's bank now (a worker starting), and import the augmentation (torchvision's
     transforms take seconds to import), so the first run waits for neither."""
     mnist_transform(augment=True)
-    parent = ModelVersion.objects.filter(is_active=True).first()
+    parent = active_version()
     if parent is not None:
         parent_bank(parent, parent.load_network(), pick_device(settings.TRAINING_DEVICE))

@@ -23,7 +23,7 @@ from recognizer.models import ModelVersion, Sample
 from recognizer.services import samples_of
 from recognizer.visitors import Visitor
 from recognizer.versions import (
-    model_version_create, model_versions_delete, personal_model_promote, personal_versions_prune,
+    active_version, model_version_create, model_versions_delete, personal_model_promote, personal_versions_prune,
 )
 
 from .ml.adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, GateRules, split_holdout
@@ -115,7 +115,7 @@ def _run_create(*, kind: str, visitor: Visitor | None, samples: QuerySet[Sample]
                 requested_by: str = "", enqueue: bool = True, metrics: dict | None = None) -> TrainingRun:
     config = config or AdaptConfig(**settings.FINE_TUNE)
     training_runs_fail_stale()  # a run whose worker died must not hold its session's place
-    parent = ModelVersion.objects.shared().filter(is_active=True).first()
+    parent = active_version()
     if parent is None:
         raise NoActiveModel("No model is active, so there is nothing to fine-tune.")
     priority = STAFF_PRIORITY if visitor is None else _visitor_priority(visitor)

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognizer.ml.checkpoints import CheckpointError, load_checkpoint
 from recognizer.models import ModelVersion
+from recognizer.versions import active_version
 from training.ml.data import loader, mnist_dataset
 from training.ml.loop import evaluate
 
@@ -17,8 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--model-version", type=int, default=None, help="a model version id instead of the active one")
 
     def handle(self, *args, **options) -> None:
-        versions = ModelVersion.objects.all()
-        version = (versions.filter(pk=options["model_version"]) if options["model_version"] else versions.filter(is_active=True)).first()
+        chosen = options["model_version"]
+        version = ModelVersion.objects.filter(pk=chosen).first() if chosen else active_version()
         if version is None:
             raise CommandError("No such model version." if options["model_version"] else "No model version is active.")
         try:
