@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format, localize, time_format
 from django.utils.html import format_html, format_html_join
 
-from .admin_figures import version_metrics_html
+from .admin_figures import percent, version_figures_html
 from .admin_staff import ACTIVATED, REVIEWED, PermissionCheckedActions, activations, changes_record, review_said
 from .exceptions import InvalidModelVersion
 from .forms import ReviewDecisionForm, ThrottledSignInForm
@@ -265,8 +265,9 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
 
     @admin.display(description="confusion on MNIST")
     def mnist_confusion(self, version: ModelVersion) -> str:
-        on_test = version.metrics.get("confusion_matrix")
-        matrix = on_test or version.metrics.get("validation_confusion_matrix")
+        figures = version.figures
+        on_test = figures.mnist_test and figures.mnist_test.confusion
+        matrix = on_test or (figures.mnist_validation and figures.mnist_validation.confusion)
         return render_to_string("admin/recognizer/modelversion/confusion.html", {
             "table": confusion_table(matrix) if matrix else {"total": 0},
             "caption": f"MNIST {'test' if on_test else 'validation'} set",
@@ -287,7 +288,7 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
 
     @admin.display(description="metrics")
     def figures(self, version: ModelVersion) -> str:
-        return version_metrics_html(version.metrics)
+        return version_figures_html(version.figures)
 
     @admin.display(description="activation history")
     def activation_history(self, version: ModelVersion) -> str:
@@ -321,18 +322,16 @@ class ModelVersionAdmin(PermissionCheckedActions, admin.ModelAdmin):
 
     @admin.display(description="MNIST test accuracy")
     def accuracy(self, version: ModelVersion) -> str:
-        return f"{version.mnist_accuracy:.2%}" if version.mnist_accuracy is not None else "—"
+        return percent(version.figures.mnist_test and version.figures.mnist_test.accuracy)
 
     @admin.display(description="MNIST validation accuracy")
     def validation_accuracy(self, version: ModelVersion) -> str:
-        accuracy = version.metrics.get("mnist_validation_accuracy")
-        return f"{accuracy:.2%}" if accuracy is not None else "—"
+        return percent(version.figures.mnist_validation and version.figures.mnist_validation.accuracy)
 
     @admin.display(description="non-digits found")
     def nondigit_recall(self, version: ModelVersion) -> str:
         """Of held-out drawings that are no digit, the share this version calls so (— without a detector)."""
-        recall = version.metrics.get("nondigit_recall")
-        return f"{recall:.1%}" if recall is not None else "—"
+        return percent(version.figures.nondigit_recall)
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from train_base and fine-tuning, never from a form

@@ -1,5 +1,6 @@
 """Figures as staff read them on admin pages: percentages to 0.01 %, seconds to 0.1 s, counts with separators, in
-tables, never a 16-digit float or raw JSON. A version's metrics here; a training run's in training/admin_figures.py."""
+tables, never a 16-digit float or raw JSON. A version's figures here; a training run's in training/admin_figures.py.
+They are read through their types (recognizer/ml/figures.py), never from the stored JSON."""
 
 from typing import Any
 
@@ -7,9 +8,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .ml.figures import HeldOut, Scores, VersionFigures
+
 DASH = "—"
-# Shown by a version's confusion tables above its figures: not repeated as numbers.
-CONFUSION_KEYS = {"confusion_matrix", "validation_confusion_matrix"}
 
 
 def percent(share: float | None) -> str:
@@ -33,7 +34,7 @@ def before_after(before: float | None, after: float | None) -> str:
 
 
 def plain(value: Any) -> str:
-    """Any figure a metrics dict may hold, readable: a float to four significant digits, a list or dict in words."""
+    """Any setting or figure, readable: a float to four significant digits, a list or dict in words."""
     if value is None:
         return DASH
     if isinstance(value, bool):
@@ -54,14 +55,15 @@ def name_of(key: str) -> str:
     return key.replace("_", " ").capitalize().replace("Mnist", "MNIST").replace("mnist", "MNIST")
 
 
-def held_out_rows(held_out: dict) -> list[tuple[str, str, str, str]]:
-    """A held-out record (training.ml.adapt.HeldOut) per digit: digit, drawings, accuracy before and after."""
+def held_out_rows(held_out: HeldOut | None) -> list[tuple[str, str, str, str]]:
+    """A held-out record per digit: digit, drawings, accuracy before and after."""
+    per_digit = held_out.per_digit if held_out else {}
     return [(digit, count(row.get("count")), percent(row.get("before")), percent(row.get("after")))
-            for digit, row in sorted((held_out.get("per_digit") or {}).items())]
+            for digit, row in sorted(per_digit.items())]
 
 
 def figures_html(rows: list[tuple[str, str]], *, per_digit: dict[str, list[float]] | None = None,
-                 held_out: dict | None = None, empty: str = "None recorded.") -> str:
+                 held_out: HeldOut | None = None, empty: str = "None recorded.") -> str:
     """Figures as tables (templates/admin/figures.html): ``rows`` of name and value (a missing figure left out),
     accuracy per digit (a row a digit, a column per set of images), and a held-out record's digits."""
     per_digit = per_digit or {}
@@ -69,41 +71,36 @@ def figures_html(rows: list[tuple[str, str]], *, per_digit: dict[str, list[float
         "rows": [(name, value) for name, value in rows if value != DASH], "per_digit_names": list(per_digit),
         "per_digit": [(digit, [percent(shares[digit]) for shares in per_digit.values()])
                       for digit in range(min(map(len, per_digit.values()), default=0))],
-        "held_out": held_out_rows(held_out or {}), "empty": empty})
+        "held_out": held_out_rows(held_out), "empty": empty})
 
 
-def version_metrics_html(metrics: dict) -> str:
-    """A version's metrics: its figures, accuracy per digit, and held-out drawings per digit."""
-    shown = {"mnist_test_accuracy", "mnist_test_count", "mnist_validation_accuracy", "mnist_validation_count",
-             "nondigit_recall", "held_out", "training_run", "per_class_accuracy", "per_class_validation_accuracy"}
-    held_out = metrics.get("held_out") or {}
-    rows = [("MNIST test accuracy", _of(metrics, "mnist_test_accuracy", "mnist_test_count")),
-            ("MNIST validation accuracy", _of(metrics, "mnist_validation_accuracy", "mnist_validation_count")),
-            ("Non-digits found (held-out drawings that are no digit, called so)",
-             percent(metrics.get("nondigit_recall"))),
-            ("Held-out drawings (never trained on): its parent → this version", held_out_summary(held_out)),
-            ("Made by", _run_link(metrics["training_run"]) if metrics.get("training_run") else DASH)]
-    rows += [(name_of(key), plain(value)) for key, value in metrics.items() if key not in shown | CONFUSION_KEYS]
-    per_digit = {name: metrics[key] for key, name in [("per_class_accuracy", "MNIST test"),
-                                                      ("per_class_validation_accuracy", "MNIST validation")]
-                 if metrics.get(key)}
-    return figures_html(rows, per_digit=per_digit, held_out=held_out,
+def version_figures_html(figures: VersionFigures) -> str:
+    """A version's figures: the main ones, accuracy per digit, and held-out drawings per digit."""
+    rows = [("MNIST test accuracy", _scores(figures.mnist_test)),
+            ("MNIST validation accuracy", _scores(figures.mnist_validation)),
+            ("Non-digits found (held-out drawings that are no digit, called so)", percent(figures.nondigit_recall)),
+            ("Held-out drawings (never trained on): its parent → this version", held_out_summary(figures.held_out)),
+            ("Made by", _run_link(figures.training_run) if figures.training_run else DASH)]
+    per_digit = {name: scores.per_digit for name, scores in [("MNIST test", figures.mnist_test),
+                                                            ("MNIST validation", figures.mnist_validation)]
+                 if scores and scores.per_digit}
+    return figures_html(rows, per_digit=per_digit, held_out=figures.held_out,
                         empty="No figures were recorded for this version.")
 
 
-def held_out_summary(held_out: dict) -> str:
+def held_out_summary(held_out: HeldOut | None) -> str:
     """'80.00 % → 90.00 % of 10', or why there is no such figure."""
-    if not held_out:
+    if held_out is None:
         return DASH
-    if not held_out.get("count"):
+    if not held_out.count:
         return "none: too few drawings of any digit to hold some out"
-    return f"{before_after(held_out.get('before'), held_out.get('after'))} of {count(held_out['count'])}"
+    return f"{before_after(held_out.before, held_out.after)} of {count(held_out.count)}"
 
 
-def _of(metrics: dict, share: str, total: str) -> str:
-    if metrics.get(share) is None:
+def _scores(scores: Scores | None) -> str:
+    if scores is None:
         return DASH
-    return percent(metrics[share]) + (f" of {count(metrics[total])} images" if metrics.get(total) else "")
+    return percent(scores.accuracy) + (f" of {count(scores.count)} images" if scores.count else "")
 
 
 def _run_link(run_id: int) -> str:

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .ml.figures import VersionFigures
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .weights import weights_local_path
 from .ml.network import DigitNet
@@ -111,9 +112,9 @@ class ModelVersion(models.Model):
         return network
 
     @property
-    def mnist_accuracy(self) -> float | None:
-        """Accuracy on the MNIST test set as a fraction, when it was measured."""
-        return self.metrics.get("mnist_test_accuracy")
+    def figures(self) -> VersionFigures:
+        """What this version keeps about itself (``metrics``), typed: the only way it is read."""
+        return VersionFigures.from_json(self.metrics)
 
 
 class PersonalModel(models.Model):

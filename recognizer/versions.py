@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from .exceptions import InvalidModelVersion, NoActiveModel
 from .inference import active_version_id, forget_active_version, serving
+from .ml.figures import ModelCard, VersionFigures
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
 from .models import ModelVersion, PersonalModel
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 def model_version_create(*, network: DigitNet, name_prefix: str, owner: Visitor | None = None,
-                         metadata: dict | None = None, **fields) -> ModelVersion:
+                         metadata: dict | None = None, figures: VersionFigures = VersionFigures(),
+                         **fields) -> ModelVersion:
     """Store ``network``'s weights under a new unguessable name and register them as an inactive version with
     ``fields`` (parent, metrics, gate verdict...): a personal version of ``owner``, or a shared one without."""
     weights_name = f"{name_prefix}-{uuid.uuid4().hex[:12]}.pt"
@@ -38,7 +40,7 @@ def model_version_create(*, network: DigitNet, name_prefix: str, owner: Visitor 
     kind = ModelVersion.Kind.PERSONAL if owner else ModelVersion.Kind.SHARED
     return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256, kind=kind,
                                        owner=owner.session_key if owner else None,
-                                       architecture=network.architecture, **fields)
+                                       architecture=network.architecture, metrics=figures.to_json(), **fields)
 
 
 def model_version_register_base() -> ModelVersion | None:
@@ -53,17 +55,15 @@ def model_version_register_base() -> ModelVersion | None:
     sha256 = file_sha256(source)
     if ModelVersion.objects.filter(weights_sha256=sha256).exists():
         return None
-    card = json.loads(settings.BASE_MODEL_CARD.read_text()) if settings.BASE_MODEL_CARD.exists() else {}
+    card = settings.BASE_MODEL_CARD
+    figures = ModelCard.from_json(json.loads(card.read_text())).version_figures() if card.exists() else VersionFigures()
     weights_name = f"base-{sha256[:12]}.pt"
     weights_upload(source, weights_name)
-    metrics = {"mnist_test_accuracy": card.get("test_accuracy"), "per_class_accuracy": card.get("per_class_accuracy"),
-               "confusion_matrix": card.get("confusion_matrix"),
-               "mnist_validation_accuracy": card.get("validation_accuracy"),
-               "nondigit_recall": card.get("detector", {}).get("validation_nondigit_recall")}
     first = not ModelVersion.objects.exists()
     version = ModelVersion.objects.create(
         weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(source)[0].architecture,
-        metrics=metrics, notes="shipped base model", is_active=first, activated=timezone.now() if first else None,
+        metrics=figures.to_json(), notes="shipped base model", is_active=first,
+        activated=timezone.now() if first else None,
     )
     if first:
         _active_version_changed()
@@ -218,7 +218,7 @@ def personal_model_state(visitor: Visitor | None) -> dict:
             "version": personal.pk, "number": personal_model_number(personal), "enabled": choice.enabled,
             "trained_on": personal.trained_on,
             "parent_version": personal.parent_id, "created": personal.created.isoformat(),
-            "held_out": personal.metrics.get("held_out"),
+            "held_out": personal.figures.held_out and personal.figures.held_out.to_json(),
         },
         "serving": {"version": served.version_id if served else None, "personal": bool(served and served.personal)},
         "newer_shared": bool(personal and shared_id and personal.parent_id != shared_id),

@@ -12,6 +12,8 @@ from recognizer.admin_figures import (
     DASH, before_after, count, figures_html, held_out_summary, name_of, percent, plain, seconds,
 )
 
+from recognizer.ml.figures import Change
+
 from .models import TrainingRun
 
 SERIES = [("train", "training"), ("eval", "evaluation")]  # the history's <series>_loss, <series>_accuracy
@@ -126,34 +128,30 @@ def history_html(run: TrainingRun) -> str:
 
 def metrics_html(run: TrainingRun) -> str:
     """What the run measured: before and after on MNIST and held-out drawings, the gate, what it left out, time."""
-    metrics = run.metrics
-    shown = {"left_out", "mnist_validation", "held_out", "nondigit_recall", "trained_on", "gate", "accepted", "seconds"}
-    mnist = metrics.get("mnist_validation") or {}
-    nondigits = metrics.get("nondigit_recall") or {}
+    outcome = run.outcome
+    nondigits = outcome.nondigit_recall
     rows = [
         ("Left out, over their session's share", "; ".join(f"session {session}: {count(n)} sample{'s' * (n != 1)}"
-                                                           for session, n in (metrics.get("left_out") or {}).items())
+                                                           for session, n in (outcome.left_out or {}).items())
          or DASH),
-        ("Trained on", f"{count(metrics['trained_on'])} drawings" if "trained_on" in metrics else DASH),
-        ("MNIST validation accuracy", _mnist_change(mnist)),
-        ("Held-out drawings (never trained on)", held_out_summary(metrics.get("held_out") or {})),
-        ("Non-digits found", f"{before_after(nondigits.get('before'), nondigits.get('after'))} of "
-                             f"{count(nondigits.get('count'))}" if nondigits.get("count") else DASH),
-        ("Quality gate", f"{'✓ passed' if metrics.get('accepted') else '✗ rejected'}: {metrics['gate']}"
-         if "gate" in metrics else DASH),
-        ("Time", _stage_times(metrics.get("seconds") or {}) or DASH),
+        ("Trained on", f"{count(outcome.trained_on)} drawings" if outcome.trained_on is not None else DASH),
+        ("MNIST validation accuracy", _mnist_change(outcome.mnist_validation)),
+        ("Held-out drawings (never trained on)", held_out_summary(outcome.held_out)),
+        ("Non-digits found", f"{before_after(nondigits.before, nondigits.after)} of {count(nondigits.count)}"
+         if nondigits and nondigits.count else DASH),
+        ("Quality gate", f"{'✓ passed' if outcome.accepted else '✗ rejected'}: {outcome.gate}"
+         if outcome.gate is not None else DASH),
+        ("Time", _stage_times(outcome.seconds or {}) or DASH),
     ]
-    rows += [(name_of(key), plain(value)) for key, value in metrics.items() if key not in shown]
     empty = "Measured once the run has trained." if run.status in TrainingRun.OPEN else "Nothing was measured."
-    return figures_html(rows, held_out=metrics.get("held_out"), empty=empty)
+    return figures_html(rows, held_out=outcome.held_out, empty=empty)
 
 
-def _mnist_change(mnist: dict) -> str:
-    before, after = mnist.get("before"), mnist.get("after")
-    if after is None:
+def _mnist_change(mnist: Change | None) -> str:
+    if mnist is None:
         return DASH
-    change = "" if before is None else f" ({(after - before) * 100:+.2f} points)"
-    return f"{before_after(before, after)}{change} on {count(mnist.get('count'))} images"
+    change = f" ({(mnist.after - mnist.before) * 100:+.2f} points)"
+    return f"{before_after(mnist.before, mnist.after)}{change} on {count(mnist.count)} images"
 
 
 def params_html(run: TrainingRun) -> str:

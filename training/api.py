@@ -23,7 +23,7 @@ def run_json(run: TrainingRun) -> dict:
         "queue_position": training_run_queue_position(run),
         "progress": round(run.progress, 4),
         "history": run.history,
-        "metrics": run.metrics,
+        "metrics": run.outcome.to_json(),
         "model_version": run.result_id,
         "model_number": personal_model_number(run.result) if run.status == TrainingRun.Status.SUCCEEDED else None,
         "parent_version": run.parent_id,

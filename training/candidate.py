@@ -11,7 +11,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,15 +19,15 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+from recognizer.ml.figures import Change, HeldOut, NondigitRecall, RunOutcome, Scores, VersionFigures
 from recognizer.ml.network import DigitNet
 from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
 from recognizer.versions import active_version
 
 from .ml.adapt import (
-    AdaptConfig, GateDecision, GateRules, HeldOut, NondigitRecall, ParentBank, Scores, adapt_detector, augmented,
-    build_bank, embed, gate, held_out_scores, nondigit_recall, pick_device, split_holdout, train_classifier,
-    with_classifier,
+    AdaptConfig, GateDecision, GateRules, ParentBank, adapt_detector, augmented, build_bank, embed, gate,
+    held_out_scores, nondigit_recall, pick_device, scores_of, split_holdout, train_classifier, with_classifier,
 )
 from .ml.data import mnist_arrays
 from .ml.detector import NONDIGIT_SEEDS, nondigit_digits
@@ -53,30 +53,18 @@ class Candidate:
     seconds: dict[str, float] = field(default_factory=dict)
     test: Scores | None = None  # MNIST test set, measured for shared candidates
 
-    def metrics(self) -> dict[str, Any]:
+    def outcome(self) -> RunOutcome:
         """What the run reports: before and after on MNIST validation and on held-out drawings, and the gate."""
-        return {
-            "mnist_validation": {"before": self.validation_before.accuracy, "after": self.validation_after.accuracy,
-                                 "count": self.validation_after.count},
-            "held_out": asdict(self.held_out),
-            "nondigit_recall": asdict(self.nondigits),
-            "trained_on": self.trained_on,
-            "gate": self.decision.reason,
-            "accepted": self.decision.accepted,
-        }
+        return RunOutcome(mnist_validation=Change(before=self.validation_before.accuracy,
+                                                  after=self.validation_after.accuracy,
+                                                  count=self.validation_after.count),
+                          held_out=self.held_out, nondigit_recall=self.nondigits, trained_on=self.trained_on,
+                          gate=self.decision.reason, accepted=self.decision.accepted, seconds=self.seconds)
 
-    def version_metrics(self) -> dict[str, Any]:
+    def version_figures(self, *, training_run: int) -> VersionFigures:
         """What the stored version keeps about itself."""
-        after = self.validation_after
-        metrics = {"mnist_validation_accuracy": after.accuracy, "mnist_validation_count": after.count,
-                   "per_class_validation_accuracy": after.per_class_accuracy,
-                   "validation_confusion_matrix": after.confusion_matrix, "held_out": asdict(self.held_out),
-                   "nondigit_recall": self.nondigits.after}
-        if self.test is not None:
-            metrics.update(mnist_test_accuracy=self.test.accuracy, mnist_test_count=self.test.count,
-                           per_class_accuracy=self.test.per_class_accuracy,
-                           confusion_matrix=self.test.confusion_matrix)
-        return metrics
+        return VersionFigures(mnist_test=self.test, mnist_validation=self.validation_after,
+                              nondigit_recall=self.nondigits.after, held_out=self.held_out, training_run=training_run)
 
 
 def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptConfig, *, rules: GateRules,
@@ -109,7 +97,7 @@ def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptCo
     seconds["train"] = _lap(started)
 
     started = time.perf_counter()
-    after = Scores.of(classifier, bank.validation_features, bank.validation_labels, device)
+    after = scores_of(classifier, bank.validation_features, bank.validation_labels, device)
     network = with_classifier(parent_network, classifier, detector)
     nondigits = NondigitRecall(len(bank.nondigit_features), bank.nondigit_recall,
                                nondigit_recall(network.detector, bank.nondigit_features))
@@ -146,7 +134,7 @@ def _load_digits(samples: list[Sample]) -> tuple[list[np.ndarray], list[int]]:
 
 def _test_scores(network: DigitNet, device: torch.device) -> Scores:
     images, labels = mnist_arrays(settings.MNIST_DATA_DIR, split="test")
-    return Scores.of(network.classifier, embed(network, normalise_digits(images), device=device), labels, device)
+    return scores_of(network.classifier, embed(network, normalise_digits(images), device=device), labels, device)
 
 
 # ---- The parent's MNIST features, once per worker process ----

@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
+from recognizer.ml.figures import RunOutcome
 from recognizer.models import ModelVersion, Sample
 
 
@@ -61,3 +62,8 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Training run {self.pk} ({self.status})"
+
+    @property
+    def outcome(self) -> RunOutcome:
+        """What this run reports (``metrics``), typed: the only way it is read."""
+        return RunOutcome.from_json(self.metrics)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_tasks.base import TASK_MIN_PRIORITY
 
 from recognizer.exceptions import NoActiveModel
+from recognizer.ml.figures import RunOutcome
 from recognizer.models import ModelVersion, Sample
 from recognizer.services import samples_of
 from recognizer.visitors import Visitor
@@ -108,11 +109,11 @@ def training_run_create_shared(*, requested_by: str, config: AdaptConfig | None 
     if shortfall := shared_samples_shortfall(samples):
         raise TooFewSamples(shortfall)
     return _run_create(kind=TrainingRun.Kind.SHARED, visitor=None, samples=Sample.objects.filter(pk__in=samples),
-                       config=config, requested_by=requested_by, enqueue=enqueue, metrics={"left_out": left_out})
+                       config=config, requested_by=requested_by, enqueue=enqueue, outcome=RunOutcome(left_out=left_out))
 
 
 def _run_create(*, kind: str, visitor: Visitor | None, samples: QuerySet[Sample], config: AdaptConfig | None,
-                requested_by: str = "", enqueue: bool = True, metrics: dict | None = None) -> TrainingRun:
+                requested_by: str = "", enqueue: bool = True, outcome: RunOutcome = RunOutcome()) -> TrainingRun:
     config = config or AdaptConfig(**settings.FINE_TUNE)
     training_runs_fail_stale()  # a run whose worker died must not hold its session's place
     parent = active_version()
@@ -124,7 +125,7 @@ def _run_create(*, kind: str, visitor: Visitor | None, samples: QuerySet[Sample]
             run = TrainingRun.objects.create(kind=kind, session_key=visitor.session_key if visitor else None,
                                              network=visitor.network if visitor else "", parent=parent,
                                              params=asdict(config), priority=priority,
-                                             requested_by=requested_by, metrics=metrics or {})
+                                             requested_by=requested_by, metrics=outcome.to_json())
             run.samples.set(samples)
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(run.pk, priority))
@@ -304,7 +305,7 @@ def _finish(run: TrainingRun, candidate: Candidate, version: ModelVersion, start
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED if accepted else TrainingRun.Status.REJECTED,
         progress=1.0, finished=timezone.now(), result=version, history=candidate.history,
-        metrics={**run.metrics, **candidate.metrics(), "seconds": candidate.seconds},
+        metrics=run.outcome.merged(candidate.outcome()).to_json(),
     )
 
 
@@ -317,5 +318,5 @@ def _store(run: TrainingRun, candidate: Candidate) -> ModelVersion:
         parent=run.parent, owner=run_visitor(run) if personal else None, trained_on=candidate.trained_on,
         gate_passed=candidate.decision.accepted, gate_reason=candidate.decision.reason,
         notes=f"{'personal' if personal else 'shared'} fine-tune, training run {run.pk}",
-        metrics={**candidate.version_metrics(), "training_run": run.pk},
+        figures=candidate.version_figures(training_run=run.pk),
     )

@@ -11,6 +11,7 @@ from recognizer.exceptions import SiteFull
 from recognizer.models import ModelVersion, Sample
 from recognizer.services import spreadsheet_safe
 from recognizer.versions import model_version_activate
+from recognizer.admin_figures import percent
 
 SAMPLES_URL = "/admin/recognizer/sample/"
 VERSIONS_URL = "/admin/recognizer/modelversion/"
@@ -149,7 +150,7 @@ def test_non_staff_users_are_refused(client, django_user_model, url):
 
 def test_model_versions_are_listed_with_their_accuracy(admin_client, active_model_version):
     page = admin_client.get(VERSIONS_URL).content.decode()
-    assert f"{active_model_version.mnist_accuracy:.2%}" in page
+    assert percent(active_model_version.figures.mnist_test.accuracy) in page
 
 
 @pytest.fixture

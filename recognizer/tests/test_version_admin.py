@@ -12,6 +12,7 @@ from django.utils import timezone
 from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.versions import personal_model_promote
 from recognizer.visitors import Visitor
+from recognizer.ml.figures import HeldOut, Scores, VersionFigures
 
 VERSIONS_URL = "/admin/recognizer/modelversion/"
 SAMPLES_URL = "/admin/recognizer/sample/"
@@ -105,21 +106,21 @@ def test_a_versions_metrics_are_tables_of_rounded_figures_not_raw_json(admin_cli
     page = admin_client.get(f"{VERSIONS_URL}{active_model_version.pk}/change/").content.decode()
     figures = page[page.index('class="form-row field-figures"'):page.index('class="form-row field-is_active"')]
     assert not re.search(r"\d\.\d{5,}", figures) and "{&quot;" not in figures  # the card's 16-digit floats
-    assert "<th scope=\"row\">MNIST test accuracy</th><td>99.69\u00a0%</td>" in figures
-    accuracy_of_1 = active_model_version.metrics["per_class_accuracy"][1]
+    assert "<th scope=\"row\">MNIST test accuracy</th><td>99.69\u00a0% of 10,000 images</td>" in figures
+    accuracy_of_1 = active_model_version.figures.mnist_test.per_digit[1]
     assert f"<th scope=\"row\">1</th><td>{accuracy_of_1 * 100:.2f}\u00a0%</td>" in figures  # per digit, a row each
 
 
 def test_a_fine_tuned_versions_page_shows_its_held_out_drawings_and_links_its_run(admin_client, rejected):
-    rejected.metrics = {"mnist_validation_accuracy": 0.9957999999999999, "mnist_validation_count": 10000,
-                        "held_out": {"count": 10, "before": 0.8, "after": 0.7000000000000001,
-                                     "per_digit": {"4": {"count": 10, "before": 0.8, "after": 0.7000000000000001}}},
-                        "nondigit_recall": 0.9333333333333333, "training_run": 12, "replay_used": 1234.5678901}
+    rejected.metrics = VersionFigures(
+        mnist_validation=Scores(accuracy=0.9957999999999999, count=10000),
+        held_out=HeldOut(count=10, before=0.8, after=0.7000000000000001,
+                         per_digit={"4": {"count": 10, "before": 0.8, "after": 0.7000000000000001}}),
+        nondigit_recall=0.9333333333333333, training_run=12).to_json()
     rejected.save()
     page = admin_client.get(f"{VERSIONS_URL}{rejected.pk}/change/").content.decode()
     assert "99.58\u00a0% of 10,000 images" in page and "93.33\u00a0%" in page
     assert "80.00\u00a0% → 70.00\u00a0% of 10" in page  # held out: its parent, then this version
     assert "<th scope=\"row\">4</th><td>10</td><td>80.00\u00a0%</td><td>70.00\u00a0%</td>" in page
     assert '<a href="/admin/training/trainingrun/12/change/">training run 12</a>' in page
-    assert "<th scope=\"row\">Replay used</th><td>1235</td>" in page  # a figure it does not know, still rounded
     assert "0.7000000000000001" not in page

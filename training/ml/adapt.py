@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from recognizer.ml.figures import HeldOut, NondigitRecall, Rate, Scores
 from recognizer.ml.network import DigitNet
 from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 
@@ -90,18 +91,10 @@ def augmented(digits: Sequence[np.ndarray], labels: Sequence[int], *, repeats: i
     return torch.stack(images), torch.tensor([int(label) for label in labels] * repeats, dtype=torch.long)
 
 
-@dataclass(frozen=True)
-class Scores:
-    accuracy: float
-    count: int
-    per_class_accuracy: list[float]
-    confusion_matrix: list[list[int]]
-
-    @classmethod
-    def of(cls, classifier: torch.nn.Module, features: Tensor, labels: Tensor,
-           device: torch.device = torch.device("cpu")) -> "Scores":
-        result = evaluate(classifier.to(device), _batches(features, labels, device=device, shuffle=False))
-        return cls(result["accuracy"], result["count"], result["per_class_accuracy"], result["confusion_matrix"])
+def scores_of(classifier: torch.nn.Module, features: Tensor, labels: Tensor,
+              device: torch.device = torch.device("cpu")) -> Scores:
+    """How ``classifier`` reads these features."""
+    return evaluate(classifier.to(device), _batches(features, labels, device=device, shuffle=False))
 
 
 @dataclass(frozen=True)
@@ -132,7 +125,7 @@ def build_bank(parent: DigitNet, *, replay_digits: Tensor, replay_labels: Tensor
     training_nondigits = (embed(parent, normalise_digits(training_nondigit_digits), device=device)
                           if training_nondigit_digits is not None else torch.empty(0))
     return ParentBank(replay, replay_labels, validation, validation_labels,
-                      Scores.of(parent.classifier, validation, validation_labels, device),
+                      scores_of(parent.classifier, validation, validation_labels, device),
                       nondigits, nondigit_recall(parent.detector, nondigits), training_nondigits)
 
 
@@ -159,24 +152,6 @@ def split_holdout(labels: Sequence[int], *, fraction: float, seed: int = 0) -> t
         held_out += indices[:keep_out]
         train += indices[keep_out:]
     return sorted(train), sorted(held_out)
-
-
-@dataclass(frozen=True)
-class Rate:
-    """The share of some drawings that something is true of, before and after (None: not measured)."""
-    before: float | None = None
-    after: float | None = None
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """Accuracy before and after on drawings the run did not train on, overall and per digit, and the share of
-    them called no digit at all."""
-    count: int
-    before: float | None = None
-    after: float | None = None
-    per_digit: dict[str, dict[str, Any]] = field(default_factory=dict)
-    not_a_digit: Rate = field(default_factory=Rate)
 
 
 def held_out_scores(parent: DigitNet, candidate: DigitNet, features: Tensor, labels: Tensor) -> HeldOut:
@@ -302,14 +277,6 @@ class GateRules:
 
 
 @dataclass(frozen=True)
-class NondigitRecall:
-    """How many held-out non-digits the parent and the candidate call no digit (None: no detector)."""
-    count: int
-    before: float | None
-    after: float | None
-
-
-@dataclass(frozen=True)
 class GateDecision:
     accepted: bool
     reason: str
@@ -325,7 +292,7 @@ def gate(*, parent: Scores, candidate: Scores, held_out: HeldOut, rules: GateRul
                                    f"{candidate.accuracy:.2%} ({drop * 100:.2f} points; at most "
                                    f"{rules.max_drop * 100:.1f} allowed).")
     if rules.max_class_drop is not None:
-        for digit, (was, now) in enumerate(zip(parent.per_class_accuracy, candidate.per_class_accuracy)):
+        for digit, (was, now) in enumerate(zip(parent.per_digit, candidate.per_digit)):
             if was - now > rules.max_class_drop + 1e-9:
                 return GateDecision(False, f"MNIST validation accuracy on {digit}s fell from {was:.2%} to {now:.2%} "
                                            f"(at most {rules.max_class_drop * 100:.1f} points allowed per digit).")

@@ -3,7 +3,7 @@
 import json
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from recognizer.ml.checkpoints import save_checkpoint
+from recognizer.ml.figures import ModelCard, Scores
 from recognizer.ml.network import DigitNet, parameter_count
 from recognizer.ml.preprocessing import normalise_digits
 
@@ -49,7 +50,7 @@ def train_base_model(
     train_limit: int | None = None,
     on_batch: BatchCallback | None = None,
     on_epoch: EpochCallback | None = None,
-) -> tuple[DigitNet, dict[str, Any]]:
+) -> tuple[DigitNet, ModelCard]:
     """Train from a fixed seed and evaluate on the full test set; return the network and its model card."""
     torch.manual_seed(config.seed)
     model = DigitNet()
@@ -59,42 +60,29 @@ def train_base_model(
     history = fit(model, loader(train_set, batch_size=batch_size, shuffle=True, seed=config.seed), config,
                   on_batch=on_batch, on_epoch=on_epoch)
     training_seconds = time.perf_counter() - started
-    test = evaluate(model, test_loader)
-    validation = validation_accuracy(model, data_dir)
-    card = {
-        "architecture": model.architecture,
-        "parameters": parameter_count(model),
-        "epochs": config.epochs,
-        "batch_size": batch_size,
-        "seed": config.seed,
-        "fit_config": asdict(config),
-        "training_examples": len(train_set),
-        "data_sha256": dict(MNIST_SHA256),
-        "validation": f"MNIST train images {MNIST_TRAIN_PART}-59999, never trained on; the fine-tune gates read them",
-        "validation_accuracy": validation,
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "per_class_accuracy": test["per_class_accuracy"],
-        "confusion_matrix": test["confusion_matrix"],
-        "history": history,
-        "training_seconds": round(training_seconds, 1),
-        "torch_threads": torch.get_num_threads(),
-        "library_versions": library_versions(),
-    }
+    card = ModelCard(
+        architecture=model.architecture, parameters=parameter_count(model), epochs=config.epochs,
+        batch_size=batch_size, seed=config.seed, fit_config=asdict(config), training_examples=len(train_set),
+        data_sha256=dict(MNIST_SHA256),
+        validation=f"MNIST train images {MNIST_TRAIN_PART}-59999, never trained on; the fine-tune gates read them",
+        mnist_validation=validation_scores(model, data_dir), mnist_test=evaluate(model, test_loader),
+        history=history, training_seconds=round(training_seconds, 1), torch_threads=torch.get_num_threads(),
+        library_versions=library_versions(),
+    )
     return model, card
 
 
-def validation_accuracy(model: DigitNet, data_dir: Path) -> float:
-    """Accuracy on MNIST's validation part (the last 10 000 training images, which no model trains on)."""
+def validation_scores(model: DigitNet, data_dir: Path) -> Scores:
+    """How it reads MNIST's validation part (the last 10 000 training images, which no model trains on)."""
     images, labels = mnist_arrays(data_dir, split="validation")
-    return evaluate(model, loader(TensorDataset(normalise_digits(images), labels), batch_size=1000,
-                                  shuffle=False))["accuracy"]
+    return evaluate(model, loader(TensorDataset(normalise_digits(images), labels), batch_size=1000, shuffle=False))
 
 
-def write_base_model(model: DigitNet, card: dict[str, Any], checkpoint_path: Path, card_path: Path) -> None:
-    card = {**card, "checkpoint_sha256": save_checkpoint(model, checkpoint_path, metadata={"card": card})}
+def write_base_model(model: DigitNet, card: ModelCard, checkpoint_path: Path, card_path: Path) -> None:
+    card = replace(card, checkpoint_sha256=None)
+    card = replace(card, checkpoint_sha256=save_checkpoint(model, checkpoint_path, metadata={"card": card.to_json()}))
     tmp = card_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    tmp.write_text(json.dumps(card.to_json(), indent=2) + "\n")
     tmp.replace(card_path)
 
 

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from recognizer.ml.figures import Scores
+
 BatchCallback = Callable[[int, int, float, float], None]  # (batch index, batches per epoch, loss, accuracy)
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -69,8 +71,8 @@ def train_one_epoch(
     return {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1)}
 
 
-def evaluate(model: nn.Module, loader: Iterable, *, max_batches: int | None = None) -> dict[str, Any]:
-    """Accuracy, mean loss, per-class accuracy and the 10x10 confusion matrix (rows: true, columns: predicted)."""
+def evaluate(model: nn.Module, loader: Iterable, *, max_batches: int | None = None) -> Scores:
+    """Accuracy, mean loss, accuracy per digit and the 10x10 confusion matrix (rows: true, columns: predicted)."""
     model.eval()
     confusion = torch.zeros(10, 10, dtype=torch.long)
     loss_sum, seen = 0.0, 0
@@ -82,13 +84,9 @@ def evaluate(model: nn.Module, loader: Iterable, *, max_batches: int | None = No
             confusion += torch.bincount(labels * 10 + predicted, minlength=100).reshape(10, 10)
             seen += labels.numel()
     per_class_total = confusion.sum(1).clamp(min=1)
-    return {
-        "accuracy": confusion.trace().item() / max(seen, 1),
-        "loss": loss_sum / max(seen, 1),
-        "count": seen,
-        "per_class_accuracy": (confusion.diag() / per_class_total).tolist(),
-        "confusion_matrix": confusion.tolist(),
-    }
+    return Scores(accuracy=confusion.trace().item() / max(seen, 1), count=seen,
+                  per_digit=(confusion.diag() / per_class_total).tolist(), confusion=confusion.tolist(),
+                  loss=loss_sum / max(seen, 1))
 
 
 def fit(
@@ -117,7 +115,7 @@ def fit(
                                   "train_accuracy": train_metrics["accuracy"]}
         if eval_loader is not None:
             eval_metrics = evaluate(model, eval_loader)
-            record.update(eval_loss=eval_metrics["loss"], eval_accuracy=eval_metrics["accuracy"])
+            record.update(eval_loss=eval_metrics.loss, eval_accuracy=eval_metrics.accuracy)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)

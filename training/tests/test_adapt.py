@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from recognizer.ml.network import DigitNet
+from recognizer.ml.figures import HeldOut, NondigitRecall, Rate, Scores
 from training.ml.adapt import (
-    AdaptConfig, GateRules, HeldOut, NondigitRecall, Rate, Scores, augmented, build_bank, embed, gate,
-    held_out_scores, split_holdout, train_classifier, with_classifier,
+    AdaptConfig, GateRules, augmented, build_bank, embed, gate,
+    held_out_scores, scores_of, split_holdout, train_classifier, with_classifier,
 )
 
 CPU = torch.device("cpu")
@@ -100,7 +101,7 @@ def test_the_shipped_base_reads_the_mnist_validation_part_as_well_as_the_test_se
     assert len(images) == 10_000
     from recognizer.ml.preprocessing import normalise_digits
 
-    accuracy = Scores.of(base_network.classifier, embed(base_network, normalise_digits(images), device=CPU),
+    accuracy = scores_of(base_network.classifier, embed(base_network, normalise_digits(images), device=CPU),
                          labels).accuracy
     assert accuracy >= 0.99
 

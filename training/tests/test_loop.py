@@ -21,10 +21,10 @@ def test_evaluate_counts_a_confusion_matrix():
 
     labels = torch.tensor([3, 3, 5, 1])
     metrics = evaluate(Constant(), DataLoader(TensorDataset(torch.zeros(4, 1, 28, 28), labels), batch_size=3))
-    assert metrics["accuracy"] == 0.5
-    assert metrics["count"] == 4
-    assert metrics["confusion_matrix"][5][3] == 1 and metrics["confusion_matrix"][3][3] == 2
-    assert metrics["per_class_accuracy"][3] == 1.0 and metrics["per_class_accuracy"][1] == 0.0
+    assert metrics.accuracy == 0.5
+    assert metrics.count == 4
+    assert metrics.confusion[5][3] == 1 and metrics.confusion[3][3] == 2
+    assert metrics.per_digit[3] == 1.0 and metrics.per_digit[1] == 0.0
 
 
 def test_max_batches_stops_an_epoch_early():
@@ -43,4 +43,4 @@ def test_a_short_real_training_run_learns(mnist_dir):
     history = fit(model, train, FitConfig(epochs=2, seed=0), on_epoch=epochs.append)
     assert [record["epoch"] for record in epochs] == [1, 2]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert evaluate(model, test)["accuracy"] > 0.8  # chance is 0.10
+    assert evaluate(model, test).accuracy > 0.8  # chance is 0.10

@@ -126,7 +126,7 @@ def test_the_admin_shows_the_plan_and_starts_a_queued_shared_run(admin_client, m
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/trainingrun/{run.pk}/change/")
     assert (run.kind, run.status, run.session_key, run.requested_by) == ("shared", "queued", None, "admin")
-    assert run.samples.count() == 8 and run.metrics["left_out"] == {"aaaaaaaa": 3}
+    assert run.samples.count() == 8 and run.outcome.left_out == {"aaaaaaaa": 3}
     assert "already queued" in admin_client.get(TRAIN_SHARED_URL).content.decode()
 
 
@@ -178,7 +178,7 @@ def test_a_shared_candidate_that_passes_waits_for_staff_then_activates_on_reques
     candidate = run.result
     assert candidate.kind == "shared" and candidate.owner is None and candidate.gate_passed and not candidate.is_active
     assert ModelVersion.objects.get(is_active=True) == active_model_version  # it waits for staff
-    assert candidate.metrics["mnist_test_accuracy"] >= 0.99 and len(candidate.metrics["per_class_accuracy"]) == 10
+    assert candidate.figures.mnist_test.accuracy >= 0.99 and len(candidate.figures.mnist_test.per_digit) == 10
     assert "activate it in the admin" in capsys.readouterr().out
     call_command("train_shared", "--activate")
     assert ModelVersion.objects.get(is_active=True) == TrainingRun.objects.first().result

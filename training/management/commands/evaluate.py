@@ -26,15 +26,14 @@ class Command(BaseCommand):
             model, _ = load_checkpoint(version.weights_path)
         except CheckpointError as exc:
             raise CommandError(str(exc)) from exc
-        metrics = evaluate(model, loader(mnist_dataset(settings.MNIST_DATA_DIR, train=False), batch_size=1000,
-                                         shuffle=False))
-        metrics["model_version"] = version.pk
+        scores = evaluate(model, loader(mnist_dataset(settings.MNIST_DATA_DIR, train=False), batch_size=1000,
+                                        shuffle=False))
         if options["json"]:
-            self.stdout.write(json.dumps(metrics))
+            self.stdout.write(json.dumps({**scores.to_json(), "model_version": version.pk}))
             return
-        self.stdout.write(f"Model {version}: accuracy {metrics['accuracy']:.4%} on {metrics['count']} MNIST test images")
-        self.stdout.write("Per class: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(metrics["per_class_accuracy"])))
+        self.stdout.write(f"Model {version}: accuracy {scores.accuracy:.4%} on {scores.count} MNIST test images")
+        self.stdout.write("Per digit: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(scores.per_digit)))
         self.stdout.write("Confusion matrix (rows: true digit, columns: predicted):")
         self.stdout.write("      " + "".join(f"{d:>6}" for d in range(10)))
-        for digit, row in enumerate(metrics["confusion_matrix"]):
+        for digit, row in enumerate(scores.confusion):
             self.stdout.write(f"{digit:>6}" + "".join(f"{n:>6}" for n in row))

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
@@ -47,13 +48,13 @@ class Command(BaseCommand):
         epochs.close()
         self.stdout.write("Adding the non-digit detector and calibrating confidence…")
         detector_bar, on_detector_step = step_bar("detector")
-        card.update(add_detector(model, settings.MNIST_DATA_DIR, DetectorConfig(seed=config.seed),
-                                 progress=on_detector_step))
+        card = replace(card, **add_detector(model, settings.MNIST_DATA_DIR, DetectorConfig(seed=config.seed),
+                                            progress=on_detector_step))
         detector_bar.close()
         output: Path = options["output"]
         card_path = output.with_name(output.stem + ".card.json")
         write_base_model(model, card, output, card_path)
         self.stdout.write(self.style.SUCCESS(
-            f"Test accuracy {card['test_accuracy']:.4%} after {card['training_seconds']:.0f} s; "
+            f"Test accuracy {card.mnist_test.accuracy:.4%} after {card.training_seconds:.0f} s; "
             f"wrote {output} and {card_path}"
         ))
