@@ -60,3 +60,14 @@ def test_the_shipped_model_card_reads_through_its_type(settings):
     card = ModelCard.from_json(json.loads(settings.BASE_MODEL_CARD.read_text()))
     assert ModelCard.from_json(card.to_json()) == card
     assert card.version_figures().mnist_test == card.mnist_test
+
+
+def test_old_run_metrics_are_migrated_to_the_typed_outcome():
+    migrate = importlib.import_module("training.migrations.0005_typed_run_outcome").typed
+    first_rounds = {"before": {"mnist_accuracy": 0.99, "mnist_count": 2000, "user_accuracy": 0.5},
+                    "after": {"mnist_accuracy": 0.985, "mnist_count": 2000, "user_accuracy": 0.9},
+                    "gate": "ok", "accepted": True}
+    outcome = RunOutcome.from_json(migrate(first_rounds))
+    assert outcome == RunOutcome(mnist_validation=Change(0.99, 0.985, 2000), gate="ok", accepted=True)
+    current = RunOutcome(left_out={"aaaaaaaa": 1}, trained_on=3).to_json()
+    assert migrate(current) == current
