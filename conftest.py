@@ -145,8 +145,8 @@ def run_at_once() -> Callable:
 
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory):
-    """moto's S3 server, started once for the run (bench.site.running_s3)."""
-    from bench.site import running_s3
+    """moto's S3 server, started once for the run (bench.harness.processes.running_s3)."""
+    from bench.harness.processes import running_s3
 
     with running_s3(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
@@ -157,7 +157,7 @@ def s3_bucket(s3_endpoint):
     """A new, empty bucket for one test; returns a boto3 client and the bucket's name."""
     import uuid
 
-    from bench.site import s3_bucket_create
+    from bench.harness.processes import s3_bucket_create
 
     name = f"mnistsite-{uuid.uuid4().hex[:12]}"
     return s3_bucket_create(s3_endpoint, name), name
@@ -165,7 +165,7 @@ def s3_bucket(s3_endpoint):
 
 def s3_storages(endpoint: str, bucket: str) -> dict:
     """STORAGES as settings.py makes them from STORAGE_S3_BUCKET, for moto's endpoint and this bucket."""
-    from bench.site import S3_KEYS
+    from bench.harness.processes import S3_KEYS
     from mnistsite.settings import s3_storages as bucket_storages
 
     return {**settings.STORAGES, **bucket_storages(bucket, endpoint_url=endpoint, region="us-east-1", **S3_KEYS)}

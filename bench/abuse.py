@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.abuse        # defaults; about 2-3 minutes
 
-A throwaway site (bench/site.py: gunicorn 2 workers x 4 threads, a training worker beside it) runs **with the
+A throwaway site (bench/harness: gunicorn 2 workers x 4 threads, a training worker beside it) runs **with the
 rate limiter on**, as in production, with its own counts file; the budgets are what is measured. One budget is
 lowered so that it is reached within the bench: ``MAX_SAMPLES_PER_NETWORK_PER_DAY`` is ``--daily-samples`` (100,
 production 2000); every other setting is the production default. Each attack comes from a loopback address of its
@@ -49,11 +49,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.site import (
-    DEFAULT_CHECKPOINT, MULTIPART_TYPE, RESULTS, Session, Site, canvas_png, checkpoint_found, children, code_state,
-    cpu_seconds, drawing_pool, machine_info, manage_shell, multipart_body, running_site, scan_logs,
-    start_training_worker, stop_process, unwind_on_sigterm, write_result,
+from bench.harness.client import MULTIPART_TYPE, Session, canvas_png, drawing_pool, multipart_body
+from bench.harness.monitor import children, cpu_seconds, scan_logs
+from bench.harness.processes import (
+    DEFAULT_CHECKPOINT, Site, checkpoint_found, manage_shell, running_site, start_training_worker, stop_process,
+    unwind_on_sigterm,
 )
+from bench.harness.results import RESULTS, code_state, machine_info, write_result
 
 SIDE = 4096  # MAX_IMAGE_PIXELS = 4096 x 4096
 UPLOAD_ROOM = 5 * 1024 * 1024 - 1024  # MAX_UPLOAD_BYTES less a multipart envelope

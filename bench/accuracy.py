@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from bench.site import DEFAULT_CHECKPOINT, RESULTS, code_state, machine_info, write_result
+from bench.harness.processes import DEFAULT_CHECKPOINT
+from bench.harness.results import RESULTS, code_state, machine_info, write_result
 from recognizer.ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 
 MAX_PIXELS = 4096 * 4096   # the site's default MAX_IMAGE_PIXELS

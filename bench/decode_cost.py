@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.accuracy import MAX_PIXELS
-from bench.site import RESULTS, code_state, machine_info, pass_fail, write_result
+from bench.harness.results import RESULTS, code_state, machine_info, pass_fail, write_result
 from recognizer.ml.decode_budget import LIMITS, structure_refusal
 from recognizer.ml.preprocessing import InvalidImage, decode_image, prepare_digit
 

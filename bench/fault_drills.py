@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.fault_drills web-worker        # SIGKILL one gunicorn worker under predict load
     .venv/bin/python -m bench.fault_drills training-worker   # SIGKILL the training worker mid-run
 
-Both build a throwaway site with bench/site.py (temp SQLite database, model and media folders, DEBUG off,
+Both build a throwaway site with bench/harness (temp SQLite database, model and media folders, DEBUG off,
 rate limit off) and stop every process by PID on every exit path.
 
 web-worker: gunicorn with 2 workers x 4 threads (gthread); ``--clients`` threads POST a 280x280 canvas PNG to
@@ -35,11 +35,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.site import (
-    DEFAULT_CHECKPOINT, MULTIPART_TYPE, RESULTS, Endpoint, Session, active_version, canvas_png, checkpoint_found,
-    children, code_state, drawing_pool, machine_info, predict_multipart, run_figures, running_site, scan_log,
-    start_training_worker, stop_process, unwind_on_sigterm, write_result,
+from bench.harness.client import (
+    MULTIPART_TYPE, Endpoint, Session, active_version, canvas_png, drawing_pool, predict_multipart,
 )
+from bench.harness.monitor import children, scan_log
+from bench.harness.processes import (
+    DEFAULT_CHECKPOINT, checkpoint_found, running_site, start_training_worker, stop_process, unwind_on_sigterm,
+)
+from bench.harness.results import RESULTS, code_state, machine_info, run_figures, write_result
 
 WORKERS, THREADS = 2, 4  # gunicorn, as bin/run serves the site
 RESTART_STALE_SECONDS = 3

@@ -5,7 +5,7 @@
 One drawing (MNIST test digit #0, a 7, drawn on a 280x280 canvas as training/ml/canvas.py draws) is encoded every
 way the site is sent images: the robustness bench's 11 encodings, plus RGBA on an opaque white background and
 light-on-dark greyscale. Each is posted as a multipart file upload, as scripts send it; the transparent canvas
-is also posted as the page's JSON data URL. One throwaway site (bench/site.py: gunicorn, DEBUG off, the rate
+is also posted as the page's JSON data URL. One throwaway site (bench/harness: gunicorn, DEBUG off, the rate
 limit off) serves them all, in one run, beside the trivial /api/health view.
 
 The client is ``ab`` (Debian's apache2-utils: ``apt-get install apache2-utils``), with keep-alive: written in
@@ -42,12 +42,14 @@ import numpy as np
 from PIL import Image
 
 from bench.accuracy import MAX_PIXELS
-from bench.network_latency import timings_ms
-from bench.site import (
-    CANVAS_DIGIT, HEALTH, MULTIPART_TYPE, RESULTS, SITE_SETTINGS, Endpoint, Site, checkpoint_found, children,
-    code_state, cpu_seconds, fmt, machine_info, mnist_test, multipart_body, pass_fail, predict_data_url,
-    request_once, running_site, server_argument_parser, unwind_on_sigterm, warm_up, write_result,
+from bench.harness.client import (
+    CANVAS_DIGIT, HEALTH, MULTIPART_TYPE, Endpoint, mnist_test, multipart_body, predict_data_url, request_once,
 )
+from bench.harness.loadgen import server_argument_parser, warm_up
+from bench.harness.monitor import children, cpu_seconds
+from bench.harness.processes import SITE_SETTINGS, Site, checkpoint_found, running_site, unwind_on_sigterm
+from bench.harness.results import RESULTS, code_state, fmt, machine_info, pass_fail, write_result
+from bench.network_latency import timings_ms
 from recognizer.ml.checkpoints import file_sha256
 from recognizer.ml.preprocessing import prepare_digit
 from training.ml.canvas import ENCODINGS, render_ink

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.load [--quick] [--seconds 60] [--mixed-cap 300]
 
-Sets up a throwaway site (bench/site.py: temp SQLite database, model and media folders, DEBUG off, rate limit
+Sets up a throwaway site (bench/harness: temp SQLite database, model and media folders, DEBUG off, rate limit
 off) and starts gunicorn (2 workers x 4 threads, --timeout 60, as bin/run) and ``manage.py training_worker``
 beside it, both on 127.0.0.1. Then:
 
@@ -35,11 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.site import (
-    HEALTH, MULTIPART_TYPE, RESULTS, ROOT, SITE_SETTINGS, Endpoint, Session, active_version, canvas_png,
-    checkpoint_found, children, code_state, drawing_pool, fmt, machine_info, manage_shell, measure_row, pass_fail,
-    predict_multipart, process_memory, ratios_to_health, run_figures, running_site, sanity_check, scan_logs,
-    server_argument_parser, start_training_worker, stop_process, summarise, unwind_on_sigterm, warm_up, write_result,
+from bench.harness.client import (
+    HEALTH, MULTIPART_TYPE, Endpoint, Session, active_version, canvas_png, drawing_pool, predict_multipart,
+)
+from bench.harness.loadgen import measure_row, ratios_to_health, sanity_check, server_argument_parser, warm_up
+from bench.harness.monitor import children, process_memory, scan_logs
+from bench.harness.processes import (
+    SITE_SETTINGS, checkpoint_found, manage_shell, running_site, start_training_worker, stop_process, unwind_on_sigterm,
+)
+from bench.harness.results import (
+    RESULTS, ROOT, code_state, fmt, machine_info, pass_fail, run_figures, summarise, write_result,
 )
 from recognizer.ml.checkpoints import file_sha256
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from bench.site import DEFAULT_CHECKPOINT, RESULTS, write_result
+from bench.harness.processes import DEFAULT_CHECKPOINT
+from bench.harness.results import RESULTS, write_result
 from recognizer.ml.checkpoints import load_checkpoint
 from recognizer.ml.network import for_serving
 

@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.numbers [--count 40] [--touching-count 40] [--rounds 5] [--seconds 4]
 
-A throwaway site (bench.site.running_site: gunicorn, the rate limit off, ``--checkpoint`` active) is sent, by
-``--clients`` client threads, each number posted as the page posts it (``--transport page``: the transparent
-canvas as the pad's JSON data URL, every other encoding as an uploaded file):
+A throwaway site (bench.harness.processes.running_site: gunicorn, the rate limit off, ``--checkpoint`` active) is
+sent, by ``--clients`` client threads, each number posted as the page posts it (``--transport page``: the
+transparent canvas as the pad's JSON data URL, every other encoding as an uploaded file):
 
 1. the main set: ``--count`` numbers per encoding of training.ml.canvas (all 11), each 2-5 MNIST *test* digits
    written side by side by training.ml.numbers (gaps of 4-30 % of the digit height, heights ±12 %, baselines ±8 %,
@@ -56,12 +56,13 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from bench.accuracy import argument_parser, load_network
-from bench.site import (
-    ANSWERED, ERROR, HEALTH, REFUSED, SITE_SETTINGS, Endpoint, Site, add_posting_options, canvas_png,
-    checkpoint_found, code_state, fmt, machine_info, mnist_test, pass_fail, post_for_json, predict_multipart,
-    request_once, running_site, sanity_check, scan_logs, server_times, share, summarise, unwind_on_sigterm, warm_up,
-    write_result,
+from bench.harness.client import (
+    ANSWERED, ERROR, HEALTH, REFUSED, Endpoint, canvas_png, mnist_test, post_for_json, predict_multipart, request_once,
 )
+from bench.harness.loadgen import add_posting_options, sanity_check, warm_up
+from bench.harness.monitor import scan_logs, server_times
+from bench.harness.processes import SITE_SETTINGS, Site, checkpoint_found, running_site, unwind_on_sigterm
+from bench.harness.results import code_state, fmt, machine_info, pass_fail, share, summarise, write_result
 from bench.verdicts import pct, predict_endpoint
 from recognizer.ml.reader import NOT_A_DIGIT, UNSURE
 from training.ml.canvas import ENCODINGS

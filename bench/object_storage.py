@@ -2,10 +2,10 @@
 
     .venv/bin/python -m bench.object_storage      # defaults: --requests 400 --saves 80 --cold 5
 
-Two throwaway sites side by side (bench/site.py: gunicorn 1 worker x 2 threads each, rate limit off), the same
+Two throwaway sites side by side (bench/harness: gunicorn 1 worker x 2 threads each, rate limit off), the same
 checkpoint active: one on the file system, one keeping samples' files and model weights in a bucket of moto's S3
-server over HTTP (bench.site.running_s3). Requests alternate between the two in blocks of ``--block``, so both
-meet the same load.
+server over HTTP (bench.harness.processes.running_s3). Requests alternate between the two in blocks of
+``--block``, so both meet the same load.
 
 1. Predictions on a warm host: the 280x280 canvas to /api/predict, ``--requests`` to each site after a warm-up
    (the S3 site's worker has fetched the weights into its cache). Target (issue 17): the S3 site's p50 within
@@ -31,12 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.personal_serving import COPIES
-from bench.site import (
-    DEFAULT_CHECKPOINT, RESULTS, Session, canvas_png, checkpoint_found, code_state, machine_info, manage_shell,
-    multipart_body, pass_fail, predict_multipart, request_once, running_s3, running_site, s3_bucket_create,
-    s3_environment, summarise, unwind_on_sigterm, write_result,
+from bench.harness.client import Session, canvas_png, multipart_body, predict_multipart, request_once
+from bench.harness.processes import (
+    DEFAULT_CHECKPOINT, checkpoint_found, manage_shell, running_s3, running_site, s3_bucket_create, s3_environment,
+    unwind_on_sigterm,
 )
+from bench.harness.results import RESULTS, code_state, machine_info, pass_fail, summarise, write_result
+from bench.personal_serving import COPIES
 
 WARM_TARGET_MS = 0.5
 COLD_TARGET_MS = 300.0

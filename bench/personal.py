@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.harness.client import MULTIPART_TYPE, Session, multipart_body
+from bench.harness.processes import Site, checkpoint_found, manage_shell, start_training_worker, unwind_on_sigterm
+from bench.harness.results import code_state, machine_info, write_result
 from bench.pen_digits import PenSample
-from bench.site import (
-    MULTIPART_TYPE, Session, Site, checkpoint_found, code_state, machine_info, manage_shell, multipart_body,
-    start_training_worker, unwind_on_sigterm, write_result,
-)
 from recognizer.ml.checkpoints import file_sha256
 
 FINISHED = {"succeeded", "rejected", "failed"}

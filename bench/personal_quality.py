@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.personal_quality        # defaults: --train 20 --test 50 (per digit)
 
-A throwaway site (bench/site.py, the fine-tune settings left at the site's defaults) and a real training worker.
+A throwaway site (bench/harness, the fine-tune settings left at the site's defaults) and a real training worker.
 Two writers, each a fresh session that saves ``--train`` drawings per digit over HTTP, presses Train
 (POST /api/train) and waits for the run. Then ``--test`` other drawings per digit of the same writer, drawn from
 a seed of their own and never trained on, are sent to /api/predict twice: without cookies (the shared model) and
@@ -32,10 +32,11 @@ from pathlib import Path
 from PIL import Image
 
 from bench.accuracy import SMALL, contact_sheet, digit_tile, thumbnail
+from bench.harness.processes import DEFAULT_CHECKPOINT, SITE_SETTINGS, running_site, stop_process
+from bench.harness.results import RESULTS, fmt, run_figures
 from bench.pen_digits import Hand, PenSample, iter_pen_digits
 from bench.personal import PersonalSession, run_benchmark, seen_digit, start_ready_worker
 from bench.personal_training import FAMILY
-from bench.site import DEFAULT_CHECKPOINT, RESULTS, SITE_SETTINGS, fmt, run_figures, running_site, stop_process
 
 PAGE = {"other_canvas_share": 0.0, "page_pen_share": 1.0}  # always the page's 280 px canvas and its pen
 

@@ -3,7 +3,7 @@ with 50 sessions predicting on 50 personal models.
 
     .venv/bin/python -m bench.personal_serving        # defaults: --trained 3 --sessions 50 --requests 1000
 
-A throwaway site (bench/site.py: gunicorn 2 workers x 4 threads, rate limit off, LOG_LEVEL=INFO so each model
+A throwaway site (bench/harness: gunicorn 2 workers x 4 threads, rate limit off, LOG_LEVEL=INFO so each model
 load is logged) and a real training worker. ``--trained`` sessions each save 20 pen-drawn digits and train a
 personal model through the API (POST /api/train, poll, first prediction personal).
 
@@ -35,14 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.harness.client import canvas_png
+from bench.harness.monitor import children, resident_by_file, scan_logs
+from bench.harness.processes import DEFAULT_CHECKPOINT, SITE_SETTINGS, manage_shell, running_site, stop_process
+from bench.harness.results import RESULTS, fmt, summarise
 from bench.load import WEB_WORKER_LIMIT_MIB, MemorySampler
 from bench.pen_digits import iter_pen_digits
 from bench.personal import ApiError, PersonalSession, run_benchmark, start_ready_worker
 from bench.personal_training import FAMILY
-from bench.site import (
-    DEFAULT_CHECKPOINT, RESULTS, SITE_SETTINGS, canvas_png, children, fmt, manage_shell, resident_by_file,
-    running_site, scan_logs, stop_process, summarise,
-)
 
 TARGET_P50_GAP_MS = 1.0
 # Mapped files that only a CUDA build of PyTorch brings (CUDA libraries, Triton): a CPU-only wheel has none.

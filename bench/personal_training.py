@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.personal_training            # defaults: --sizes 20,200 --repeats 3
 
-A throwaway site (bench/site.py: gunicorn 2 workers x 4 threads, rate limit off, the fine-tune settings left at
+A throwaway site (bench/harness: gunicorn 2 workers x 4 threads, rate limit off, the fine-tune settings left at
 the site's defaults) and a real ``manage.py training_worker`` polling the queue every ``--worker-interval`` s
 (1.0, as bin/run starts it). The worker builds the active model's MNIST features when it starts; the bench waits
 for that (its log says so) and reports how long it took, then times only a warm worker.
@@ -23,12 +23,11 @@ import statistics
 import sys
 from pathlib import Path
 
+from bench.harness.monitor import cpu_seconds, scan_logs
+from bench.harness.processes import DEFAULT_CHECKPOINT, SITE_SETTINGS, running_site, stop_process
+from bench.harness.results import RESULTS, fmt, run_figures
 from bench.pen_digits import iter_pen_digits
 from bench.personal import Followed, PersonalSession, run_benchmark, run_times, start_ready_worker
-from bench.site import (
-    DEFAULT_CHECKPOINT, RESULTS, SITE_SETTINGS, cpu_seconds, fmt, run_figures, running_site, scan_logs,
-    stop_process,
-)
 
 # One style family: the plain shape of each digit, drawn by any hand (bench/pen_digits.py).
 FAMILY = ["0 oval", "1 stroke", "2 plain", "3 round", "4 closed", "5 two strokes", "6 curved", "7 plain",

@@ -27,12 +27,11 @@ import torch
 from PIL import features
 
 from bench.accuracy import MAX_PIXELS
+from bench.harness.client import HEALTH, Endpoint, canvas_png, predict_data_url, predict_multipart
+from bench.harness.loadgen import measure_row, ratios_to_health, sanity_check, server_argument_parser, warm_up
+from bench.harness.processes import Site, checkpoint_found, running_site, unwind_on_sigterm
+from bench.harness.results import RESULTS, code_state, fmt, machine_info, pass_fail, write_result
 from bench.network_latency import timings_ms
-from bench.site import (
-    HEALTH, RESULTS, Endpoint, Site, canvas_png, checkpoint_found, code_state, fmt, machine_info, measure_row,
-    pass_fail, predict_data_url, predict_multipart, ratios_to_health, running_site, sanity_check,
-    server_argument_parser, unwind_on_sigterm, warm_up, write_result,
-)
 from recognizer.ml.checkpoints import file_sha256, load_checkpoint
 from recognizer.ml.network import for_serving
 from recognizer.ml.preprocessing import decode_image, prepare_digit, to_model_input

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from bench.harness.results import RESULTS, code_state, machine_info, write_result
 from bench.pen_digits import Hand, iter_pen_digits
-from bench.site import RESULTS, code_state, machine_info, write_result
 from recognizer.visitors import Visitor
 
 TARGET_FOUND_IN_TOP_20 = 7

@@ -23,10 +23,10 @@ from PIL import Image
 from bench.accuracy import (
     MAX_PIXELS, SMALL, contact_sheet, digit_tile, load_network, parse_args, thumbnail, write_accuracy_result,
 )
-from training.ml.canvas import ENCODINGS, CanvasSample, iter_robustness_set
-from bench.site import mnist_test
+from bench.harness.client import mnist_test
 from recognizer.ml.preprocessing import InvalidImage, prepare_digit, to_model_input
 from recognizer.ml.reader import NOT_A_DIGIT, read
+from training.ml.canvas import ENCODINGS, CanvasSample, iter_robustness_set
 from training.ml.detector import expected_calibration_error
 
 TARGET_OVERALL = 0.993  # a digit answered "not a digit" counts as wrong

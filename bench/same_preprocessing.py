@@ -24,8 +24,8 @@ from pathlib import Path
 from types import ModuleType
 
 from bench.accuracy import MAX_PIXELS
+from bench.harness.results import RESULTS, ROOT, code_state, machine_info, write_result
 from bench.pen_digits import iter_pen_digits
-from bench.site import RESULTS, ROOT, code_state, machine_info, write_result
 from recognizer.ml import preprocessing as today
 from training.ml.canvas import iter_robustness_set
 

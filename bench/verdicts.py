@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.verdicts --count 100 --digits 300 --checkpoint recognizer/weights/base.pt
 
-A throwaway site (bench.site.running_site: gunicorn, the rate limit off, ``--checkpoint`` active) is sent two sets
-by ``--clients`` client threads, each drawing posted as the page posts it (``--transport page``: a canvas PNG as the
-pad's JSON data URL, any other encoding as an uploaded file):
+A throwaway site (bench.harness.processes.running_site: gunicorn, the rate limit off, ``--checkpoint`` active) is
+sent two sets by ``--clients`` client threads, each drawing posted as the page posts it (``--transport page``: a
+canvas PNG as the pad's JSON data URL, any other encoding as an uploaded file):
 
 1. non-digits: ``--count`` drawings of every family of training.ml.nondigits (UNSEEN ones included), from ``--seed``
    (never a training seed), their canvas's alpha taken as ink and encoded round-robin in every encoding of
@@ -39,13 +39,15 @@ from scipy.stats import rankdata
 from tqdm import tqdm
 
 from bench.accuracy import CELL, argument_parser, contact_sheet, load_network, thumbnail, write_accuracy_result
-from training.ml.canvas import ENCODINGS, iter_robustness_set
-from bench.site import (
-    ANSWERED, ERROR, REFUSED, SITE_SETTINGS, Endpoint, add_posting_options, canvas_png, checkpoint_found, mnist_test,
-    post_for_json, predict_data_url, predict_multipart, running_site, sanity_check, scan_logs, share,
-    unwind_on_sigterm, warm_up,
+from bench.harness.client import (
+    ANSWERED, ERROR, REFUSED, Endpoint, canvas_png, mnist_test, post_for_json, predict_data_url, predict_multipart,
 )
+from bench.harness.loadgen import add_posting_options, sanity_check, warm_up
+from bench.harness.monitor import scan_logs
+from bench.harness.processes import SITE_SETTINGS, checkpoint_found, running_site, unwind_on_sigterm
+from bench.harness.results import share
 from recognizer.ml.reader import NOT_A_DIGIT, UNSURE
+from training.ml.canvas import ENCODINGS, iter_robustness_set
 from training.ml.detector import NONDIGIT_SEEDS, expected_calibration_error
 from training.ml.nondigits import FAMILIES, UNSEEN, iter_nondigits
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from bench.site import free_port
+from bench.harness.processes import free_port
 from mnistsite.settings import env_bool, env_int
 from recognizer.tests.drawings import canvas_png
 
@@ -193,7 +193,7 @@ def test_a_chunked_upload_is_told_to_send_a_content_length(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_on_bin_run_stops_everything_within_5_s_and_marks_the_run_in_progress_interrupted(tmp_path):
-    from bench.site import MULTIPART_TYPE, Session, multipart_body
+    from bench.harness.client import MULTIPART_TYPE, Session, multipart_body
     from recognizer.tests.drawings import draw, encode
 
     port = free_port()

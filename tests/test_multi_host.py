@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.site import (
-    Session, free_port, s3_environment, start_gunicorn, start_training_worker, stop_process, wait_until_healthy,
+from bench.harness.client import Session
+from bench.harness.processes import (
+    free_port, s3_environment, start_gunicorn, start_training_worker, stop_process, wait_until_healthy,
 )
 from recognizer.tests.drawings import canvas_png
 

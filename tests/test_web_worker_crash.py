@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from bench.fault_drills import phase, web_worker_drill
-from bench.site import children, free_port, predict_multipart, start_gunicorn, stop_process, wait_until_healthy
+from bench.harness.client import predict_multipart
+from bench.harness.monitor import children
+from bench.harness.processes import free_port, start_gunicorn, stop_process, wait_until_healthy
 from recognizer.tests.drawings import canvas_png
 from tests.test_deploy import manage, production_env
 
