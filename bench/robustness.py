@@ -122,14 +122,14 @@ class Evaluation:
         self.pending.clear()
 
     def compare_with_originals(self, images: np.ndarray, labels: np.ndarray) -> None:
-        """Read the same digits straight from MNIST: separates the network's own errors from drawing losses."""
+        """Read the same digits straight from MNIST (``read``'s best guess, whatever the verdict): separates the
+        network's own errors from drawing losses."""
         used = sorted({i for t in self.tallies.values() for i in t.indices})
         right: dict[int, bool] = {}
-        with torch.inference_mode():
-            for start in range(0, len(used), BATCH):
-                chunk = used[start: start + BATCH]
-                guesses = self.network(torch.cat([to_model_input(images[i]) for i in chunk])).argmax(1).tolist()
-                right.update({i: g == labels[i] for i, g in zip(chunk, guesses)})
+        for start in range(0, len(used), BATCH):
+            chunk = used[start: start + BATCH]
+            readings = read(self.network, torch.cat([to_model_input(images[i]) for i in chunk]))
+            right.update({i: reading.digit == labels[i] for i, reading in zip(chunk, readings)})
         for tally in self.tallies.values():
             tally.original_correct = sum(right[i] for i in tally.indices)
             tally.lost = sum(right[i] for i in tally.failed)
