@@ -1,18 +1,14 @@
 """JSON endpoints. Each parses, calls one service and answers; every failure is {"error": ...} with a 4xx/503."""
 
 import base64
-from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .exceptions import NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable
-from .forms import (
-    ApiForm, RequestRefused, drawing_form_from_request, number_samples_form_from_request, sample_form_from_request,
-)
-from .http import allow, error, rate_limited, visitor_for, visitor_of
-from .ml.preprocessing import InvalidImage, encode_png
+from .forms import drawing_form_from_request, number_samples_form_from_request, sample_form_from_request
+from .http import allow, answered, by_method, error, rate_limited, visitor_for, visitor_of
+from .ml.preprocessing import encode_png
 from .ml.reader import Reading
 from .models import Sample
 from .services import (
@@ -25,7 +21,7 @@ def _png_data_url(digit_image) -> str:
     return "data:image/png;base64," + base64.b64encode(encode_png(digit_image)).decode()
 
 
-def reading_json(reading: Prediction | Reading) -> dict:
+def reading_json(reading: Reading) -> dict:
     """What any reading of one digit says, the same in every answer that carries one."""
     return {
         "digit": reading.digit,
@@ -39,7 +35,7 @@ def reading_json(reading: Prediction | Reading) -> dict:
 
 def prediction_json(prediction: Prediction) -> dict:
     return {
-        **reading_json(prediction),
+        **reading_json(prediction.reading),
         "model_version": prediction.model_version,
         "personal": prediction.personal,
         **({"note": prediction.note} if prediction.note else {}),
@@ -58,27 +54,6 @@ def number_json(reading: NumberReading) -> dict:
         "personal": reading.personal,
         **({"note": reading.note} if reading.note else {}),
     }
-
-
-# What each domain error is answered with; one that knows when to try again says so (its retry_after).
-REFUSALS = {InvalidImage: 400, SampleLimitReached: 429, NoActiveModel: 503, StoreUnavailable: 503, SiteFull: 503}
-
-
-def answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], ApiForm],
-              act: Callable[[dict], JsonResponse]) -> JsonResponse:
-    """Parse the request into its form, then ``act`` on the cleaned data; every refusal on the way is answered as
-    {"error": ...}: the request's own status, 400 for an invalid form, REFUSALS for what a service raises."""
-    try:
-        form = form_from_request(request)
-    except RequestRefused as exc:
-        return error(str(exc), exc.status, request=request)
-    if not form.is_valid():
-        return error(form.first_error(), 400, request=request)
-    try:
-        return act(form.cleaned_data)
-    except tuple(REFUSALS) as exc:
-        status = next(status for kind, status in REFUSALS.items() if isinstance(exc, kind))
-        return error(str(exc), status, request=request, retry_after=getattr(exc, "retry_after", None))
 
 
 @csrf_exempt  # predicting changes nothing, so scripts may call it without a CSRF token
@@ -123,29 +98,35 @@ def sample_json(sample: Sample) -> dict:
     }
 
 
-@allow("GET", "POST", "DELETE")
 @rate_limited("samples", "saved drawings")
-def samples(request: HttpRequest) -> JsonResponse | HttpResponse:
-    """GET: this session's samples, newest first, with counts per label. POST: keep one. DELETE: clear all."""
-    if request.method == "POST":
-        return _sample_create(request)
+def samples_list(request: HttpRequest) -> JsonResponse:
+    """This session's samples, newest first, with counts per label."""
     visitor = visitor_of(request)
-    if request.method == "DELETE":
-        if visitor is not None:
-            samples_clear(visitor=visitor)
-        return HttpResponse(status=204)
     kept = samples_of(visitor) if visitor else Sample.objects.none()
     return JsonResponse({"samples": [sample_json(s) for s in kept], "counts": sample_counts(kept),
                          "total": kept.count(), "limit": settings.MAX_SAMPLES_PER_SESSION})
 
 
-def _sample_create(request: HttpRequest) -> JsonResponse:
+@rate_limited("samples", "saved drawings")
+def sample_keep(request: HttpRequest) -> JsonResponse:
+    """Keep one labelled drawing in this session (made for it when it has none)."""
     def keep(data: dict) -> JsonResponse:
         sample = sample_create(visitor=visitor_for(request), label=data["label"],
                                image_bytes=data["image_bytes"])
         return JsonResponse(sample_json(sample), status=201)
 
     return answered(request, sample_form_from_request, keep)
+
+
+@rate_limited("samples", "saved drawings")
+def samples_delete(request: HttpRequest) -> HttpResponse:
+    """Delete all of this session's samples."""
+    if (visitor := visitor_of(request)) is not None:
+        samples_clear(visitor=visitor)
+    return HttpResponse(status=204)
+
+
+samples = by_method(GET=samples_list, POST=sample_keep, DELETE=samples_delete)
 
 
 @allow("POST")

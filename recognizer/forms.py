@@ -15,8 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
+from .exceptions import Refusal
 from .ml.numbers import MAX_DIGITS_PER_NUMBER
-from .ratelimit import StoreUnavailable, client_address, failure_record, failures_wait
+from .ratelimit import CountsUnavailable, client_address, failure_record, failures_wait
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ HOW_TO_SEND = ("Send the image as multipart form data in the field 'file', as JS
                "base64,...\"}, as a form field 'image' holding a data URL, or as a raw image body.")
 
 
-class RequestRefused(Exception):
-    """The request cannot be read at all; ``status`` is the HTTP status to answer with."""
+class RequestRefused(Refusal):
+    """The request cannot be read at all (its body, its content type): 400, or ``status``."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -177,7 +178,7 @@ class ThrottledSignInForm(AdminAuthenticationForm):
         keys = [f"address:{address}", f"user:{username.casefold()}"]
         try:
             wait = failures_wait("login", keys)
-        except StoreUnavailable:
+        except CountsUnavailable:
             raise ValidationError(self.error_messages["unavailable"], code="unavailable") from None
         if wait is not None:
             logger.warning("Sign-in as %r from %s refused unchecked: too many failures", username, address)

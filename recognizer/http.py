@@ -2,13 +2,15 @@
 guards, the 400/404/500 and CSRF handlers, and which visitor (stored session) a request belongs to."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views import csrf as csrf_views, defaults as default_views
 
+from .exceptions import Refusal
+from .forms import ApiForm
 from .ratelimit import client_address, seconds_to_wait
 from .visitors import Visitor, network_key
 
@@ -28,18 +30,54 @@ def error(message: str, status: int, *, request: HttpRequest | None = None,
     return response
 
 
+def refused(request: HttpRequest, refusal: Refusal) -> JsonResponse:
+    """The answer to a Refusal a service raised: its words, its status, and Retry-After when waiting helps."""
+    return error(str(refusal), refusal.status, request=request, retry_after=refusal.retry_after)
+
+
+def answered(request: HttpRequest, form_from_request: Callable[[HttpRequest], ApiForm],
+              act: Callable[[dict], JsonResponse]) -> JsonResponse:
+    """Parse the request into its form, then ``act`` on the cleaned data; every refusal on the way is answered as
+    {"error": ...}: 400 for an invalid form, and any Refusal (an unreadable body, what a service raises) with its
+    own status and, when waiting helps, Retry-After."""
+    try:
+        form = form_from_request(request)
+        if not form.is_valid():
+            return error(form.first_error(), 400, request=request)
+        return act(form.cleaned_data)
+    except Refusal as exc:
+        return refused(request, exc)
+
+
+def _not_allowed(request: HttpRequest, methods: Iterable[str]) -> JsonResponse:
+    methods = list(methods)
+    response = error(f"Use {' or '.join(methods)} here.", 405, request=request)
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
 def allow(*methods: str) -> Callable:
     """Answer other methods with a JSON 405 that says which ones work."""
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if request.method not in methods:
-                response = error(f"Use {' or '.join(methods)} here.", 405, request=request)
-                response["Allow"] = ", ".join(methods)
-                return response
+                return _not_allowed(request, methods)
             return view(request, *args, **kwargs)
         return wrapper
     return decorator
+
+
+def by_method(**views: Callable) -> Callable:
+    """One URL, one view per method (``GET=list, POST=create``): each method's view does one thing, and other
+    methods get a JSON 405 that says which ones work."""
+    def view(request: HttpRequest, *args, **kwargs):
+        chosen = views.get(request.method)
+        if chosen is None:
+            return _not_allowed(request, views)
+        return chosen(request, *args, **kwargs)
+    view.csrf_exempt = all(getattr(chosen, "csrf_exempt", False) for chosen in views.values())
+    return view
 
 
 # Reads (GET, HEAD) are counted under their own, more generous budget: the page polls a training run's progress.

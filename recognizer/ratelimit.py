@@ -117,7 +117,7 @@ def _store() -> WindowCounts:
         return _stores.setdefault(path, WindowCounts(path))
 
 
-class StoreUnavailable(Exception):
+class CountsUnavailable(Exception):
     """The store cannot count, and what asked must not go uncounted (a sign-in): refuse it."""
 
 
@@ -125,7 +125,7 @@ def _over_budget(scope: str, keys: list[str], count: Callable[[WindowCounts, str
                  fail_open: bool = True) -> int | None:
     """``count(store, key, renews)`` for each key in the current window of ``scope``'s budget: None while every
     count is within the budget, else the whole seconds until the budget renews. When the store fails: None with
-    ``fail_open``, else StoreUnavailable."""
+    ``fail_open``, else CountsUnavailable."""
     budget: Budget = settings.RATE_LIMITS[scope]
     now = time.time()
     window = int(now // budget.seconds)
@@ -135,7 +135,7 @@ def _over_budget(scope: str, keys: list[str], count: Callable[[WindowCounts, str
     except (sqlite3.Error, OSError) as exc:  # never let the limiter take the site down: count nothing, say so
         if not fail_open:
             logger.error("Rate limit store %s failed, %s refused: %s", settings.RATE_LIMIT_STORE, scope, exc)
-            raise StoreUnavailable(str(exc)) from exc
+            raise CountsUnavailable(str(exc)) from exc
         logger.error("Rate limit store %s failed, request not counted: %s", settings.RATE_LIMIT_STORE, exc)
         return None
     if max(counts) <= budget.requests:
@@ -155,7 +155,7 @@ def failures_wait(scope: str, keys: list[str]) -> int | None:
     """None while every key has fewer failures in this window than ``scope``'s budget allows, else the whole
     seconds until the budget renews. Counts nothing: record each failure with failure_record(). Unlike request
     budgets this holds with RATE_LIMIT_ENABLED off, which is for many requests from one address (load
-    benchmarks, a classroom behind one NAT address), not for wrong passwords. It fails closed: StoreUnavailable
+    benchmarks, a classroom behind one NAT address), not for wrong passwords. It fails closed: CountsUnavailable
     when the store cannot be read, so that a guesser never gets uncounted tries."""
     return _over_budget(scope, keys, lambda store, key, renews: store.peek(key) + 1, fail_open=False)
 

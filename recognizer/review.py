@@ -11,12 +11,10 @@ it, with that version's reading.
 
 import io
 import logging
-from functools import partial
 
 import numpy as np
 import torch
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Case, Count, F, Q, QuerySet, When
 from django.db.models.functions import Coalesce
 from PIL import Image
@@ -25,7 +23,6 @@ from .inference import Predictor, shared_predictor
 from .ml.preprocessing import FIELD, normalise_digits
 from .ml.reader import PROBABILITY_DECIMALS
 from .models import Sample
-from .task_queue import task_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -79,33 +76,6 @@ def samples_score(*, batch_size: int | None = None) -> int:
     if scored:
         logger.info("Scored %d samples with %s", scored, f"v{predictor.version_id}")
     return scored
-
-
-def scoring_enqueue() -> None:
-    """Ask the worker to score now, once the current transaction commits (at once when there is none)."""
-    scoring_schedule(delay=0)
-
-
-def scoring_after_new_sample() -> None:
-    """A new sample is scored SCORE_DELAY_SECONDS after its save, with every other sample saved meanwhile."""
-    scoring_schedule(delay=settings.SCORE_DELAY_SECONDS)
-
-
-def scoring_schedule(*, delay: float) -> None:
-    """Have the worker score what is not scored ``delay`` seconds after the current transaction commits (a queue
-    that fails must not undo the save). On the database queue one scoring task waits at a time: a task not yet
-    started covers every sample committed before it starts, so a save finding one waiting only brings it forward
-    when it is due later. Two saves in the same instant may both queue one; the second then finds little to score.
-    Another backend has no worker to run a task later: the task is queued at once (the tests' ImmediateBackend
-    runs it there and then)."""
-    transaction.on_commit(partial(_scoring_queue, delay), robust=True)
-
-
-def _scoring_queue(delay: float) -> None:
-    from .tasks import samples_score_run  # the task module imports this one
-
-    if not task_schedule(samples_score_run, delay=delay):
-        samples_score_run.enqueue()
 
 
 def review_queue() -> QuerySet[Sample]:

@@ -4,8 +4,10 @@ import csv
 import io
 import logging
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import wraps
 from typing import IO
 
 import numpy as np
@@ -18,7 +20,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from PIL import Image
 
-from .exceptions import NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable
+from .exceptions import NoActiveModel, SampleLimitReached, SiteFull, StoreUnavailable, UnreadableImage
 from .inference import Serving, serving
 from .ml.decoding import posted_size
 from .ml.kept_drawing import kept_drawing
@@ -26,9 +28,9 @@ from .ml.numbers import NumberDigit, read_number
 from .ml.preprocessing import (
     InvalidImage, decode_image, encode_png, ink_map, located_ink, prepare_digit, to_mnist, to_model_input,
 )
-from .ml.reader import NOT_A_DIGIT
+from .ml.reader import NOT_A_DIGIT, Reading
 from .models import Sample
-from .review import scoring_after_new_sample
+from .tasks import scoring_after_new_sample
 from .visitors import Visitor
 
 logger = logging.getLogger(__name__)
@@ -36,33 +38,39 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    digit: int  # the best guess, whatever the verdict
-    confidence: float
-    probabilities: list[float]
-    verdict: str  # ml.reader's: digit, unsure or not_a_digit
-    not_a_digit_score: float | None  # None for a model saved without a detector
-    runner_up: int | None
+    """A digit read for a visitor: the network's Reading, the image it saw, and which model read it."""
+    reading: Reading
+    preprocessed: np.ndarray  # the (28, 28) uint8 image the network saw
     model_version: int
     personal: bool  # read by the session's own personal model
-    preprocessed: np.ndarray  # the (28, 28) uint8 image the network saw
     note: str | None = None  # for the person, when the model reading is not the one they chose
 
 
+def refusing_unreadable_images(service: Callable) -> Callable:
+    """The ML layer says InvalidImage and knows nothing of answers; a service says UnreadableImage, a Refusal."""
+    @wraps(service)
+    def wrapper(*args, **kwargs):
+        try:
+            return service(*args, **kwargs)
+        except InvalidImage as exc:
+            if isinstance(exc, UnreadableImage):
+                raise
+            raise UnreadableImage(str(exc)) from exc
+    return wrapper
+
+
+@refusing_unreadable_images
 def prediction_make(*, image_bytes: bytes, visitor: Visitor | None = None) -> Prediction:
     """Read a drawing with the model that serves this visitor (the shared one for none) and say which digit it is.
-    Raises InvalidImage or NoActiveModel."""
+    Raises UnreadableImage or NoActiveModel."""
     return _predict(prepare_digit(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS), visitor)
 
 
 def _predict(digit_image: np.ndarray, visitor: Visitor | None) -> Prediction:
     chosen = serving(visitor)
-    reading = chosen.predictor.read(to_model_input(digit_image))[0]
-    return Prediction(
-        digit=reading.digit, confidence=reading.confidence, probabilities=reading.probabilities,
-        verdict=reading.verdict, not_a_digit_score=reading.not_a_digit_score, runner_up=reading.runner_up,
-        model_version=chosen.predictor.version_id, personal=chosen.predictor.personal, preprocessed=digit_image,
-        note=chosen.note,
-    )
+    return Prediction(reading=chosen.predictor.read(to_model_input(digit_image))[0], preprocessed=digit_image,
+                      model_version=chosen.predictor.version_id, personal=chosen.predictor.personal,
+                      note=chosen.note)
 
 
 @dataclass(frozen=True)
@@ -76,9 +84,10 @@ class NumberReading:
     note: str | None = None
 
 
+@refusing_unreadable_images
 def number_read(*, image_bytes: bytes, visitor: Visitor | None = None) -> NumberReading:
-    """Read a whole number, digit by digit, with the model that serves this visitor. Raises InvalidImage (and
-    its TooManyDigits) or NoActiveModel."""
+    """Read a whole number, digit by digit, with the model that serves this visitor. Raises UnreadableImage (for
+    too many digits too) or NoActiveModel."""
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
     return _read_number(image, serving(visitor))
 
@@ -114,17 +123,18 @@ def _places(places: list[int], count: int) -> str:
     return f"the {named} digit{'s' if len(places) > 1 else ''} from the left"
 
 
+@refusing_unreadable_images
 def number_samples_create(*, visitor: Visitor, image_bytes: bytes, labels: str) -> list[Sample]:
     """Keep each digit of a number as its own labelled sample, left to right: the digit's part of the drawing,
     its 28x28 and what the model read. ``labels`` holds one digit per digit found (the person's corrections).
-    Raises InvalidImage, NoActiveModel or SampleLimitReached; stores nothing on failure."""
+    Raises UnreadableImage, NoActiveModel or SampleLimitReached; stores nothing on failure."""
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
     reading = _read_number(image, serving(visitor))
     if len(labels) != len(reading.digits):
         found = len(reading.digits)
-        raise InvalidImage(f"The drawing holds {found} digit{'s' if found != 1 else ''}, but {len(labels)} "
-                           f"label{'s were' if len(labels) != 1 else ' was'} given: give one per digit, left to "
-                           "right.")
+        raise UnreadableImage(f"The drawing holds {found} digit{'s' if found != 1 else ''}, but {len(labels)} "
+                              f"label{'s were' if len(labels) != 1 else ' was'} given: give one per digit, left "
+                              "to right.")
     _check_room(visitor, len(labels))
     samples = []
     try:
@@ -142,11 +152,8 @@ def number_samples_create(*, visitor: Visitor, image_bytes: bytes, labels: str) 
 
 
 def _prediction_of(digit: NumberDigit, reading: NumberReading) -> Prediction:
-    r = digit.reading
-    return Prediction(digit=r.digit, confidence=r.confidence, probabilities=r.probabilities, verdict=r.verdict,
-                      not_a_digit_score=r.not_a_digit_score, runner_up=r.runner_up,
-                      model_version=reading.model_version, personal=reading.personal,
-                      preprocessed=digit.digit_image)
+    return Prediction(reading=digit.reading, preprocessed=digit.digit_image, model_version=reading.model_version,
+                      personal=reading.personal)
 
 
 def _check_room(visitor: Visitor, wanted: int) -> None:
@@ -172,9 +179,10 @@ def unreviewed_samples_count() -> int:
     return Sample.objects.filter(status=Sample.Status.NEW).count()
 
 
+@refusing_unreadable_images
 def sample_create(*, visitor: Visitor, label: int, image_bytes: bytes) -> Sample:
     """Keep a labelled drawing for this visitor: the drawing (re-encoded as PNG), the 28x28 digit and what
-    the model serving it made of it. Raises InvalidImage, SampleLimitReached or SiteFull; stores nothing on
+    the model serving it made of it. Raises UnreadableImage, SampleLimitReached or SiteFull; stores nothing on
     failure."""
     _check_room(visitor, 1)
     image = decode_image(image_bytes, max_pixels=settings.MAX_IMAGE_PIXELS)
@@ -193,10 +201,10 @@ def _sample_save(*, visitor: Visitor, label: int, drawing: bytes, digit_image: n
                  prediction: Prediction | None) -> Sample:
     sample = Sample(
         session_key=visitor.session_key, network=visitor.network, label=label,
-        predicted=prediction.digit if prediction else None,
-        confidence=prediction.confidence if prediction else None,
-        verdict=prediction.verdict if prediction else "",
-        not_a_digit_score=prediction.not_a_digit_score if prediction else None,
+        predicted=prediction.reading.digit if prediction else None,
+        confidence=prediction.reading.confidence if prediction else None,
+        verdict=prediction.reading.verdict if prediction else "",
+        not_a_digit_score=prediction.reading.not_a_digit_score if prediction else None,
         model_version_id=prediction.model_version if prediction else None,
     )
     try:

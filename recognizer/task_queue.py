@@ -1,4 +1,5 @@
-"""Tasks that run a while from now, one waiting at a time, on django-tasks-db's queue (the worker's)."""
+"""The one task queue (django-tasks-db's, served by the training worker): its order, and tasks that run a while
+from now, one waiting at a time."""
 
 from datetime import timedelta
 
@@ -6,6 +7,14 @@ from django.utils import timezone
 from django_tasks.base import Task, TaskResultStatus
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
+
+# Served highest priority first, then oldest first (django-tasks-db's claim order). Scoring takes seconds, and staff's
+# review order should not wait for visitors' fine-tunes; staff's work (a shared run, housekeeping) goes next. A
+# visitor's run is one lower than VISITOR_PRIORITY for each run its network already has open: everyone's first run
+# goes before anyone's second, however many sessions one address opens.
+SCORING_PRIORITY = 100
+STAFF_PRIORITY = 50
+VISITOR_PRIORITY = 0
 
 
 def task_schedule(task: Task, *, delay: float) -> bool:

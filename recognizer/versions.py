@@ -23,7 +23,7 @@ from .ml.figures import ModelCard, VersionFigures
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
 from .models import ModelVersion, PersonalModel
-from .review import scoring_enqueue
+from .tasks import scoring_enqueue
 from .visitors import Visitor
 from .weights import weights_delete, weights_save, weights_stored, weights_upload
 

@@ -198,7 +198,7 @@ def test_deleting_my_model_cancels_my_queued_run_so_it_cannot_bring_the_model_ba
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.CANCELLED
     assert not ModelVersion.objects.owned_by(Visitor(site["key"])).exists()
-    from training.services import training_run_execute
+    from training.execution import training_run_execute
 
     assert training_run_execute(run_id=run.pk).status == TrainingRun.Status.CANCELLED  # a worker skips it
     assert not ModelVersion.objects.owned_by(Visitor(site["key"])).exists()

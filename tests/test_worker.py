@@ -207,7 +207,7 @@ def test_the_worker_takes_scoring_and_staff_work_first_then_everyones_first_run_
     database_queue, active_model_version, settings
 ):
     from recognizer.models import Sample
-    from recognizer.review import scoring_enqueue
+    from recognizer.tasks import scoring_enqueue
     from training.services import training_run_create_shared
 
     settings.SHARED_MAX_SESSION_SHARE = 1.0  # one session's approved sample makes a shared run here

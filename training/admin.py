@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from recognizer.exceptions import NoActiveModel
-from recognizer.models import ModelVersion, Sample
+from recognizer.models import Sample
 from recognizer.versions import active_version
 
 from .admin_figures import history_html, metrics_html, params_html, progress_html, run_live_json

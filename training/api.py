@@ -3,13 +3,11 @@ samples API). A request with no stored session has no visitor: it reads nothing 
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from recognizer.api import answered
-from recognizer.exceptions import NoActiveModel
+from recognizer.exceptions import Refusal
 from recognizer.forms import model_choice_form_from_request
-from recognizer.http import allow, error, rate_limited, visitor_for, visitor_of
+from recognizer.http import allow, answered, by_method, error, rate_limited, refused, visitor_for, visitor_of
 from recognizer.versions import personal_model_number, personal_model_state, personal_model_use
 
-from .exceptions import TrainingRefused
 from .models import TrainingRun
 from .services import training_run_create, training_run_queue_position, training_runs_fail_stale
 from .visitor_data import visitor_data_delete, visitor_data_summary, visitor_model_delete
@@ -35,19 +33,25 @@ def run_json(run: TrainingRun) -> dict:
     }
 
 
-@allow("GET", "POST")
 @rate_limited("train", "training runs")
-def train(request: HttpRequest) -> JsonResponse:
-    """POST: start a personal fine-tune on this visitor's samples. GET: their latest run, if any."""
-    if request.method == "GET":
-        return _latest_run(request)
+def train_start(request: HttpRequest) -> JsonResponse:
+    """Start a personal fine-tune on this visitor's samples (a session is made for one that has none)."""
     try:
         run = training_run_create(visitor=visitor_for(request))
-    except TrainingRefused as exc:
-        return error(str(exc), exc.status, request=request, retry_after=getattr(exc, "retry_after", None))
-    except NoActiveModel as exc:
-        return error(str(exc), 503, request=request)
+    except Refusal as exc:
+        return refused(request, exc)
     return JsonResponse({"job": run.pk, "status_url": f"/api/train/{run.pk}"}, status=202)
+
+
+@rate_limited("train", "training runs")
+def train_latest(request: HttpRequest) -> JsonResponse:
+    """This visitor's latest run, if any."""
+    training_runs_fail_stale()
+    latest = _personal_runs(request).first()
+    return JsonResponse({"run": run_json(latest) if latest else None})
+
+
+train = by_method(GET=train_latest, POST=train_start)
 
 
 def _personal_runs(request: HttpRequest):
@@ -55,12 +59,6 @@ def _personal_runs(request: HttpRequest):
     if visitor is None:
         return TrainingRun.objects.none()
     return TrainingRun.objects.filter(session_key=visitor.session_key, kind=TrainingRun.Kind.PERSONAL)
-
-
-def _latest_run(request: HttpRequest) -> JsonResponse:
-    training_runs_fail_stale()
-    latest = _personal_runs(request).first()
-    return JsonResponse({"run": run_json(latest) if latest else None})
 
 
 @allow("GET")
@@ -73,21 +71,15 @@ def train_status(request: HttpRequest, run_id: int) -> JsonResponse:
     return JsonResponse(run_json(run))
 
 
-@allow("GET", "POST", "DELETE")
 @rate_limited("samples", "changes")
-def model(request: HttpRequest) -> JsonResponse | HttpResponse:
-    """GET: which model reads this visitor's drawings. POST {"use": "personal"|"shared"}: switch. DELETE: delete
-    their personal model (and cancel a run that would bring it back); the shared one reads their drawings again."""
-    if request.method == "DELETE":
-        if (visitor := visitor_of(request)) is not None:
-            visitor_model_delete(visitor=visitor)
-        return HttpResponse(status=204)
-    if request.method == "POST":
-        return answered(request, model_choice_form_from_request, _model_use(request))
+def model_state(request: HttpRequest) -> JsonResponse:
+    """Which model reads this visitor's drawings, and their personal one if any."""
     return JsonResponse(personal_model_state(visitor_of(request)))
 
 
-def _model_use(request: HttpRequest):
+@rate_limited("samples", "changes")
+def model_use(request: HttpRequest) -> JsonResponse:
+    """{"use": "personal"|"shared"}: switch between their personal model and the shared one."""
     def use(data: dict) -> JsonResponse:
         visitor = visitor_of(request)
         if visitor is None or personal_model_use(visitor=visitor, personal=data["use"] == "personal") is None:
@@ -95,17 +87,35 @@ def _model_use(request: HttpRequest):
                          request=request)
         return JsonResponse(personal_model_state(visitor))
 
-    return use
+    return answered(request, model_choice_form_from_request, use)
 
 
-@allow("GET", "DELETE")
 @rate_limited("samples", "changes")
-def my_data(request: HttpRequest) -> JsonResponse:
-    """GET: what the site keeps of this visitor, in counts. DELETE: delete all of it, the session included."""
+def model_delete(request: HttpRequest) -> HttpResponse:
+    """Delete their personal model (and cancel a run that would bring it back); the shared one reads their
+    drawings again."""
+    if (visitor := visitor_of(request)) is not None:
+        visitor_model_delete(visitor=visitor)
+    return HttpResponse(status=204)
+
+
+model = by_method(GET=model_state, POST=model_use, DELETE=model_delete)
+
+
+@rate_limited("samples", "changes")
+def my_data_summary(request: HttpRequest) -> JsonResponse:
+    """What the site keeps of this visitor, in counts."""
+    return JsonResponse(visitor_data_summary(visitor=visitor_of(request)))
+
+
+@rate_limited("samples", "changes")
+def my_data_delete(request: HttpRequest) -> JsonResponse:
+    """Delete all of it, the session included."""
     visitor = visitor_of(request)
-    if request.method == "DELETE":
-        deleted = visitor_data_delete(visitor=visitor) if visitor else {"samples": 0, "personal_models": 0,
-                                                                         "training_runs": 0}
-        request.session.flush()  # the answer clears the cookie; the next visit starts afresh
-        return JsonResponse({"deleted": deleted})
-    return JsonResponse(visitor_data_summary(visitor=visitor))
+    deleted = visitor_data_delete(visitor=visitor) if visitor else {"samples": 0, "personal_models": 0,
+                                                                     "training_runs": 0}
+    request.session.flush()  # the answer clears the cookie; the next visit starts afresh
+    return JsonResponse({"deleted": deleted})
+
+
+my_data = by_method(GET=my_data_summary, DELETE=my_data_delete)

@@ -1,7 +1,9 @@
-"""Why a training run cannot start; the API answers each with a 4xx and the message."""
+"""Why a training run cannot start: Refusals (recognizer/exceptions.py), answered with their status and message."""
+
+from recognizer.exceptions import Refusal
 
 
-class TrainingRefused(Exception):
+class TrainingRefused(Refusal):
     status = 400
 
 
@@ -16,10 +18,6 @@ class TrainingAlreadyOpen(TrainingRefused):
 class TooManyOpenRuns(TrainingRefused):
     """The visitor's network has as many runs queued or running as it may have; try again in ``retry_after`` s."""
     status = 429
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class TooFewSamples(TrainingRefused):

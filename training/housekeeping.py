@@ -19,7 +19,6 @@ from django_tasks_db.models import DBTaskResult
 
 from recognizer.models import ModelVersion, PersonalModel
 from recognizer.retention import stored_data_clean
-from recognizer.task_queue import task_schedule
 
 from .models import TrainingRun
 
@@ -50,11 +49,3 @@ def task_results_prune(*, before: datetime) -> int:
     """Delete the task queue's rows of tasks that finished (succeeded or failed) before ``before``."""
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=before).delete()
     return deleted
-
-
-def housekeeping_schedule(*, delay: float) -> None:
-    """Have housekeeping run ``delay`` seconds from now: queue it, or bring forward the one already waiting. Only on
-    the database queue (another backend has no worker to run it later)."""
-    from .tasks import housekeeping  # the task module imports this one
-
-    task_schedule(housekeeping, delay=delay)

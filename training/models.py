@@ -3,6 +3,7 @@ from django.db.models import Q
 
 from recognizer.ml.figures import RunOutcome
 from recognizer.models import ModelVersion, Sample
+from recognizer.visitors import Visitor
 
 
 class TrainingRun(models.Model):
@@ -62,6 +63,11 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Training run {self.pk} ({self.status})"
+
+    @property
+    def visitor(self) -> Visitor:
+        """The visitor a personal run trains for."""
+        return Visitor(session_key=self.session_key, network=self.network)
 
     @property
     def outcome(self) -> RunOutcome:

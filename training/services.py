@@ -1,4 +1,5 @@
-"""Training runs: create one (enqueued on commit), run it in a worker, record everything.
+"""Training runs: create one (enqueued on commit), find its place in the queue, notice ones whose worker died.
+A worker runs them with training.execution.
 
 A personal run fine-tunes the shared active model on one session's own drawings; when its candidate passes the
 gate it serves that session alone (recognizer.versions.personal_model_promote). A shared run, started by staff,
@@ -7,8 +8,6 @@ The training itself (training.candidate) knows nothing of either.
 """
 
 import logging
-import threading
-import time
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -17,43 +16,30 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django_tasks.base import TASK_MIN_PRIORITY
+from django_tasks_db.models import DBTaskResult
 
 from recognizer.exceptions import NoActiveModel
 from recognizer.ml.figures import RunOutcome
-from recognizer.models import ModelVersion, Sample
+from recognizer.models import Sample
 from recognizer.services import samples_of
+from recognizer.task_queue import STAFF_PRIORITY, VISITOR_PRIORITY
+from recognizer.versions import active_version
 from recognizer.visitors import Visitor
-from recognizer.versions import (
-    active_version, model_version_create, model_versions_delete, personal_model_promote, personal_versions_prune,
-)
 
-from .ml.adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, GateRules, split_holdout
-from .candidate import Candidate, train_candidate
 from .exceptions import (
     NoUsableSamples, TooFewSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, WorkerStopped,
 )
+from .ml.adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, split_holdout
 from .models import TrainingRun
+from .tasks import fine_tune_run
 
 logger = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 1.0
-FINE_TUNE_TASK_PATH = "training.tasks.fine_tune_run"  # tasks.py imports this module, so named, not imported
-# One queue, served highest priority first, then oldest first (django-tasks-db's claim order). Scoring
-# (recognizer.tasks.SCORING_PRIORITY) and staff's work go before any visitor's run. A visitor's run is one lower for
-# each run its network already has open: everyone's first run goes before anyone's second, however many sessions
-# one address opens.
-STAFF_PRIORITY = 50
-VISITOR_PRIORITY = 0
 OPEN_RUNS_RETRY_AFTER = 60  # seconds: about a queued run's wait on an idle worker
 
 
 def personal_samples(visitor: Visitor) -> QuerySet[Sample]:
     """What a personal run trains on: this visitor's own samples that staff have not rejected."""
     return samples_of(visitor).exclude(status=Sample.Status.REJECTED)
-
-
-def run_visitor(run: TrainingRun) -> Visitor:
-    """The visitor a personal run trains for."""
-    return Visitor(session_key=run.session_key, network=run.network)
 
 
 def training_runs_fail_stale(*, stale_after: float | None = None) -> int:
@@ -74,9 +60,7 @@ def training_runs_fail_stale(*, stale_after: float | None = None) -> int:
 
 def _task_results_fail(run_ids: set[int], message: str) -> None:
     """Close the job queue's own records of those runs: a killed worker leaves them 'running' for ever."""
-    from django_tasks_db.models import DBTaskResult
-
-    for result in DBTaskResult.objects.running().filter(task_path=FINE_TUNE_TASK_PATH):
+    for result in DBTaskResult.objects.running().filter(task_path=fine_tune_run.module_path):
         if result.args_kwargs.get("kwargs", {}).get("run_id") in run_ids:
             result.set_failed(WorkerStopped(message))
 
@@ -215,108 +199,4 @@ def training_run_queue_position(run: TrainingRun) -> int | None:
 
 
 def _enqueue(run_id: int, priority: int) -> None:
-    from .tasks import fine_tune_run  # the task module imports this one
-
     fine_tune_run.using(priority=priority).enqueue(run_id=run_id)
-
-
-def training_run_execute(*, run_id: int) -> TrainingRun:
-    """Run a queued job in this (worker) process; record failure and re-raise it."""
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.status != TrainingRun.Status.QUEUED:
-            logger.warning("%s is not queued; not running it", run)
-            return run
-        now = timezone.now()
-        run.status, run.started, run.heartbeat = TrainingRun.Status.RUNNING, now, now
-        run.save(update_fields=["status", "started", "heartbeat"])
-    try:
-        _train_and_promote(run)
-    except Exception as exc:
-        if isinstance(exc, WorkerStopped):
-            logger.warning("%s interrupted: the worker is stopping", run)
-        else:
-            logger.exception("%s failed", run)
-        TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
-            status=TrainingRun.Status.FAILED, finished=timezone.now(), error=_readable(exc))
-        raise
-    return run
-
-
-def _readable(exc: Exception) -> str:
-    return str(exc) if str(exc) else type(exc).__name__
-
-
-# Set by the worker when it is asked to stop (Ctrl-C, a deploy): the run in hand stops at its next progress step,
-# within a second or so, and is marked interrupted instead of holding the shutdown until it ends.
-worker_stopping = threading.Event()
-INTERRUPTED = ("Interrupted: the training worker was stopped while this run trained, so nothing was changed. "
-               "Press Train to start again.")
-
-
-class _Progress:
-    """Write progress and a heartbeat to the run's row, at most once a second; stop the run when the worker is
-    stopping."""
-
-    def __init__(self, run: TrainingRun) -> None:
-        self.run_id, self.last = run.pk, 0.0
-
-    def __call__(self, fraction: float, *, force: bool = False, **fields) -> None:
-        if worker_stopping.is_set():
-            raise WorkerStopped(INTERRUPTED)
-        now = time.monotonic()
-        if force or fields or now - self.last >= HEARTBEAT_SECONDS:
-            self.last = now
-            TrainingRun.objects.filter(pk=self.run_id).update(progress=fraction, heartbeat=timezone.now(), **fields)
-
-
-def _rules(run: TrainingRun) -> GateRules:
-    if run.kind == TrainingRun.Kind.SHARED:
-        return GateRules(max_drop=settings.SHARED_MAX_MNIST_DROP, max_class_drop=settings.SHARED_MAX_CLASS_DROP)
-    return GateRules(max_drop=settings.FINE_TUNE_MAX_MNIST_DROP)
-
-
-def _train_and_promote(run: TrainingRun) -> None:
-    progress = _Progress(run)
-    candidate = train_candidate(run.parent, list(run.samples.order_by("id")), AdaptConfig(**run.params),
-                                rules=_rules(run), progress=progress, with_test_set=run.kind == TrainingRun.Kind.SHARED)
-    started = time.perf_counter()
-    version = _store(run, candidate)
-    with transaction.atomic():
-        # Locked, so that a cancellation (the visitor deleted their model or their data) either lands before this
-        # check, and the candidate goes, or waits until the run is finished.
-        if not TrainingRun.objects.select_for_update().filter(pk=run.pk, status=TrainingRun.Status.RUNNING).exists():
-            model_versions_delete(ModelVersion.objects.filter(pk=version.pk))
-            logger.info("%s was cancelled while it trained; its candidate is discarded", run)
-            return
-        if run.kind == TrainingRun.Kind.PERSONAL:
-            if candidate.decision.accepted:
-                personal_model_promote(visitor=run_visitor(run), version=version)
-            else:  # a rejected candidate is kept for inspection, within the session's cap
-                personal_versions_prune(visitor=run_visitor(run))
-        _finish(run, candidate, version, started)
-    logger.info("Training run %s %s: %s", run.pk, "accepted" if candidate.decision.accepted else "rejected",
-                candidate.decision.reason)
-
-
-def _finish(run: TrainingRun, candidate: Candidate, version: ModelVersion, started: float) -> None:
-    candidate.seconds["activate"] = round(time.perf_counter() - started, 3)
-    accepted = candidate.decision.accepted
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.SUCCEEDED if accepted else TrainingRun.Status.REJECTED,
-        progress=1.0, finished=timezone.now(), result=version, history=candidate.history,
-        metrics=run.outcome.merged(candidate.outcome()).to_json(),
-    )
-
-
-def _store(run: TrainingRun, candidate: Candidate) -> ModelVersion:
-    """Register the candidate as an inactive version: personal ones owned by the run's session."""
-    personal = run.kind == TrainingRun.Kind.PERSONAL
-    return model_version_create(
-        network=candidate.network, name_prefix=f"run{run.pk}",
-        metadata={"training_run": run.pk, "parent_version": run.parent_id},
-        parent=run.parent, owner=run_visitor(run) if personal else None, trained_on=candidate.trained_on,
-        gate_passed=candidate.decision.accepted, gate_reason=candidate.decision.reason,
-        notes=f"{'personal' if personal else 'shared'} fine-tune, training run {run.pk}",
-        figures=candidate.version_figures(training_run=run.pk),
-    )

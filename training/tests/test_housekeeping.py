@@ -11,7 +11,8 @@ from django_tasks_db.models import DBTaskResult
 from recognizer.models import ModelVersion, PersonalModel
 from recognizer.versions import model_version_create, personal_model_promote
 from recognizer.visitors import Visitor
-from training.housekeeping import housekeeping_run, housekeeping_schedule
+from training.housekeeping import housekeeping_run
+from training.tasks import housekeeping_schedule
 from training.models import TrainingRun
 
 LIVE, ENDED = "l" * 32, "e" * 32

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
-from recognizer.review import scoring_enqueue
+from recognizer.tasks import scoring_enqueue
 from training.models import TrainingRun
 from training.services import training_run_create_shared
 

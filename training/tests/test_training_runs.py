@@ -15,7 +15,8 @@ from recognizer.tests.drawings import as_upload, canvas_png
 from training.ml.adapt import GateRules, split_holdout
 from training.exceptions import NoUsableSamples, SampleUnreadable
 from training.models import TrainingRun
-from training.services import training_run_execute, training_runs_fail_stale
+from training.execution import training_run_execute
+from training.services import training_runs_fail_stale
 
 # A "1" written as a flag with a long base: a style the base model rarely sees.
 FLAG_ONE = [(0.2, 0.25), (0.55, 0.0), (0.55, 1.0), (0.2, 1.0), (0.9, 1.0)]
@@ -237,13 +238,6 @@ def test_training_requests_have_a_budget_per_address(client, tasks_not_run, sett
     answers = [client.post("/api/train").status_code for _ in range(3)]
     assert answers == [202, 409, 429]
     assert "Too many training runs" in client.post("/api/train").json()["error"]
-
-
-def test_the_task_path_named_in_services_is_the_fine_tune_tasks():
-    from training.services import FINE_TUNE_TASK_PATH
-    from training.tasks import fine_tune_run
-
-    assert fine_tune_run.module_path == FINE_TUNE_TASK_PATH
 
 
 def test_a_personal_model_is_never_activated_for_everyone(client, tasks_not_run, tiny_checkpoint, store_version):

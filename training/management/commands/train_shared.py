@@ -6,7 +6,8 @@ from recognizer.exceptions import InvalidModelVersion, NoActiveModel
 from recognizer.versions import model_version_activate
 from training.exceptions import TrainingRefused
 from training.models import TrainingRun
-from training.services import training_run_create_shared, training_run_execute
+from training.execution import training_run_execute
+from training.services import training_run_create_shared
 
 
 class Command(BaseCommand):

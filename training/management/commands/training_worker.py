@@ -7,8 +7,9 @@ from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEU
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand, Worker
 
 from training.candidate import warm_up
-from training.housekeeping import housekeeping_schedule
-from training.services import training_runs_fail_stale, worker_stopping
+from training.tasks import housekeeping_schedule
+from training.execution import worker_stopping
+from training.services import training_runs_fail_stale
 
 
 class StoppableWorker(Worker):
