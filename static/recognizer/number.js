@@ -2,14 +2,15 @@
  * Number mode: a whole number written on a wide pad, its digits side by side, read by POST /api/read.
  *
  * The Digit / Number switch (aria-pressed buttons) sets #recognizer's data-mode, which the stylesheet turns into the
- * pad's shape, and hands draw.js this script's reader (pad.setReader), which clears the pad. The choice is kept in
+ * pad's shape, and hands pad.js this script's reader (pad.setReader), which clears the pad. The choice is kept in
  * localStorage, so a reload comes back to it. Each reading shows each digit's box over the drawing with what it was
  * read as and how sure, the number (or why there is none: a piece that is no digit, digits that touch) and each
  * digit in the result panel, and is said through the page's announcer as the digit pad's answers are.
+ * Each digit's verdict is worded by wording.js, briefly (it is one of several): "Unsure — could also be 8".
  *
  * Saving: one small box per digit read, prefilled with the reading, for the person to confirm or correct (typing a
  * digit moves on to the next box, arrows move between them, Enter saves). A box holds the newest reading until the
- * person types in it (draw.js shows only answers about the drawing as it is now); Save sends exactly what the boxes
+ * person types in it (pad.js shows only answers about the drawing as it is now); Save sends exactly what the boxes
  * show, and only for the reading of the drawing on the pad. POST /api/samples/number keeps each digit
  * as its own labelled sample, and samples.js adds them to the strip (window.mnistsite.samples.add). Other scripts
  * hear of the mode through a "mode:change" event on #recognizer (detail.mode: "digit" or "number").
@@ -18,8 +19,8 @@
   "use strict";
 
   const root = document.getElementById("recognizer");
-  const { api, pad, samples } = window.mnistsite || {};
-  if (!root || !api || !pad) return;
+  const { api, pad, samples, wording } = window.mnistsite || {};
+  if (!root || !api || !pad || !wording) return;
 
   const STORAGE_KEY = "mnistsite.mode";
   const PAD_LABEL = "Drawing pad, wide. Write a number with a mouse, finger or pen: its digits side by side, "
@@ -34,6 +35,8 @@
     status: $("number-save-status"), button: saveButton(),
   };
   const { percent, plural } = api;
+  const { notADigit } = wording;
+  const BRIEF = { brief: true };   // a number's digit is worded briefly: "Unsure — could also be 8"
   const showStatus = api.statusLine(ui.status, pad.announce);
 
   /* Made here and put in the form only in Number mode: a hidden button would still count among the pad's. */
@@ -49,34 +52,14 @@
   let reading = null;             // the answer on show: {revision (of the drawing it read), digits}
   let saving = false;
 
-  /* ---------- Words for a digit read ---------- */
-
-  const unread = (digit) => digit.verdict === "not_a_digit";
-  const sure = (digit) => `${percent(digit.confidence)} sure`;
-  const alternative = (digit) => (typeof digit.runner_up === "number" ? digit.runner_up : null);
-
-  function verdictWords(digit) {
-    if (unread(digit)) return "Not a digit?";
-    const other = alternative(digit);
-    const also = other === null ? "" : ` — could also be ${other}`;
-    return digit.verdict === "unsure" ? `Unsure${also}` : `Confident${also}`;
-  }
-
-  function spokenDigit(digit) {
-    if (unread(digit)) return "not a digit";
-    const other = alternative(digit);
-    const unsure = digit.verdict === "unsure" ? "unsure, " : "";
-    return `${digit.digit} (${unsure}${sure(digit)}${other === null ? "" : `, could also be ${other}`})`;
-  }
-
   /* ---------- The reading ---------- */
 
-  /* Fills the panel, the boxes on the pad and the form; tells draw.js what to show in the pad's head and to say. */
+  /* Fills the panel, the boxes on the pad and the form; tells result.js what to show in the pad's head and to say. */
   function showReading(data) {
     const { digits } = data;
     const known = typeof data.number === "string";
-    const seen = digits.map((digit) => (unread(digit) ? "?" : String(digit.digit))).join("");
-    reading = { revision: pad.revision(), digits };   // draw.js shows only answers about the pad as it is now
+    const seen = digits.map((digit) => (notADigit(digit) ? "?" : String(digit.digit))).join("");
+    reading = { revision: pad.revision(), digits };   // pad.js shows only answers about the pad as it is now
     ui.body.dataset.complete = String(known);
     ui.label.textContent = known ? "The number" : "No number yet";
     ui.value.textContent = known ? data.number : seen;
@@ -86,7 +69,7 @@
     showBoxes(digits);
     fillForm(digits);
     const count = digits.length === 1 ? "One digit" : `${digits.length} digits`;
-    const each = `${count}: ${digits.map(spokenDigit).join("; ")}.`;
+    const each = `${count}: ${digits.map((digit) => wording.said(digit, BRIEF)).join("; ")}.`;
     const why = data.reason ? ` ${data.reason}` : "";
     return {
       digit: null, verdict: null,
@@ -108,7 +91,7 @@
       alt: "", decoding: "async",   // what the network saw: the digit and its words say what it made of it
     });
     const value = Object.assign(document.createElement("span"), {
-      className: "number-digit__value", textContent: unread(digit) ? "?" : String(digit.digit),
+      className: "number-digit__value", textContent: notADigit(digit) ? "?" : String(digit.digit),
     });
     const confidence = Object.assign(document.createElement("span"), {
       className: "number-digit__confidence", textContent: percent(digit.confidence),
@@ -118,7 +101,7 @@
                            optimum: 1, value: digit.confidence });
     meter.setAttribute("aria-label", `Confidence in digit ${index + 1}`);
     const verdict = Object.assign(document.createElement("span"), {
-      className: "number-digit__verdict", textContent: verdictWords(digit),
+      className: "number-digit__verdict", textContent: wording.verdict(digit, BRIEF),
     });
     item.append(place, image, value, confidence, meter, verdict);
     return item;
@@ -140,7 +123,7 @@
       box.style.height = `${place.height * 100}%`;
       const tag = document.createElement("span");
       tag.className = "pad__tag";
-      tag.textContent = unread(digit) ? "no digit?"
+      tag.textContent = notADigit(digit) ? "no digit?"
         : `${digit.digit}${digit.verdict === "unsure" ? "?" : ""} · ${percent(digit.confidence)}`;
       box.append(tag);
       return box;
@@ -195,7 +178,7 @@
 
   /* A digit's box, prefilled with its reading or, with `value`, holding what the person typed for it. */
   function labelBox(digit, index, count, value) {
-    const read = unread(digit) ? "" : String(digit.digit);
+    const read = notADigit(digit) ? "" : String(digit.digit);
     const wrap = document.createElement("div");
     wrap.className = "number-save__digit";
     const input = document.createElement("input");
@@ -210,7 +193,7 @@
     const caption = document.createElement("span");
     caption.className = "number-save__read";
     caption.id = `number-save-read-${index}`;
-    const [said, how] = unread(digit) ? ["no digit?", ""] : [`read ${digit.digit}`, percent(digit.confidence)];
+    const [said, how] = notADigit(digit) ? ["no digit?", ""] : [`read ${digit.digit}`, percent(digit.confidence)];
     caption.append(Object.assign(document.createElement("span"), { textContent: said }),
                    Object.assign(document.createElement("span"), { textContent: how ? ` ${how}` : "" }));
     input.setAttribute("aria-describedby", caption.id);
@@ -322,7 +305,7 @@
     }
   }
 
-  /* The stylesheet shapes the pad from data-mode, so it is set before draw.js measures the pad for the new reader. */
+  /* The stylesheet shapes the pad from data-mode, so it is set before pad.js measures the pad for the new reader. */
   function setMode(chosen, { announce = false } = {}) {
     if (chosen === mode) return;
     mode = chosen;

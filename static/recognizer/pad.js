@@ -1,5 +1,5 @@
 /*
- * The drawing page: a pointer-driven canvas, live prediction and the result panel.
+ * The drawing pad: a pointer-driven canvas, its tools and keys, and what reads it (window.mnistsite.pad).
  *
  * Strokes are kept as arrays of points in units of the pad's height (y 0..1, x 0..aspect), so undo and resizing
  * simply redraw them. The pad is square for one digit and wide for a number: its shape is the stylesheet's (the
@@ -7,52 +7,42 @@
  * server reads the alpha channel as ink. What is sent is the same strokes redrawn SEND_SIDE pixels high (and as
  * wide as the pad's shape makes it), whatever the screen's pixel density: a phone's 3x canvas would be nine times
  * the pixels to upload and decode, for a digit the network sees at 20 px anyway.
- * Predictions are debounced while drawing; every request gets a sequence number and only the answer to the
- * newest one is shown, while superseded requests are aborted. Any change of the drawing (a point added mid-stroke,
- * a stroke, undo, clear, a picture) supersedes them too: an answer is shown only while the pad still holds what it
- * read, so a late one never stands for a drawing the person has since changed.
+ * The pad is read as the person draws, through predictor.js (debounced; only the newest request's answer shown). Any
+ * change of the drawing (a point added mid-stroke, a stroke, undo, clear, a picture) cancels what is on its way: an
+ * answer is shown only while the pad still holds what it read, so a late one never stands for a drawing the person
+ * has since changed. Answers are shown in the result panel by result.js.
  * Instead of strokes the pad can hold a picture (upload.js: a file chosen or dropped): once the server has read
  * it, it is shown scaled to fit and the file itself is what is sent, to predict and to save. Drawing replaces it:
  * the pad's status line says so, and Undo of the strokes drawn over it brings the picture back.
- * What reads the drawing is a reader: by default the one-digit reader here (POST /api/predict, the result panel);
+ * What reads the drawing is a reader: by default the one-digit reader (POST /api/predict, result.js's panel);
  * number.js swaps in its own with pad.setReader() (its URL, its panel, its words), which clears the pad.
  *
  * model.js, samples.js and training.js use the pad through window.mnistsite.pad and listen for two events on
  * #recognizer: "pad:change" (the drawing changed; detail.empty, and detail.picture: whether it is a picture now;
- * also sent when a stroke goes on after a reading of it was shown) and "pad:state" (the result panel changed;
- * detail.digit is the predicted digit, or null when no prediction is shown or it is not one digit's; detail.reader
- * is which model read it, {version, personal, note}, as the answer says; detail.mode the reader's name). The line
- * naming the model is model.js's.
+ * also sent when a stroke goes on after a reading of it was shown) and "pad:state" (the result panel changed:
+ * result.js says what it carries).
  * The pad's keys act only while it, its tools or the label buttons have focus (api.isShortcut).
  */
 (() => {
   "use strict";
 
   const root = document.getElementById("recognizer");
-  const { api } = window.mnistsite || {};
-  if (!root || !api) return;
+  const { api, result, predictor } = window.mnistsite || {};
+  if (!root || !api || !result || !predictor) return;
 
   const LINE_WIDTH = 1 / 14;      // of the pad's height: about MNIST's stroke once a digit is scaled to 20 px
   const SEND_SIDE = 280;          // pixels high of the image sent for prediction and kept as a sample
   const INK = "#111827";
-  const DEBOUNCE_MS = 200;        // after the last pointer move
-  const BUSY_DELAY_MS = 250;      // show "Thinking…" only when an answer is slow, to avoid flicker
-  const NETWORK_ERROR = "Could not reach the recogniser — try again.";
 
   const $ = (id) => document.getElementById(id);
   const canvas = $("pad-canvas");
   const PAD_LABEL = canvas.getAttribute("aria-label");
   const ui = {
     undo: $("undo-button"), clear: $("clear-button"), predict: $("predict-button"),
-    placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"), guess: $("pad-guess"),
-    result: $("result"), status: $("result-status"), idle: $("result-idle"), body: $("result-body"),
-    message: $("result-message"), messageText: $("result-message-text"),
-    digit: $("result-digit"), confidence: $("confidence-text"), meter: $("confidence-meter"),
-    verdict: $("confidence-verdict"), digitLabel: $("result-digit-label"),
-    confidenceUnit: $("confidence-unit"), bars: Array.from($("probability-bars").children),
-    networkInput: $("network-input"), announcer: $("announcer"), padStatus: $("pad-status"),
+    placeholder: $("pad-placeholder"), strokeCount: $("stroke-count"), padStatus: $("pad-status"),
   };
-  const { percent, plural } = api;   // percent keeps trailing zeros here: "40.0 %"
+  const { plural } = api;
+  const { announce } = result;
 
   /* ---------- Drawing ---------- */
 
@@ -271,7 +261,7 @@
   /* The drawing is no longer what any answer on its way read: those are stale, and their requests aborted. */
   function edited() {
     revision += 1;
-    cancelPrediction();
+    predictor.cancel();
   }
 
   function padChanged() {
@@ -289,7 +279,7 @@
     ui.undo.setAttribute("aria-disabled", String(empty));
     ui.clear.setAttribute("aria-disabled", String(empty));
     ui.predict.setAttribute("aria-disabled", String(empty));
-    if (empty) showState("idle");
+    if (empty) result.showState(reader, "idle");
     // A refusal was about an earlier file, and "replaced the picture" holds only while Undo can bring it back.
     clearPadStatus("error", ...(replaced ? [] : ["note"]));
     padChanged();
@@ -306,137 +296,10 @@
     ui.padStatus.dataset.kind = "";
   }
 
-  /* ---------- Prediction ---------- */
-
-  let sequence = 0;       // number of the newest request; answers to any other are stale
-  let inFlight = null;    // AbortController of the newest request still running
-  let debounceTimer = null;
-  let busyTimer = null;
-
-  function schedulePrediction() {
-    clearTimeout(debounceTimer);
-    debounceTimer = setTimeout(predictNow, DEBOUNCE_MS);
-  }
-
-  function cancelPrediction() {
-    clearTimeout(debounceTimer);
-    sequence += 1;        // whatever is still on its way is now stale
-    if (inFlight) inFlight.abort();
-    inFlight = null;
-    setBusy(false);
-  }
-
-  /*
-   * Send fields ({image} or {file}) as the newest request; show(answer, current) runs unless a newer request or
-   * any change of the drawing made it stale meanwhile (current() says whether it still is). Resolves once done.
-   */
-  async function ask(fields, show) {
-    cancelPrediction();
-    const mine = sequence;
-    const current = () => mine === sequence;
-    const controller = new AbortController();
-    inFlight = controller;
-    clearTimeout(busyTimer);
-    busyTimer = setTimeout(() => setBusy(true), BUSY_DELAY_MS);
-    try {
-      const answer = await requestPrediction(fields, controller.signal);
-      if (current()) await show(answer, current);
-    } catch (error) {
-      if (error.name !== "AbortError") throw error;   // api.request rejects only when aborted: superseded
-    } finally {
-      if (current()) {
-        inFlight = null;
-        setBusy(false);
-      }
-    }
-  }
-
-  function predictNow() {
-    cancelPrediction();
-    if (isEmpty()) return Promise.resolve();
-    return ask(fieldsToSend(), (answer) => (answer.ok ? showAnswer(answer.data) : showMessage(answer.error)));
-  }
-
-  /* POST the drawing to the reader; resolve to {ok, data} or {ok: false, error}, reject only when aborted. */
-  async function requestPrediction(fields, signal) {
-    const answer = await api.request(reader.url, {
-      method: "POST", body: fields, signal, networkError: NETWORK_ERROR,
-    });
-    if (answer.ok && !(answer.data && reader.accepts(answer.data))) {
-      return { ok: false, error: NETWORK_ERROR };
-    }
-    return answer;
-  }
-
-  function setBusy(busy) {
-    if (!busy) clearTimeout(busyTimer);
-    ui.status.hidden = !busy;
-    ui.result.setAttribute("aria-busy", String(busy));
-  }
-
-  /* ---------- Result panel ---------- */
-
-  /* digit and model: the predicted digit and the model that read it, while state is "result". */
-  function showState(state, digit = null, model = null, verdict = null) {
-    ui.idle.hidden = state !== "idle";
-    ui.message.hidden = state !== "message";
-    reader.body.hidden = state !== "result";
-    ui.guess.hidden = state !== "result";
-    ui.result.dataset.state = state;
-    const result = state === "result";
-    root.dispatchEvent(new CustomEvent("pad:state", {
-      detail: { state, digit: result ? digit : null, reader: result ? model : null,
-                verdict: result ? verdict : null, mode: reader.name },
-    }));
-  }
-
-  /* An answer the reader accepted: its panel filled, the pad's guess, who read it, and its words said. */
-  function showAnswer(data) {
-    shownRevision = revision;
-    const shown = reader.show(data);   // {digit, verdict, guess, spoken}
-    ui.guess.textContent = shown.guess;
-    showState("result", shown.digit, { version: data.model_version, personal: Boolean(data.personal),
-                                       note: data.note || null }, shown.verdict);
-    if (!activeStroke) announce(shown.spoken);
-  }
-
-  /* The server's verdict, worded: the page never works it out itself, so it agrees with the API and the admin. */
-  function showPrediction(data) {
-    const { digit, confidence, probabilities, verdict } = data;
-    const alternative = typeof data.runner_up === "number" ? data.runner_up : null;
-    const noDigit = verdict === "not_a_digit";
-    ui.body.dataset.verdict = verdict;
-    ui.digit.textContent = String(digit);
-    ui.digitLabel.textContent = noDigit ? "That doesn\u2019t look like a digit" : "Most likely digit";
-    ui.confidence.textContent = percent(confidence);
-    // The classifier's confidence is among digits only: for a drawing that is none, say so beside the figure.
-    ui.confidenceUnit.textContent = noDigit ? `that it is a ${digit}, if a digit at all` : "confidence";
-    ui.meter.value = confidence;
-    ui.verdict.textContent = wording(verdict, digit, alternative);
-    ui.bars.forEach((row, index) => {
-      const p = probabilities[index];
-      row.style.setProperty("--p", String(p));
-      row.dataset.probability = String(p);
-      row.classList.toggle("is-winner", index === digit);
-      row.querySelector(".bars__value").textContent = percent(p);
-      row.setAttribute("aria-label", `${index}: ${percent(p)}${index === digit ? " (most likely)" : ""}`);
-    });
-    ui.networkInput.src = data.preprocessed;
-    const also = alternative === null ? "" : ` It could also be ${aDigit(alternative)}.`;
-    const unsure = verdict === "unsure" ? "Unsure: " : "";
-    return {
-      digit, verdict,
-      guess: noDigit ? "Not a digit?" : `Looks like ${digit} · ${percent(confidence)}`,
-      spoken: noDigit ? `That doesn\u2019t look like a digit. Best guess: ${digit}.`
-        : `${unsure}Looks like ${aDigit(digit)} (${percent(confidence)} sure).${also}`,
-    };
-  }
+  /* ---------- Reading it ---------- */
 
   /* The reader of one digit: /api/predict, shown in the result panel. */
-  const digitReader = {
-    name: "digit", url: root.dataset.predictUrl, label: PAD_LABEL, body: ui.body,
-    accepts: (data) => Array.isArray(data.probabilities), show: showPrediction,
-  };
+  const digitReader = { name: "digit", url: root.dataset.predictUrl, label: PAD_LABEL, ...result.digitPanel };
   let reader = digitReader;
 
   /*
@@ -455,28 +318,21 @@
     fitCanvas();
   }
 
-  const aDigit = (digit) => `${digit === 8 ? "an" : "a"} ${digit}`;   // "an 8", said as "eight"
-
-  function wording(verdict, digit, alternative) {
-    const also = alternative === null ? "" : ` — could also be ${aDigit(alternative)}`;
-    if (verdict === "not_a_digit") {
-      return "Draw one digit from 0 to 9 — or, if this is one, save it with its label";
-    }
-    if (verdict === "digit") return `Confident${also}`;
-    // Size and position do not matter (the server crops and centres the ink): only the shape can help.
-    return `Unsure${also || " — try a clearer shape"}`;
+  function schedulePrediction() {
+    predictor.schedule(predictNow);
   }
 
-  function showMessage(text) {
-    ui.messageText.textContent = text;
-    showState("message");
-    announce(text);
+  function predictNow() {
+    predictor.cancel();
+    if (isEmpty()) return Promise.resolve();
+    return predictor.ask(reader, fieldsToSend(),
+                         (answer) => (answer.ok ? showAnswer(answer.data) : result.showMessage(reader, answer.error)));
   }
 
-  function announce(text) {
-    // Re-setting the same text would not be announced again: clear first, set on the next frame.
-    ui.announcer.textContent = "";
-    requestAnimationFrame(() => { ui.announcer.textContent = text; });
+  /* An answer the reader accepted, about the drawing as it is now: said unless a stroke is under way. */
+  function showAnswer(data) {
+    shownRevision = revision;
+    result.showAnswer(reader, data, { say: !activeStroke });
   }
 
   /* ---------- Keyboard and buttons ---------- */
@@ -524,10 +380,10 @@
   async function putPicture(file) {
     if (activeStroke) return { ok: false, error: "Finish the stroke first, then choose a picture." };
     const before = revision;
-    let result = null;
-    await ask({ file }, async (answer, current) => {
+    let outcome = null;
+    await predictor.ask(reader, { file }, async (answer, current) => {
       if (!answer.ok) {
-        result = answer;
+        outcome = answer;
         return;
       }
       const image = await pictureImage(file, answer.data.preprocessed);
@@ -538,9 +394,9 @@
       drawingChanged();
       redraw();
       showAnswer(answer.data);
-      result = answer;
+      outcome = answer;
     });
-    return result;
+    return outcome;
   }
 
   /* ---------- For model.js, samples.js, training.js and upload.js ---------- */
