@@ -52,3 +52,7 @@ class StoreUnavailable(Refusal):
 
     status = 503
     retry_after = STORE_RETRY_AFTER
+
+
+class SampleUnreadable(Exception):
+    """A sample's stored 28x28 cannot be read: scoring leaves it unscored, a training run fails saying so."""

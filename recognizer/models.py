@@ -2,17 +2,21 @@ import uuid
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from PIL import Image
 
-from .ml.figures import VersionFigures
+from .exceptions import SampleUnreadable, StoreUnavailable
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
-from .weights import weights_local_path
+from .ml.figures import VersionFigures
 from .ml.network import DigitNet
+from .ml.preprocessing import FIELD
 from .ml.reader import DIGIT, NOT_A_DIGIT, UNSURE
 from .visitors import Visitor
+from .weights import weights_local_path
 
 
 class ModelVersionQuerySet(models.QuerySet):
@@ -190,6 +194,23 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"Sample {self.pk}: {self.label}"
+
+    def stored_digit(self) -> np.ndarray:
+        """The (28, 28) uint8 image the network saw when the sample was saved, from its file: what scoring and
+        training read. SampleUnreadable, saying why, when the file is gone, damaged or another size;
+        StoreUnavailable when the store cannot be reached (trying again later may work)."""
+        try:
+            with self.digit.open("rb") as handle:
+                digit = np.array(Image.open(handle).convert("L"), dtype=np.uint8)
+        except (OSError, ValueError, SyntaxError) as exc:  # missing, or not a PNG Pillow can read
+            raise SampleUnreadable(f"Sample {self.pk}'s image cannot be read ({exc or type(exc).__name__}).") from exc
+        except Exception as exc:  # the store's own client errors (S3 unreachable)
+            raise StoreUnavailable(f"The store holding sample {self.pk}'s image cannot be reached "
+                                   f"({exc or type(exc).__name__}).") from exc
+        if digit.shape != (FIELD, FIELD):
+            raise SampleUnreadable(f"Sample {self.pk}'s image is {digit.shape[1]}×{digit.shape[0]}, not "
+                                   f"{FIELD}×{FIELD}.")
+        return digit
 
     @property
     def model_disagreed(self) -> bool | None:

@@ -9,7 +9,6 @@ burst of saves is scored together and a single save is scored too. Each score re
 it, with that version's reading.
 """
 
-import io
 import logging
 
 import numpy as np
@@ -17,10 +16,10 @@ import torch
 from django.conf import settings
 from django.db.models import Case, Count, F, Q, QuerySet, When
 from django.db.models.functions import Coalesce
-from PIL import Image
 
+from .exceptions import SampleUnreadable
 from .inference import Predictor, shared_predictor
-from .ml.preprocessing import FIELD, normalise_digits
+from .ml.preprocessing import normalise_digits
 from .ml.reader import PROBABILITY_DECIMALS
 from .models import Sample
 
@@ -38,13 +37,10 @@ def samples_to_score(version_id: int) -> QuerySet[Sample]:
 
 
 def _stored_digit(sample: Sample) -> np.ndarray | None:
-    """The 28x28 the network saw when the sample was saved, from its file; None when the file is gone or damaged."""
     try:
-        with sample.digit.open("rb") as handle:
-            digit = np.asarray(Image.open(io.BytesIO(handle.read())).convert("L"))
-    except (OSError, ValueError, SyntaxError):
+        return sample.stored_digit()
+    except SampleUnreadable:
         return None
-    return digit if digit.shape == (FIELD, FIELD) else None
 
 
 def _score_batch(samples: list[Sample], predictor: Predictor) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 from django.conf import settings
-from PIL import Image
 
 from recognizer.ml.figures import Change, HeldOut, NondigitRecall, RunOutcome, Scores, VersionFigures
 from recognizer.ml.network import DigitNet
@@ -31,7 +30,7 @@ from .ml.adapt import (
 )
 from .ml.data import mnist_arrays
 from .ml.detector import NONDIGIT_SEEDS, nondigit_digits
-from .exceptions import NoUsableSamples, SampleUnreadable
+from .exceptions import NoUsableSamples
 from .ml.nondigits import training_families
 
 # Shares of the progress bar: reading the drawings (and, the first time, the parent's MNIST features), training,
@@ -71,7 +70,7 @@ def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptCo
                     progress: Progress, with_test_set: bool = False) -> Candidate:
     seconds, device = {}, pick_device(settings.TRAINING_DEVICE)
     started = time.perf_counter()
-    digits, labels = _load_digits(samples)
+    digits, labels = [sample.stored_digit() for sample in samples], [sample.label for sample in samples]
     if not digits:
         raise NoUsableSamples("Every sample of this run was deleted before it started; nothing was trained.")
     train_ids, held_ids = split_holdout(labels, fraction=settings.HOLDOUT_FRACTION, seed=config.seed)
@@ -116,20 +115,6 @@ def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptCo
 
 def _lap(started: float) -> float:
     return round(time.perf_counter() - started, 3)
-
-
-def _load_digits(samples: list[Sample]) -> tuple[list[np.ndarray], list[int]]:
-    digits = []
-    for sample in samples:
-        try:
-            with sample.digit.open("rb") as handle:
-                digit = np.asarray(Image.open(handle).convert("L"), dtype=np.uint8)
-        except Exception as exc:
-            raise SampleUnreadable(f"Sample {sample.pk}'s image cannot be read ({exc or type(exc).__name__}).") from exc
-        if digit.shape != (28, 28):
-            raise SampleUnreadable(f"Sample {sample.pk}'s image is {digit.shape[1]}×{digit.shape[0]}, not 28×28.")
-        digits.append(digit.copy())
-    return digits, [sample.label for sample in samples]
 
 
 def _test_scores(network: DigitNet, device: torch.device) -> Scores:

@@ -30,9 +30,5 @@ class TooFewSessions(TrainingRefused):
     status = 400
 
 
-class SampleUnreadable(Exception):
-    """A sample's stored image cannot be read; the run fails with this message."""
-
-
 class WorkerStopped(Exception):
     """The worker running a job died; recorded on the job queue's own result row."""

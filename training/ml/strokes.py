@@ -19,7 +19,7 @@ Point = tuple[float, float]
 Stroke = list[list[Point]]
 
 SUPERSAMPLE = 4             # drawn at 4x and box-reduced: anti-aliased edges, as a canvas draws them
-PAGE_PEN = 1 / 14           # the page's pen width, as a fraction of the canvas side (draw.js LINE_WIDTH)
+PAGE_PEN = 1 / 14           # the page's pen width, as a fraction of the canvas side (pad.js LINE_WIDTH)
 OTHER_PENS = (1 / 40, 1 / 9)  # other drawing apps: fine-liners to markers
 CANVAS_SIDES = (200, 600)
 EDGE = 2                    # pixels between the ink and the canvas's edge, at least

@@ -13,7 +13,8 @@ from bench.pen_digits import iter_pen_digits
 from recognizer.models import ModelVersion, PersonalModel, Sample
 from recognizer.tests.drawings import as_upload, canvas_png
 from training.ml.adapt import GateRules, split_holdout
-from training.exceptions import NoUsableSamples, SampleUnreadable
+from recognizer.exceptions import SampleUnreadable
+from training.exceptions import NoUsableSamples
 from training.models import TrainingRun
 from training.execution import training_run_execute
 from training.services import training_runs_fail_stale
