@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -6,13 +5,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from recognizer.exceptions import NoActiveModel
-from recognizer.models import Sample
-from recognizer.versions import active_version
 
 from .admin_figures import history_html, metrics_html, params_html, progress_html, run_live_json
 from .exceptions import TrainingRefused
 from .models import TrainingRun
-from .services import shared_samples, shared_samples_held_out, shared_samples_shortfall, training_run_create_shared
+from .services import shared_run_plan, training_run_create_shared
 
 
 @admin.register(TrainingRun)
@@ -74,7 +71,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
         return TemplateResponse(request, "admin/training/trainingrun/train_shared.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": "Fine-tune the shared model",
-            **_shared_plan(),
+            **shared_run_plan(),
         })
 
     @admin.display(description="progress")
@@ -104,19 +101,3 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="session")
     def short_session(self, run: TrainingRun) -> str:
         return (run.session_key or "")[:8] or "—"
-
-
-def _shared_plan() -> dict:
-    """What a shared run would train on now, for the confirmation page."""
-    approved = Sample.objects.filter(status=Sample.Status.APPROVED)
-    try:
-        kept, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
-        problem = shared_samples_shortfall(kept) if kept else None
-    except TrainingRefused as exc:
-        kept, left_out, problem = [], {}, str(exc)
-    held_out = shared_samples_held_out(kept)
-    return {"approved": approved.count(), "sessions": approved.values("session_key").distinct().count(),
-            "kept": len(kept), "left_out": left_out, "problem": problem, "min_samples": settings.SHARED_MIN_SAMPLES,
-            "held_out": held_out, "trained_on": len(kept) - held_out,
-            "max_share": settings.SHARED_MAX_SESSION_SHARE, "parent": active_version(),
-            "open_run": TrainingRun.objects.filter(kind=TrainingRun.Kind.SHARED, status__in=TrainingRun.OPEN).first()}

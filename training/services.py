@@ -27,7 +27,8 @@ from recognizer.versions import active_version
 from recognizer.visitors import Visitor
 
 from .exceptions import (
-    NoUsableSamples, TooFewSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, WorkerStopped,
+    NoUsableSamples, TooFewSamples, TooFewSessions, TooManyOpenRuns, TrainingAlreadyOpen, TrainingRefused,
+    WorkerStopped,
 )
 from .ml.adapt import HOLDOUT_MIN_PER_DIGIT, AdaptConfig, split_holdout
 from .models import TrainingRun
@@ -151,6 +152,22 @@ def shared_samples(max_share: float) -> tuple[list[int], dict[str, int]]:
         if count > cap:
             left_out[(session_key or "ended")[:8]] = count - cap
     return kept, left_out
+
+
+def shared_run_plan() -> dict:
+    """What a shared run would train on now, for the confirmation page."""
+    approved = Sample.objects.filter(status=Sample.Status.APPROVED)
+    try:
+        kept, left_out = shared_samples(settings.SHARED_MAX_SESSION_SHARE)
+        problem = shared_samples_shortfall(kept) if kept else None
+    except TrainingRefused as exc:
+        kept, left_out, problem = [], {}, str(exc)
+    held_out = shared_samples_held_out(kept)
+    return {"approved": approved.count(), "sessions": approved.values("session_key").distinct().count(),
+            "kept": len(kept), "left_out": left_out, "problem": problem, "min_samples": settings.SHARED_MIN_SAMPLES,
+            "held_out": held_out, "trained_on": len(kept) - held_out,
+            "max_share": settings.SHARED_MAX_SESSION_SHARE, "parent": active_version(),
+            "open_run": TrainingRun.objects.filter(kind=TrainingRun.Kind.SHARED, status__in=TrainingRun.OPEN).first()}
 
 
 def shared_samples_held_out(sample_ids: list[int]) -> int:

@@ -25,15 +25,14 @@ class Command(BaseCommand):
             run = training_run_create_shared(requested_by=requested_by, enqueue=enqueue)
         except (TrainingRefused, NoActiveModel) as exc:
             raise CommandError(str(exc)) from exc
-        left_out = (run.metrics or {}).get("left_out") or {}
-        for session, count in left_out.items():
+        for session, count in (run.outcome.left_out or {}).items():
             self.stdout.write(f"Left out {count} sample(s) of session {session} (over its share).")
         if enqueue:
             self.stdout.write(self.style.SUCCESS(f"Queued shared training run {run.pk} for the worker."))
             return
         self._run_with_progress(run)
         run.refresh_from_db()
-        self.stdout.write(f"Gate: {run.metrics.get('gate')}")
+        self.stdout.write(f"Gate: {run.outcome.gate}")
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"Shared training run {run.pk} {run.status}; the shared model is unchanged.")
         if activate:
