@@ -14,6 +14,7 @@ from recognizer.versions import model_version_activate, personal_model_promote
 from training.models import TrainingRun
 
 from .axe import severe_violations
+from recognizer import inference
 from recognizer.visitors import Visitor
 from .helpers import (
     ONE, SEVEN, answers_from, draw_with_finger, draw_with_mouse, expect_prediction, held_out, model_line,
@@ -206,6 +207,9 @@ def test_when_your_model_cannot_be_loaded_the_shared_one_reads_and_the_page_says
         samples_page: Page, own_model, active_model_version):
     page = samples_page
     own_model(page).weights_path.unlink()
+    # The page's state already asked which model serves, so this process holds the network in memory and could go
+    # on serving it: start afresh, as a web process that has not loaded it yet and must read the missing file.
+    inference.reset()
     draw_with_mouse(page, SEVEN)
     expect_prediction(page, 7)
     expect(page.locator("#model-note")).to_contain_text("could not be loaded")
