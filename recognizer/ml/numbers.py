@@ -26,37 +26,144 @@ from scipy import ndimage
 from .preprocessing import Ink, InvalidImage, _reduce_ink, to_mnist
 from .reader import DIGIT, NOT_A_DIGIT, Reading
 
+# The site's promise, quoted by /api/read's refusal and the number form's labels: at most 12 digits. Chosen by hand
+# (200708f); not a setting of the split, which cannot change what the API accepts.
 MAX_DIGITS_PER_NUMBER = 12
-CORE = 0.35             # ink above this makes the pieces: the anti-aliased fringe cannot join two digits
-FRINGE = 2              # px of fringe given back to each piece, so its 28x28 keeps the stroke's soft edge
-SPECK_HEIGHT = 0.2      # a piece under 20 % of the line's height each way...
-SPECK_SHARE = 0.02      # ...with under 2 % of the ink is a speck, not a digit or part of one
-TALL_ENOUGH = 0.5       # pieces at least half as tall as the tallest set the line's height
-MAX_PIECES = 3          # connected pieces one digit may be made of (with all the cuts of each)
-MAX_DIGIT_WIDTH = 2.0   # a run wider than this many line heights is never one digit
-INNER_GAP = 0.35        # ...nor one with a gap wider than this inside it
-WIDE = 0.75             # a piece wider than this may be two digits touching: cut candidates are tried
-CUT_MARGIN = 0.2        # cuts keep this much of the line height from a piece's ends, and from each other
-CUT_ROWS = 48           # cuts are found on the piece reduced to about this many rows
-PLAIN = 0.97            # a piece read with at least this confidence may be plainly one digit (see _plain)...
-PLAIN_WIDTH = 1.2       # ...when no wider than this many line heights
-SURE = 0.9              # a digit from a cut read with less confidence than this is "touching"...
-DOUBT = 0.1             # ...and so is a piece whose best cut in two is less than this much less likely (log)
-# Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile. A digit
-# read wider than that pays log-likelihood in the split; WIDE_SLACK past it, it is taken for two that touch.
-WIDEST = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
-USUAL_WIDTH = (1.25, 0.8, 1.33, 1.11, 1.11, 1.43, 1.0, 1.05, 1.05, 0.9)  # the 95th percentile
-WIDE_SLACK = 0.15       # a digit this much wider than WIDEST is taken for two that touch (drawn strokes widen a
-                        # digit: canvas digits run wider than MNIST's)
-WIDTH_COST = 2.0        # log-likelihood paid per unit of width / height past WIDEST
-OVERLAP_COST = 3.0      # ...per unit of two neighbouring digits' horizontal overlap (a share of the narrower)
-GAP_COST = 1.5          # ...per line height of gap inside one digit
-SHORT = 0.75            # a digit's width is never measured against less than this share of the line's height
-LOW = 0.6               # a digit less tall than this share of the line is likely a fragment of one...
-LOW_COST = 5.0          # ...and pays this per line height it falls short
-CUT_COST = 0.1          # ...and per cut used: digits are usually written apart, so a cut needs the network's support
-NEIGHBOURS_OVERLAP = 0.3  # neighbouring digits may overlap this much left to right at no cost
-MAX_ATOMS = 4 * MAX_DIGITS_PER_NUMBER
+
+# The tuned values of the split: one frozen dataclass per stage, and one module default each (after them). Each
+# function takes its stage's config as ``config=`` (the whole SegmentationConfig where it uses several stages), so
+# a caller or a test can vary one value: ``read_number(..., config=replace(SEGMENTATION, costs=replace(COSTS,
+# cut=0.2)))``. Lengths are shares of the line's height (the median height of the tall pieces) unless they say
+# px. "Chosen by hand" means no measurement behind the value is on record; the commit that set it is named. The
+# figures quoted are bench.numbers' (bench/README.md), which exists from 994117d on.
+
+
+@dataclass(frozen=True)
+class PieceRules:
+    """How the ink falls into connected pieces, and how tall the line of digits is (``_pieces``)."""
+    # Ink above this makes the pieces: the anti-aliased fringe between two close digits cannot join them. Chosen
+    # by hand (200708f).
+    core: float = 0.35
+    # Px (of the located ink) of fringe given back to each piece, so its 28x28 keeps the stroke's soft edge.
+    # Chosen by hand (200708f).
+    fringe: int = 2
+    speck_height: float = 0.2  # a piece under 20 % of the line's height each way... (200708f, by hand)
+    speck_share: float = 0.02  # ...with under 2 % of the ink is a speck, not a digit or part of one (200708f, by hand)
+    # Pieces at least half as tall as the tallest set the line's height (their median), a 5's lifted flag or a
+    # dot not among them. Chosen by hand (200708f).
+    tall_enough: float = 0.5
+
+
+@dataclass(frozen=True)
+class CutRules:
+    """Where a wide piece may be two digits that touch, and how it is cut: along the paths from top to bottom that
+    cross the least ink (``_cut_if_wide``, ``_cheapest_cuts``)."""
+    # A piece wider than this may be two digits touching: cuts are tried. Chosen by hand, before the numbers bench:
+    # 0.9 in 200708f, 0.75 in 017b746 with the path cuts.
+    wide: float = 0.75
+    # At most one cut per this much of the piece's width (as a share of the line's height), and at least one: a
+    # piece twice the line's height wide is tried with up to 4. Chosen by hand (200708f).
+    width_per_cut: float = 0.5
+    # Cuts keep this much of the line's height from a piece's ends, and from each other. Chosen by hand (200708f).
+    margin: float = 0.2
+    # Cuts are found on the piece reduced to about this many rows: the path search is a Python loop over rows.
+    # Chosen by hand (017b746).
+    rows: int = 48
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """Which runs of neighbouring atoms (pieces, and the parts of cut pieces) may be one digit, and so are read
+    (``_candidate_runs``, ``_digit_image``). All chosen by hand (200708f)."""
+    # Connected pieces one digit may be made of (with all the cuts of each): a 4 in two strokes, a 5 with its flag
+    # lifted, a broken 8. Also how far either side ``_digit_image`` looks for neighbours' ink to leave out.
+    max_pieces: int = 3
+    max_width: float = 2.0   # a run wider than this many line heights is never one digit...
+    inner_gap: float = 0.35  # ...nor one with a gap wider than this inside it
+    # Atoms a digit may have on average: past MAX_DIGITS_PER_NUMBER times this, the ink is refused as too many
+    # digits before anything is read (a bound on the work, as the number of runs grows with the atoms).
+    atoms_per_digit: int = 4
+
+    @property
+    def max_atoms(self) -> int:
+        return self.atoms_per_digit * MAX_DIGITS_PER_NUMBER
+
+
+@dataclass(frozen=True)
+class DigitShapes:
+    """How wide each digit is in MNIST (index: the digit), and how a digit's width is measured (``_aspect``,
+    ``_plain``, ``_run_score``, ``_touching``)."""
+    # Width / height of each digit's ink in MNIST's training set (threshold 80 of 255): the 99th percentile.
+    # Measured (200708f; the measuring script is not in the repository). A digit read wider than this pays
+    # log-likelihood in the split (SplitCosts.width); TouchingRules.wide_slack past it, it is taken for two.
+    widest: tuple[float, ...] = (1.43, 0.95, 1.67, 1.25, 1.25, 1.67, 1.12, 1.25, 1.25, 1.05)
+    # ...the 95th percentile, measured alike (1ee0d75). A piece wider than this for its reading is never plain
+    # (1ee0d75, with SplitCosts.free_overlap: bench.numbers' touching set 49 % -> 64 % right, 75 % -> 87 % right or
+    # flagged, main set unchanged); a run this wide read as no digit is taken for two that touch (77fa8d1: 89 %
+    # right or flagged).
+    usual_width: tuple[float, ...] = (1.25, 0.8, 1.33, 1.11, 1.11, 1.43, 1.0, 1.05, 1.05, 0.9)
+    # A digit shorter than this share of the line is short: never plain, and its width is measured against this
+    # much of the line instead of its own height (a 5's lifted flag is not thereby wide). Chosen by hand (200708f).
+    short: float = 0.75
+
+
+@dataclass(frozen=True)
+class PlainRules:
+    """When a piece is plainly one digit, read whole in the first round and neither cut nor joined to another
+    plain one (``_plain``; also: tall, within its class's usual width, clear of its neighbours). Chosen by hand
+    (d520eb5): a plain 4-digit number then costs 4 readings instead of 24, ~9 ms in-process instead of ~30."""
+    confidence: float = 0.97  # read as a digit with at least this confidence...
+    max_width: float = 1.2    # ...and no wider than this many line heights
+
+
+@dataclass(frozen=True)
+class SplitCosts:
+    """What a split pays, in log-likelihood, beside the network's readings of its digits (``_run_score``,
+    ``_boundary_cost``): the split kept is the one with the highest total. Chosen by hand (200708f) unless said."""
+    width: float = 2.0  # per unit of width / height past the reading's DigitShapes.widest
+    # Per unit of two neighbouring digits' horizontal overlap (a share of the narrower) past free_overlap: the two
+    # halves of a broken 8 are one digit.
+    overlap: float = 3.0
+    # Neighbouring digits may overlap this much left to right at no cost (a 1 leaning under a 9 had been joined to
+    # it). Chosen by hand and checked on bench.numbers' touching set (1ee0d75, with DigitShapes.usual_width):
+    # 49 % -> 64 % right, main set unchanged.
+    free_overlap: float = 0.3
+    gap: float = 1.5          # per line height of gap inside one digit
+    low_height: float = 0.6   # a digit less tall than this share of the line is likely a fragment of one...
+    low: float = 5.0          # ...and pays this per line height it falls short (a 5's lifted flag is part of the 5)
+    # Per cut used: digits are usually written apart, so a cut needs the network's support. Chosen by hand before
+    # the numbers bench: 0.3 in 200708f, 0.1 in 017b746 with the path cuts.
+    cut: float = 0.1
+
+
+@dataclass(frozen=True)
+class TouchingRules:
+    """When a digit read may still be two that touch: the answer then says so rather than guess in silence
+    (``_touching``)."""
+    sure: float = 0.9   # a digit from a cut read with less confidence than this is "touching"... (200708f, by hand)
+    # ...and so is a piece whose best cut in two is less than this much less likely (log). Chosen by hand (017b746).
+    doubt: float = 0.1
+    # A digit this much wider (width / height) than its DigitShapes.widest is taken for two that touch: drawn
+    # strokes widen a digit, so canvas digits run wider than MNIST's. Chosen by hand (d520eb5).
+    wide_slack: float = 0.15
+
+
+@dataclass(frozen=True)
+class SegmentationConfig:
+    """Every stage's config, for the functions that use several (read_number and most of its helpers)."""
+    pieces: PieceRules = PieceRules()
+    cuts: CutRules = CutRules()
+    runs: RunLimits = RunLimits()
+    shapes: DigitShapes = DigitShapes()
+    plain: PlainRules = PlainRules()
+    costs: SplitCosts = SplitCosts()
+    touching: TouchingRules = TouchingRules()
+
+
+SEGMENTATION = SegmentationConfig()
+PIECES, CUTS, RUNS, SHAPES, PLAIN, COSTS, TOUCHING = (
+    SEGMENTATION.pieces, SEGMENTATION.cuts, SEGMENTATION.runs, SEGMENTATION.shapes, SEGMENTATION.plain,
+    SEGMENTATION.costs, SEGMENTATION.touching)
 
 
 class TooManyDigits(InvalidImage):
@@ -89,32 +196,34 @@ class NumberDigit:
 Reader = Callable[[np.ndarray], Sequence[Reading]]  # (N, 28, 28) uint8 -> one Reading each
 
 
-def read_number(ink: Ink, image_size: tuple[int, int], read: Reader) -> list[NumberDigit]:
+def read_number(ink: Ink, image_size: tuple[int, int], read: Reader, *,
+                config: SegmentationConfig = SEGMENTATION) -> list[NumberDigit]:
     """The digits of the number in ``ink`` (as preprocessing.located_ink finds it), left to right. Raises
     InvalidImage when there is no digit, TooManyDigits past MAX_DIGITS_PER_NUMBER.
 
     Read in two rounds, so that a plainly written number costs little more than its digits: first each piece
     whole; then, only around the pieces that are not plainly one digit each, the cuts and the runs of pieces."""
-    pieces, height = _pieces(ink.pixels)
+    pieces, height = _pieces(ink.pixels, config=config)
     if not pieces:
         to_mnist(_reduce_ink(ink))  # refuses a blank or a speck in the single digit's words
-    readings = Readings(ink, height, read)
+    readings = Readings(ink, height, read, config=config)
     readings.read(pieces, [(i, i + 1) for i in range(len(pieces))])
-    plain = [_plain(pieces, index, height, readings.of(pieces, (index, index + 1))) for index in range(len(pieces))]
+    plain = [_plain(pieces, index, height, readings.of(pieces, (index, index + 1)), config=config)
+             for index in range(len(pieces))]
     atoms = [atom for piece, alone in zip(pieces, plain, strict=True)
-             for atom in ([piece] if alone else _cut_if_wide(piece, height))]
-    if len(atoms) > MAX_ATOMS:
+             for atom in ([piece] if alone else _cut_if_wide(piece, height, config=config.cuts))]
+    if len(atoms) > config.runs.max_atoms:
         raise _too_many()
     alone = {piece.piece for piece, is_plain in zip(pieces, plain, strict=True) if is_plain}
-    runs = [run for run in _candidate_runs(atoms, height)
+    runs = [run for run in _candidate_runs(atoms, height, config=config.runs)
             if run[1] - run[0] == 1 or not all(atom.piece in alone for atom in atoms[run[0]:run[1]])]
     readings.read(atoms, runs)
     found = {run: readings.of(atoms, run) for run in runs if readings.of(atoms, run) is not None}
-    split = _best_split(atoms, height, found)
+    split = _best_split(atoms, height, found, config=config)
     if split is None or len(split) == 1:
         whole = to_mnist(_reduce_ink(ink))
         rows, cols = ink.pixels.shape
-        touching = bool(split) and _touching(atoms, height, found, split[0])
+        touching = bool(split) and _touching(atoms, height, found, split[0], config=config)
         return [NumberDigit(read(whole[None])[0], _posted_box(ink, 0, cols, 0, rows, image_size), whole, touching)]
     if len(split) > MAX_DIGITS_PER_NUMBER:
         raise _too_many()
@@ -122,7 +231,7 @@ def read_number(ink: Ink, image_size: tuple[int, int], read: Reader) -> list[Num
     for run in split:
         left, right, top, bottom = _span(atoms, run)
         digits.append(NumberDigit(found[run], _posted_box(ink, left, right, top, bottom, image_size),
-                                  readings.image(atoms, run), _touching(atoms, height, found, run)))
+                                  readings.image(atoms, run), _touching(atoms, height, found, run, config=config)))
     return digits
 
 
@@ -130,8 +239,8 @@ class Readings:
     """The network's reading of each run of atoms it has been shown, kept by the ink the run holds, so a run is
     read once whichever round or list of atoms asks for it (a piece whole, or all the cuts of it)."""
 
-    def __init__(self, ink: Ink, height: float, read: Reader) -> None:
-        self.ink, self.height, self.reader = ink, height, read
+    def __init__(self, ink: Ink, height: float, read: Reader, *, config: SegmentationConfig = SEGMENTATION) -> None:
+        self.ink, self.height, self.reader, self.config = ink, height, read, config
         self.known: dict[tuple, tuple[np.ndarray | None, Reading | None]] = {}
 
     @staticmethod
@@ -143,7 +252,7 @@ class Readings:
         for run in runs:
             key = self.key(atoms, run)
             if key not in self.known and key not in new:
-                new[key] = _digit_image(self.ink, atoms, run, self.height)
+                new[key] = _digit_image(self.ink, atoms, run, self.height, config=self.config)
         readable = [key for key, image in new.items() if image is not None]
         answers = self.reader(np.stack([new[key] for key in readable])) if readable else []
         self.known.update({key: (image, None) for key, image in new.items()})
@@ -156,16 +265,17 @@ class Readings:
         return self.known[self.key(atoms, run)][0]
 
 
-def _plain(pieces: list[Atom], index: int, height: float, reading: Reading | None) -> bool:
+def _plain(pieces: list[Atom], index: int, height: float, reading: Reading | None, *,
+           config: SegmentationConfig = SEGMENTATION) -> bool:
     """Whether a piece is plainly one digit on its own: read with confidence as a digit, as tall as the line,
     not so wide that it may be two, and clear of its neighbours left to right. Such a piece is neither cut nor
     joined to another plain one."""
-    piece = pieces[index]
-    if reading is None or reading.verdict != DIGIT or reading.confidence < PLAIN:
+    piece, rules, shapes = pieces[index], config.plain, config.shapes
+    if reading is None or reading.verdict != DIGIT or reading.confidence < rules.confidence:
         return False
-    if piece.bottom - piece.top < SHORT * height or piece.right - piece.left > PLAIN_WIDTH * height:
+    if piece.bottom - piece.top < shapes.short * height or piece.right - piece.left > rules.max_width * height:
         return False
-    if (piece.right - piece.left) / (piece.bottom - piece.top) > USUAL_WIDTH[reading.digit]:  # two, touching?
+    if (piece.right - piece.left) / (piece.bottom - piece.top) > shapes.usual_width[reading.digit]:  # two, touching?
         return False
     neighbours = pieces[max(0, index - 1):index] + pieces[index + 1:index + 2]
     return all(min(piece.right, other.right) <= max(piece.left, other.left) for other in neighbours)
@@ -178,9 +288,10 @@ def _too_many() -> TooManyDigits:
 
 # ---- Atoms ----
 
-def _pieces(pixels: np.ndarray) -> tuple[list[Atom], float]:
+def _pieces(pixels: np.ndarray, *, config: SegmentationConfig = SEGMENTATION) -> tuple[list[Atom], float]:
     """The connected pieces of ink left to right (by centre), specks left out; and the line's height."""
-    labels, count = ndimage.label(pixels > CORE, structure=np.ones((3, 3)))
+    rules = config.pieces
+    labels, count = ndimage.label(pixels > rules.core, structure=np.ones((3, 3)))
     if count == 0:
         return [], 1.0
     boxes = ndimage.find_objects(labels)
@@ -188,9 +299,9 @@ def _pieces(pixels: np.ndarray) -> tuple[list[Atom], float]:
     heights = np.array([b[0].stop - b[0].start for b in boxes])
     widths = np.array([b[1].stop - b[1].start for b in boxes])
     line = float(heights.max())
-    specks = (np.maximum(heights, widths) < SPECK_HEIGHT * line) & (areas < SPECK_SHARE * areas.sum())
-    height = float(np.median(heights[~specks & (heights >= TALL_ENOUGH * line)]))
-    if (~specks).sum() > MAX_ATOMS:
+    specks = (np.maximum(heights, widths) < rules.speck_height * line) & (areas < rules.speck_share * areas.sum())
+    height = float(np.median(heights[~specks & (heights >= rules.tall_enough * line)]))
+    if (~specks).sum() > config.runs.max_atoms:
         raise _too_many()
     pieces = [Atom(labels[boxes[index]] == index + 1, boxes[index][1].start, boxes[index][1].stop,
                    boxes[index][0].start, boxes[index][0].stop, int(index)) for index in np.flatnonzero(~specks)]
@@ -198,13 +309,14 @@ def _pieces(pixels: np.ndarray) -> tuple[list[Atom], float]:
     return pieces, height
 
 
-def _cut_if_wide(atom: Atom, height: float) -> list[Atom]:
+def _cut_if_wide(atom: Atom, height: float, *, config: CutRules = CUTS) -> list[Atom]:
     """A piece wider than a digit usually is, cut along the paths from top to bottom that cross the least ink:
     where two digits touch or overlap, such a path follows the gap between them and crosses only where they meet."""
     width = atom.right - atom.left
-    if width <= WIDE * height:
+    if width <= config.wide * height:
         return [atom]
-    boundaries = _cheapest_cuts(atom.mask, height, most=max(1, math.ceil(width / (0.5 * height))))
+    most = max(1, math.ceil(width / (config.width_per_cut * height)))
+    boundaries = _cheapest_cuts(atom.mask, height, most=most, config=config)
     columns = np.arange(width)[None, :]
     edges = [np.zeros(atom.mask.shape[0], int), *boundaries, np.full(atom.mask.shape[0], width)]
     pieces = []
@@ -218,15 +330,15 @@ def _cut_if_wide(atom: Atom, height: float) -> list[Atom]:
     return pieces
 
 
-def _cheapest_cuts(mask: np.ndarray, height: float, *, most: int) -> list[np.ndarray]:
+def _cheapest_cuts(mask: np.ndarray, height: float, *, most: int, config: CutRules = CUTS) -> list[np.ndarray]:
     """Up to ``most`` cuts through a piece's mask, left to right, each as the first column of its right side on
-    every row. Worked out on the mask reduced to about CUT_ROWS rows (a dynamic programme row by row: a path moves
-    at most one column a row), keeping CUT_MARGIN of the line height clear of the ends and between cuts."""
+    every row. Worked out on the mask reduced to about ``rows`` rows (a dynamic programme row by row: a path moves
+    at most one column a row), keeping ``margin`` of the line height clear of the ends and between cuts."""
     rows, width = mask.shape
-    step = max(1, math.ceil(rows / CUT_ROWS))
+    step = max(1, math.ceil(rows / config.rows))
     padded = np.pad(mask, ((0, -rows % step), (0, -width % step)))
     coarse = padded.reshape(padded.shape[0] // step, step, padded.shape[1] // step, step).any(axis=(1, 3))
-    margin = max(1, round(CUT_MARGIN * height / step))
+    margin = max(1, round(config.margin * height / step))
     count, span = coarse.shape
     if span <= 2 * margin:
         return []
@@ -276,33 +388,35 @@ def _inner_gap(atoms: list[Atom], run: Run) -> int:
     return int(gaps.max()) if len(gaps) else 0
 
 
-def _candidate_runs(atoms: list[Atom], height: float) -> list[Run]:
+def _candidate_runs(atoms: list[Atom], height: float, *, config: RunLimits = RUNS) -> list[Run]:
     runs = []
     for start in range(len(atoms)):
         for stop in range(start + 1, len(atoms) + 1):
             left, right, _, _ = _span(atoms, (start, stop))
-            if stop - start > 1 and (right - left > MAX_DIGIT_WIDTH * height
-                                     or len({atom.piece for atom in atoms[start:stop]}) > MAX_PIECES
-                                     or _inner_gap(atoms, (start, stop)) > INNER_GAP * height):
+            if stop - start > 1 and (right - left > config.max_width * height
+                                     or len({atom.piece for atom in atoms[start:stop]}) > config.max_pieces
+                                     or _inner_gap(atoms, (start, stop)) > config.inner_gap * height):
                 break
             runs.append((start, stop))
     return runs
 
 
-def _digit_image(ink: Ink, atoms: list[Atom], run: Run, height: float) -> np.ndarray | None:
+def _digit_image(ink: Ink, atoms: list[Atom], run: Run, height: float, *,
+                 config: SegmentationConfig = SEGMENTATION) -> np.ndarray | None:
     """The run's ink (with its fringe, none of its neighbours') as a 28x28 digit; None when it is no digit's
     worth of ink (a dot, a speck)."""
+    fringe, max_pieces = config.pieces.fringe, config.runs.max_pieces
     left, right, top, bottom = _span(atoms, run)
-    top_edge, left_edge = max(0, top - FRINGE), max(0, left - FRINGE)
-    rows, cols = slice(top_edge, bottom + FRINGE), slice(left_edge, right + FRINGE)
+    top_edge, left_edge = max(0, top - fringe), max(0, left - fringe)
+    rows, cols = slice(top_edge, bottom + fringe), slice(left_edge, right + fringe)
     window = ink.pixels[rows, cols]
     mask = np.zeros(window.shape, bool)
     for atom in atoms[run[0]:run[1]]:
         _paint(mask, atom, top_edge, left_edge)
     others = np.zeros(window.shape, bool)  # the ink of neighbours and of the other side of a cut stays out
-    for atom in atoms[max(0, run[0] - MAX_PIECES):run[0]] + atoms[run[1]:run[1] + MAX_PIECES]:
+    for atom in atoms[max(0, run[0] - max_pieces):run[0]] + atoms[run[1]:run[1] + max_pieces]:
         _paint(others, atom, top_edge, left_edge)
-    grown = ndimage.binary_dilation(mask, iterations=FRINGE) & ~others
+    grown = ndimage.binary_dilation(mask, iterations=fringe) & ~others
     piece = np.where(grown, window, 0.0).astype(np.float32)
     try:
         return to_mnist(_reduce_ink(Ink(piece, max(1, round(height)))))
@@ -327,19 +441,20 @@ def _score(reading: Reading) -> float:
     return math.log(max(reading.confidence, 1e-9)) + math.log(max(is_digit, 1e-9))
 
 
-def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading]) -> list[Run] | None:
+def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading], *,
+                config: SegmentationConfig = SEGMENTATION) -> list[Run] | None:
     """The runs covering every atom, in order, with the highest total: the sum of each run's score, less the costs
     of neighbours overlapping and of gaps inside a digit. A dynamic programme over (previous run, this run)."""
     if not atoms:
         return None
     best: dict[Run, tuple[float, list[Run]]] = {}
     for run in sorted(readings, key=lambda r: r[1]):
-        own = _run_score(atoms, height, run, readings[run])
+        own = _run_score(atoms, height, run, readings[run], config=config)
         if run[0] == 0:
             best[run] = (own, [run])
             continue
         at_cut = atoms[run[0] - 1].cut and atoms[run[0]].cut and atoms[run[0] - 1].piece == atoms[run[0]].piece
-        options = [(total - _boundary_cost(atoms, path[-1], run, at_cut=at_cut), path)
+        options = [(total - _boundary_cost(atoms, path[-1], run, at_cut=at_cut, config=config.costs), path)
                    for previous, (total, path) in best.items() if previous[1] == run[0]]
         if options:
             total, path = max(options, key=lambda option: option[0])
@@ -348,25 +463,28 @@ def _best_split(atoms: list[Atom], height: float, readings: dict[Run, Reading]) 
     return max(complete, key=lambda value: value[0])[1] if complete else None
 
 
-def _boundary_cost(atoms: list[Atom], first: Run, second: Run, *, at_cut: bool) -> float:
+def _boundary_cost(atoms: list[Atom], first: Run, second: Run, *, at_cut: bool, config: SplitCosts = COSTS) -> float:
     """What it costs to say two neighbouring runs are two digits: how much more they overlap left to right than
     neighbouring digits do (a slanted 1 may tuck under a 7's bar), and the cut between them if there is one."""
-    overlap = OVERLAP_COST * max(0.0, _overlap(atoms, first, second) - NEIGHBOURS_OVERLAP)
-    return overlap + (CUT_COST if at_cut else 0.0)
+    overlap = config.overlap * max(0.0, _overlap(atoms, first, second) - config.free_overlap)
+    return overlap + (config.cut if at_cut else 0.0)
 
 
-def _run_score(atoms: list[Atom], height: float, run: Run, reading: Reading) -> float:
+def _run_score(atoms: list[Atom], height: float, run: Run, reading: Reading, *,
+               config: SegmentationConfig = SEGMENTATION) -> float:
     """How likely the run is one digit, as the network reads it and as digits are shaped."""
+    costs = config.costs
     _, _, top, bottom = _span(atoms, run)
-    return (_score(reading) - GAP_COST * _inner_gap(atoms, run) / height
-            - WIDTH_COST * max(0.0, _aspect(atoms, run, height) - WIDEST[reading.digit])
-            - LOW_COST * max(0.0, LOW - (bottom - top) / height))
+    return (_score(reading) - costs.gap * _inner_gap(atoms, run) / height
+            - costs.width * max(0.0, _aspect(atoms, run, height, config=config.shapes)
+                                - config.shapes.widest[reading.digit])
+            - costs.low * max(0.0, costs.low_height - (bottom - top) / height))
 
 
-def _aspect(atoms: list[Atom], run: Run, height: float) -> float:
-    """The run's width over its height; a run much shorter than the line is measured against 3/4 of the line."""
+def _aspect(atoms: list[Atom], run: Run, height: float, *, config: DigitShapes = SHAPES) -> float:
+    """The run's width over its height; a run much shorter than the line is measured against ``short`` of it."""
     left, right, top, bottom = _span(atoms, run)
-    return (right - left) / max(bottom - top, SHORT * height)
+    return (right - left) / max(bottom - top, config.short * height)
 
 
 def _overlap(atoms: list[Atom], first: Run, second: Run) -> float:
@@ -377,23 +495,24 @@ def _overlap(atoms: list[Atom], first: Run, second: Run) -> float:
     return max(0.0, shared / max(1, min(a_right - a_left, b_right - b_left)))
 
 
-def _touching(atoms: list[Atom], height: float, readings: dict[Run, Reading], run: Run) -> bool:
+def _touching(atoms: list[Atom], height: float, readings: dict[Run, Reading], run: Run, *,
+              config: SegmentationConfig = SEGMENTATION) -> bool:
     """Whether the digit may be two that touch: too wide for the digit it reads as (or wide, and no digit at all);
     cut from a piece and read without confidence; or a piece that could be cut in two nearly as likely as not."""
-    reading = readings[run]
-    aspect = _aspect(atoms, run, height)
-    if aspect > WIDEST[reading.digit] + WIDE_SLACK or (reading.verdict == NOT_A_DIGIT
-                                                        and aspect > USUAL_WIDTH[reading.digit]):
+    reading, rules, shapes = readings[run], config.touching, config.shapes
+    aspect = _aspect(atoms, run, height, config=shapes)
+    if aspect > shapes.widest[reading.digit] + rules.wide_slack or (reading.verdict == NOT_A_DIGIT
+                                                                    and aspect > shapes.usual_width[reading.digit]):
         return True
-    if any(atom.cut for atom in atoms[run[0]:run[1]]) and reading.confidence < SURE:
+    if any(atom.cut for atom in atoms[run[0]:run[1]]) and reading.confidence < rules.sure:
         return True
-    own = _run_score(atoms, height, run, reading)
+    own = _run_score(atoms, height, run, reading, config=config)
     for middle in range(run[0] + 1, run[1]):
         left, right = (run[0], middle), (middle, run[1])
         if atoms[middle - 1].piece == atoms[middle].piece and left in readings and right in readings:
-            halves = (_run_score(atoms, height, left, readings[left]) + _run_score(atoms, height, right, readings[right])
-                      - CUT_COST)
-            if halves >= own - DOUBT:
+            halves = (_run_score(atoms, height, left, readings[left], config=config)
+                      + _run_score(atoms, height, right, readings[right], config=config) - config.costs.cut)
+            if halves >= own - rules.doubt:
                 return True
     return False
 
