@@ -41,6 +41,7 @@ def preprocessing_at(revision: str) -> ModuleType:
         handle.write(source)
     spec = importlib.util.spec_from_file_location(f"preprocessing_at_{revision}", handle.name)
     module = importlib.util.module_from_spec(spec)
+    module.__package__ = "recognizer.ml"  # its relative imports (decoding, decode_budget) come from this tree
     spec.loader.exec_module(module)
     Path(handle.name).unlink()
     return module
