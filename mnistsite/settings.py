@@ -279,10 +279,11 @@ TRAINING_OPEN_RUNS_PER_NETWORK = env_int("TRAINING_OPEN_RUNS_PER_NETWORK", 3)
 # TRAINING_RUNS_KEEP_DAYS (runs that made a model still in use stay).
 HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 3600)
 TRAINING_RUNS_KEEP_DAYS = env_int("TRAINING_RUNS_KEEP_DAYS", 30)
-# Personal models: how many versions a session keeps (older ones are deleted with their files), and how many
-# loaded personal networks each web process holds (least recently used dropped first).
+# Personal models: how many versions a session keeps (older ones are deleted with their files), and the memory each
+# web process gives loaded networks (least recently used dropped first). A personal model adds 0.1 MB (its parent's
+# trunk is shared), a full network 2.5 MB: 256 MB keeps about 2 500 personal models loaded.
 PERSONAL_MODELS_PER_SESSION = env_int("PERSONAL_MODELS_PER_SESSION", 2)
-PERSONAL_MODEL_CACHE = env_int("PERSONAL_MODEL_CACHE", 32)
+MODEL_CACHE_MB = env_int("MODEL_CACHE_MB", 256)
 # Weights of gate-rejected candidates are deleted this many days after (cleanup_media); their metrics stay.
 REJECTED_KEEP_DAYS = env_int("REJECTED_KEEP_DAYS", 7)
 # Samples of ended sessions (recognizer/retention.py): unreviewed and rejected ones are deleted with their files this

@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection
 from .exceptions import NoActiveModel
 from .ml.checkpoints import CheckpointError
 from .ml.network import DigitNet, for_serving
+from .ml.personal import PersonalNetwork
 from .ml.reader import Reading, probabilities, read
 from .models import ModelVersion, PersonalModel
 from .visitors import Visitor
@@ -64,17 +65,20 @@ class Serving:
 
 
 class PredictorCache:
-    """Served networks by version id, the least recently used dropped first. Each version loads under a lock of
-    its own: threads asking for one version wait for a single load of it, while other versions load in parallel."""
+    """Served networks by version id, within a memory budget: the least recently used dropped first, counting what
+    each one adds to the process (a full network 2.5 MB, a personal adapter 0.1 MB: its parent's trunk is
+    shared), so thousands of personal models stay loaded. Each version loads under a lock of its own: threads
+    asking for one version wait for a single load of it, while other versions load in parallel."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._networks: OrderedDict[int, DigitNet] = OrderedDict()
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity_bytes = capacity_bytes
+        self._networks: OrderedDict[int, _Entry] = OrderedDict()
+        self._bytes = 0
         self._broken: dict[int, float] = {}  # version id -> when it last failed to load
         self._loading: dict[int, threading.Lock] = {}
-        self._lock = threading.Lock()  # guards the three dicts, never held during a load
+        self._lock = threading.Lock()  # guards the dicts and the byte count, never held during a load
 
-    def get(self, version_id: int) -> DigitNet:
+    def get(self, version_id: int) -> DigitNet | PersonalNetwork:
         """The served network of a version, loading it if needed; CheckpointError when it cannot be loaded."""
         network = self._cached(version_id)
         if network is not None:
@@ -89,28 +93,56 @@ class PredictorCache:
             if failed_at is not None and time.monotonic() - failed_at < RETRY_BROKEN_SECONDS:
                 raise CheckpointError(f"v{version_id} failed to load less than {RETRY_BROKEN_SECONDS:.0f} s ago")
             try:
-                network = _load_for_serving(version_id)
+                entry = self._load(version_id)
             except CheckpointError:
                 with self._lock:
                     self._broken[version_id] = time.monotonic()
                 raise
-            self._store(version_id, network)
-        return network
+            self._store(version_id, entry)
+        return entry.network
 
-    def _cached(self, version_id: int) -> DigitNet | None:
+    def _load(self, version_id: int) -> "_Entry":
+        version = ModelVersion.objects.select_related("parent").filter(pk=version_id).first()
+        try:
+            if version is None:
+                raise CheckpointError("it no longer exists")
+            if version.is_adapter:  # a person's few weights on the parent's served trunk, which stays shared
+                parent = self.get(version.parent_id) if version.parent_id else None
+                if not isinstance(parent, DigitNet):
+                    raise CheckpointError("it was trained on a shared model that cannot be loaded")
+                network = PersonalNetwork(parent, version.load_adapter(parent).rest_in_half_precision())
+                entry = _Entry(network, network.resident_bytes(), parent_id=version.parent_id)
+            else:
+                network = for_serving(version.load_network())
+                entry = _Entry(network, sum(p.numel() * p.element_size() for p in network.parameters()))
+        except CheckpointError as exc:
+            logger.error("Cannot load model %s: %s", version or f"v{version_id}", exc)
+            raise
+        logger.info("Loaded model %s for predictions", version)
+        return entry
+
+    def _cached(self, version_id: int) -> DigitNet | PersonalNetwork | None:
         with self._lock:
-            network = self._networks.get(version_id)
-            if network is not None:
-                self._networks.move_to_end(version_id)
-            return network
+            entry = self._networks.get(version_id)
+            if entry is None:
+                return None
+            self._networks.move_to_end(version_id)
+            if entry.parent_id in self._networks:
+                self._networks.move_to_end(entry.parent_id)  # in use through this one: not the least recent
+            return entry.network
 
-    def _store(self, version_id: int, network: DigitNet) -> None:
+    def _store(self, version_id: int, entry: "_Entry") -> None:
         with self._lock:
             self._broken.pop(version_id, None)
             self._loading.pop(version_id, None)
-            self._networks[version_id] = network
-            while len(self._networks) > self.capacity:
-                self._networks.popitem(last=False)
+            self._networks[version_id] = entry
+            self._bytes += entry.size
+            while self._bytes > self.capacity_bytes and len(self._networks) > 1:
+                dropped_id, dropped = next(iter(self._networks.items()))
+                if dropped_id == version_id:
+                    break
+                del self._networks[dropped_id]
+                self._bytes -= dropped.size
 
     def __contains__(self, version_id: int) -> bool:
         return version_id in self._networks
@@ -118,18 +150,16 @@ class PredictorCache:
     def __len__(self) -> int:
         return len(self._networks)
 
+    @property
+    def resident_bytes(self) -> int:
+        return self._bytes
 
-def _load_for_serving(version_id: int) -> DigitNet:
-    version = ModelVersion.objects.filter(pk=version_id).first()
-    try:
-        if version is None:
-            raise CheckpointError("it no longer exists")
-        network = for_serving(version.load_network())
-    except CheckpointError as exc:
-        logger.error("Cannot load model %s: %s", version or f"v{version_id}", exc)
-        raise
-    logger.info("Loaded model %s for predictions", version)
-    return network
+
+@dataclass(frozen=True)
+class _Entry:
+    network: DigitNet | PersonalNetwork
+    size: int  # bytes it adds to the process
+    parent_id: int | None = None  # a personal adapter's parent, whose trunk it runs on
 
 
 @dataclass(frozen=True)
@@ -143,8 +173,8 @@ class ModelServer:
     as last read (trusted for ACTIVE_ID_TTL_SECONDS), and the shared network last served (kept while a newly
     activated version cannot be loaded). One per process; reset() starts a new one."""
 
-    def __init__(self, cache_capacity: int) -> None:
-        self.cache = PredictorCache(capacity=cache_capacity)
+    def __init__(self, cache_bytes: int) -> None:
+        self.cache = PredictorCache(capacity_bytes=cache_bytes)
         self._active_id: _ActiveId | None = None
         self._active_id_lock = threading.Lock()  # never held during a query: it guards storing and forgetting
         self._active_id_resets = 0  # counts forget_active_version(): a read begun before one must not be cached
@@ -238,8 +268,7 @@ def model_server() -> ModelServer:
     if server is None:
         with _server_lock:
             if _server is None:
-                # Room for every personal model the setting allows plus the shared version(s) being switched between.
-                _server = ModelServer(cache_capacity=settings.PERSONAL_MODEL_CACHE + 2)
+                _server = ModelServer(cache_bytes=settings.MODEL_CACHE_MB * 2**20)
             server = _server
     return server
 

@@ -13,6 +13,7 @@ from .exceptions import SampleUnreadable, StoreUnavailable
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.figures import VersionFigures
 from .ml.network import DigitNet
+from .ml.personal import ADAPTER_FORMAT, AdapterError, PersonalAdapter, PersonalNetwork, adapter_from_bytes
 from .ml.preprocessing import FIELD
 from .ml.reader import DIGIT, NOT_A_DIGIT, UNSURE
 from .visitors import Visitor
@@ -110,10 +111,35 @@ class ModelVersion(models.Model):
             return str(exc)
         return None
 
-    def load_network(self) -> DigitNet:
-        """This version's network, from its checked weights file; raises CheckpointError saying why not."""
+    @property
+    def is_adapter(self) -> bool:
+        """A personal model stored as a few weights on its parent's trunk (recognizer.ml.personal), not a full
+        network (personal models trained before adapters, and every shared version, are full networks)."""
+        return self.architecture == ADAPTER_FORMAT
+
+    def load_network(self) -> DigitNet | PersonalNetwork:
+        """This version's network, from its checked weights file (and its parent's, for an adapter); raises
+        CheckpointError saying why not."""
+        if self.is_adapter:
+            parent_network = self._adapter_parent().load_network()
+            return PersonalNetwork(parent_network, self.load_adapter(parent_network))
         network, _ = load_checkpoint(self.checked_weights())
         return network
+
+    def load_adapter(self, parent_network: DigitNet) -> PersonalAdapter:
+        """This personal version's adapter, on ``parent_network`` (its parent's network: a served one in a web
+        process); raises CheckpointError saying why not."""
+        parent = self._adapter_parent()
+        try:
+            return adapter_from_bytes(self.checked_weights().read_bytes(), parent_network,
+                                      parent_sha256=parent.weights_sha256)
+        except AdapterError as exc:
+            raise CheckpointError(f"{self}: {exc}") from exc
+
+    def _adapter_parent(self) -> "ModelVersion":
+        if self.parent is None:
+            raise CheckpointError(f"{self} was trained on a shared model that no longer exists")
+        return self.parent
 
     @property
     def figures(self) -> VersionFigures:

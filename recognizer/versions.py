@@ -22,21 +22,30 @@ from .inference import active_version_id, forget_active_version, serving
 from .ml.figures import ModelCard, VersionFigures
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.network import DigitNet
+from .ml.personal import PersonalAdapter, adapter_bytes
 from .models import ModelVersion, PersonalModel
 from .tasks import scoring_enqueue
 from .visitors import Visitor
-from .weights import weights_delete, weights_save, weights_stored, weights_upload
+from .weights import weights_delete, weights_save, weights_save_bytes, weights_stored, weights_upload
 
 logger = logging.getLogger(__name__)
 
 
-def model_version_create(*, network: DigitNet, name_prefix: str, owner: Visitor | None = None,
+def model_version_create(*, network: DigitNet | PersonalAdapter, name_prefix: str, owner: Visitor | None = None,
                          metadata: dict | None = None, figures: VersionFigures = VersionFigures(),
                          **fields) -> ModelVersion:
     """Store ``network``'s weights under a new unguessable name and register them as an inactive version with
-    ``fields`` (parent, metrics, gate verdict...): a personal version of ``owner``, or a shared one without."""
+    ``fields`` (parent, metrics, gate verdict...): a personal version of ``owner``, or a shared one without. A
+    personal adapter is stored as its own few weights, naming the checksum of the parent (``fields["parent"]``)
+    it was trained on."""
     weights_name = f"{name_prefix}-{uuid.uuid4().hex[:12]}.pt"
-    sha256 = weights_save(network, weights_name, metadata=metadata)
+    if isinstance(network, PersonalAdapter):
+        if owner is None or fields.get("parent") is None:
+            raise InvalidModelVersion("A personal adapter needs its owner and the parent it was trained on.")
+        sha256 = weights_save_bytes(adapter_bytes(network, parent_sha256=fields["parent"].weights_sha256,
+                                                  metadata=metadata), weights_name)
+    else:
+        sha256 = weights_save(network, weights_name, metadata=metadata)
     kind = ModelVersion.Kind.PERSONAL if owner else ModelVersion.Kind.SHARED
     return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256, kind=kind,
                                        owner=owner.session_key if owner else None,

@@ -37,6 +37,15 @@ def weights_save(network: DigitNet, name: str, *, metadata: dict | None = None) 
     return sha256
 
 
+def weights_save_bytes(data: bytes, name: str) -> str:
+    """Store ``data`` (a personal model's adapter) under ``name``; return its SHA-256."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        weights_upload(path, name)
+        return file_sha256(path)
+
+
 def weights_upload(path: Path, name: str) -> None:
     """Store the checkpoint file at ``path`` under exactly ``name``, replacing what was there."""
     storage = weights_storage()

@@ -20,13 +20,15 @@ from django.conf import settings
 
 from recognizer.ml.figures import Change, HeldOut, NondigitRecall, RunOutcome, Scores, VersionFigures
 from recognizer.ml.network import DigitNet
+from recognizer.ml.personal import PersonalAdapter
 from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 from recognizer.models import ModelVersion, Sample
 from recognizer.versions import active_version
 
 from .ml.adapt import (
-    AdaptConfig, GateDecision, GateRules, ParentBank, adapt_detector, augmented, build_bank, embed, gate,
-    held_out_scores, nondigit_recall, pick_device, scores_of, split_holdout, train_classifier, with_classifier,
+    AdaptConfig, GateDecision, GateRules, ParentBank, adapt_adapter_detector, adapt_detector, augmented, build_bank,
+    embed, gate, held_out_scores, nondigit_recall, pick_device, scores_of, split_holdout, train_adapter,
+    train_classifier, with_classifier,
 )
 from .ml.data import mnist_arrays
 from .ml.detector import NONDIGIT_SEEDS, nondigit_digits
@@ -41,7 +43,7 @@ Progress = Callable[..., None]  # progress(fraction, force=False, **fields to re
 
 @dataclass
 class Candidate:
-    network: DigitNet
+    network: DigitNet | PersonalAdapter  # a whole network for a shared run, an adapter for a personal one
     decision: GateDecision
     validation_before: Scores
     validation_after: Scores
@@ -67,7 +69,9 @@ class Candidate:
 
 
 def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptConfig, *, rules: GateRules,
-                    progress: Progress, with_test_set: bool = False) -> Candidate:
+                    progress: Progress, personal: bool, with_test_set: bool = False) -> Candidate:
+    """A candidate from ``parent`` and the samples: for one person (``personal``) a PersonalAdapter on the
+    parent's trunk, else a whole network whose dense layers learnt everyone's samples."""
     seconds, device = {}, pick_device(settings.TRAINING_DEVICE)
     started = time.perf_counter()
     digits, labels = [sample.stored_digit() for sample in samples], [sample.label for sample in samples]
@@ -90,19 +94,25 @@ def train_candidate(parent: ModelVersion, samples: list[Sample], config: AdaptCo
         progress(start + (end - start) * len(history) / config.epochs, history=history)
 
     user_features = embed(parent_network, images, device=device)
-    classifier, _ = train_classifier(parent_network, user_features, image_labels, bank, config, device=device,
-                                     on_epoch=on_epoch)
-    detector = adapt_detector(parent_network.detector, user_features, bank, config, device=device)
+    if personal:  # a few weights of the person's own on the parent's trunk
+        network = train_adapter(parent_network, user_features, image_labels, bank, config, device=device,
+                                on_epoch=on_epoch)[0]
+        adapt_adapter_detector(network, parent_network.detector, user_features, bank, config, device=device)
+        reads = network.on_trunk()
+    else:  # a shared version stays a whole network
+        classifier, _ = train_classifier(parent_network, user_features, image_labels, bank, config, device=device,
+                                         on_epoch=on_epoch)
+        detector = adapt_detector(parent_network.detector, user_features, bank, config, device=device)
+        network = reads = with_classifier(parent_network, classifier, detector)
     seconds["train"] = _lap(started)
 
     started = time.perf_counter()
-    after = scores_of(classifier, bank.validation_features, bank.validation_labels, device)
-    network = with_classifier(parent_network, classifier, detector)
+    after = scores_of(reads.classifier, bank.validation_features, bank.validation_labels, device)
     nondigits = NondigitRecall(len(bank.nondigit_features), bank.nondigit_recall,
-                               nondigit_recall(network.detector, bank.nondigit_features))
+                               nondigit_recall(reads.detector, bank.nondigit_features))
     held_features = embed(parent_network, normalise_digits(torch.from_numpy(np.stack([digits[i] for i in held_ids])))
                           if held_ids else torch.empty(0, 1, 28, 28), device=device)
-    held_out = held_out_scores(parent_network, network, held_features,
+    held_out = held_out_scores(parent_network, reads, held_features,
                                torch.tensor([labels[i] for i in held_ids], dtype=torch.long))
     decision = gate(parent=bank.validation, candidate=after, held_out=held_out, rules=rules, nondigits=nondigits)
     test = _test_scores(network, device) if with_test_set else None

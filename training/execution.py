@@ -87,7 +87,8 @@ def _rules(run: TrainingRun) -> GateRules:
 def _train_and_promote(run: TrainingRun) -> None:
     progress = _Progress(run)
     candidate = train_candidate(run.parent, list(run.samples.order_by("id")), AdaptConfig(**run.params),
-                                rules=_rules(run), progress=progress, with_test_set=run.kind == TrainingRun.Kind.SHARED)
+                                rules=_rules(run), progress=progress, personal=run.kind == TrainingRun.Kind.PERSONAL,
+                                with_test_set=run.kind == TrainingRun.Kind.SHARED)
     started = time.perf_counter()
     version = _store(run, candidate)
     with transaction.atomic():

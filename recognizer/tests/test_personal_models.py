@@ -139,10 +139,11 @@ def test_the_page_state_says_when_a_newer_shared_model_exists(person, personal_v
 def test_the_cache_keeps_at_most_its_capacity_and_drops_the_least_recently_used(
     active_model_version, tiny_checkpoint, store_version
 ):
-    cache = inference.PredictorCache(capacity=2)
+    cache = inference.PredictorCache(capacity_bytes=1 << 40)
     versions = [store_version(f"c{n}.pt", tiny_checkpoint) for n in range(3)]
-    for version in versions[:2]:
-        cache.get(version.pk)
+    cache.get(versions[0].pk)
+    cache.capacity_bytes = 2 * cache.resident_bytes  # room for two of them
+    cache.get(versions[1].pk)
     cache.get(versions[0].pk)  # used again: now the most recent
     cache.get(versions[2].pk)
     assert len(cache) == 2 and versions[0].pk in cache and versions[1].pk not in cache

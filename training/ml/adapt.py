@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from recognizer.ml.figures import HeldOut, NondigitRecall, Rate, Scores
 from recognizer.ml.network import DigitNet
+from recognizer.ml.personal import AdapterShape, PersonalAdapter
 from recognizer.ml.preprocessing import mnist_transform, normalise_digits
 
 from .detector import fold_threshold, threshold_for
@@ -53,7 +54,18 @@ class AdaptConfig:
     min_replay: int = 1000  # and at least this many
     detector_epochs: int = 4  # the detector's head, taught the person's drawings as digits (adapt_detector)
     detector_learning_rate: float = 3e-4  # 1e-3 lost 11 points of held-out non-digits with 87 to learn from
+    # A personal adapter's detector side starts as the parent's (its low-rank update at zero), so it needs a
+    # larger step than a copy of the whole head to learn anything in a few epochs.
+    adapter_detector_learning_rate: float = 3e-3
     seed: int = 0
+    # A personal model's size (recognizer.ml.personal.AdapterShape): chosen on bench.writers' tuning writers.
+    conv_rank: int = 16
+    hidden_rank: int = 8
+    detector_rank: int = 4
+
+    @property
+    def adapter_shape(self) -> AdapterShape:
+        return AdapterShape(conv_rank=self.conv_rank, hidden_rank=self.hidden_rank, detector_rank=self.detector_rank)
 
     def replay_size(self, user_examples: int) -> int:
         """MNIST examples to rehearse with this many user examples: enough that MNIST is not forgotten, few enough
@@ -201,6 +213,37 @@ def train_classifier(parent: DigitNet, user_features: Tensor, user_labels: Tenso
     return classifier.cpu().eval(), history
 
 
+class _AdapterClassifier(torch.nn.Module):
+    """The adapter's classifier side, on trunk features: what fit() trains in a personal run."""
+
+    def __init__(self, adapter: PersonalAdapter) -> None:
+        super().__init__()
+        self.adapter = adapter
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.adapter.classify(self.adapter.adapt(features))
+
+
+def train_adapter(parent: DigitNet, user_features: Tensor, user_labels: Tensor, bank: ParentBank,
+                  config: AdaptConfig, *, device: torch.device,
+                  on_epoch: EpochCallback | None = None) -> tuple[PersonalAdapter, list[dict[str, Any]]]:
+    """A personal model: a new adapter on ``parent`` whose stroke adapter, dense update and output layer learn the
+    person's features mixed with the bank's MNIST replay (the detector's side is taught after, adapt_detector);
+    returns it and the per-epoch history."""
+    torch.manual_seed(config.seed)  # the adapter's first numbers
+    adapter = PersonalAdapter(copy.deepcopy(parent).cpu(), config.adapter_shape).to(device)
+    # The detector's side gets no gradient here (AdamW leaves it alone); the parent's layers are frozen.
+    replay = config.replay_size(len(user_labels))
+    features = torch.cat([user_features, bank.replay_features[:replay]])
+    labels = torch.cat([user_labels, bank.replay_labels[:replay]])
+    loader = _batches(features, labels, device=device, shuffle=True, batch_size=config.batch_size, seed=config.seed)
+    fit_config = FitConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed,
+                           label_smoothing=0.05)
+    with one_thread():
+        history = fit(_AdapterClassifier(adapter), loader, fit_config, on_epoch=on_epoch)
+    return adapter.cpu().eval(), history
+
+
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run PyTorch on one CPU thread inside. Products this small gain little from a second thread (2.1 s against
@@ -216,28 +259,52 @@ def one_thread() -> Iterator[None]:
 
 def adapt_detector(detector: torch.nn.Module | None, user_features: Tensor, bank: ParentBank, config: AdaptConfig,
                    *, device: torch.device) -> torch.nn.Module | None:
-    """A copy of the parent's detector head taught that the person's drawings are digits. It learns "digit" for
-    their features, and for the bank's MNIST replay and training non-digits whatever the parent says of them
-    (distillation: everything but the person's drawings is kept as the parent had it), the non-digits weighing as
-    much as the digits; then its threshold is put back where the parent's refused as many MNIST validation digits.
-    A drawing labelled as a digit only ever teaches it "digit". None when there is nothing to keep it honest with
-    (no detector, or no training non-digits in the bank): the parent's detector is kept."""
-    nondigits = bank.training_nondigit_features
-    if detector is None or not len(nondigits):
+    """A copy of the parent's detector head taught that the person's drawings are digits (see _teach_detector).
+    None when there is nothing to keep it honest with (no detector, or no training non-digits in the bank): the
+    parent's detector is kept."""
+    if detector is None or not len(bank.training_nondigit_features):
         return None
-    detector = detector.cpu().eval()
+    head = copy.deepcopy(detector.cpu().eval()).to(device)
+    return _teach_detector(head, detector.cpu().eval(), lambda features: features, user_features, bank, config,
+                           device=device, learning_rate=config.detector_learning_rate)
+
+
+def adapt_adapter_detector(adapter: PersonalAdapter, teacher: torch.nn.Module | None, user_features: Tensor,
+                           bank: ParentBank, config: AdaptConfig, *, device: torch.device) -> None:
+    """Teach a personal adapter's detector side, on the features its stroke adapter now makes, what the parent's
+    detector (``teacher``) said of everything but the person's drawings, and "digit" of those. Left as it starts
+    (the parent's layers) when there is no detector or no training non-digits."""
+    if teacher is None or adapter.detector_hidden is None or not len(bank.training_nondigit_features):
+        return
+    adapter.cpu().eval()  # its stroke adapter, now fixed, makes the head's inputs on the CPU
+    head = torch.nn.Sequential(adapter.detector_hidden, torch.nn.ReLU(), adapter.detector_output).to(device)
+    _teach_detector(head, teacher.cpu().eval(), adapter.adapt, user_features, bank, config, device=device,
+                    learning_rate=config.adapter_detector_learning_rate)
+    adapter.cpu().eval()
+
+
+def _teach_detector(head: torch.nn.Module, teacher: torch.nn.Module, adapt, user_features: Tensor,
+                    bank: ParentBank, config: AdaptConfig, *, device: torch.device,
+                    learning_rate: float) -> torch.nn.Module:
+    """Train ``head`` (reading ``adapt(trunk features)``): "digit" for the person's features, and for the bank's
+    MNIST replay and training non-digits whatever ``teacher`` says of their trunk features (distillation:
+    everything but the person's drawings is kept as the parent had it), the non-digits weighing as much as the
+    digits; then put its threshold back where the teacher refused as many MNIST validation digits. A drawing
+    labelled as a digit only ever teaches it "digit"."""
+    nondigits = bank.training_nondigit_features
     kept = torch.cat([bank.replay_features, nondigits])
-    with torch.no_grad():  # not inference mode: these are targets of a loss that is differentiated
-        parent_says = torch.sigmoid(detector(kept)[:, 0])
-    features = torch.cat([user_features, kept])
-    targets = torch.cat([torch.zeros(len(user_features)), parent_says])
+    with torch.no_grad():  # not inference mode: these are inputs and targets of a loss that is differentiated
+        teacher_says = torch.sigmoid(teacher(kept)[:, 0])
+        inputs = adapt(torch.cat([user_features, kept]))
+    targets = torch.cat([torch.zeros(len(user_features)), teacher_says])
     digits = len(user_features) + len(bank.replay_features)
     weights = torch.cat([torch.ones(digits), torch.full((len(nondigits),), digits / len(nondigits))])
-    loader = DataLoader(TensorDataset(features.to(device), targets.to(device), weights.to(device)),
+    loader = DataLoader(TensorDataset(inputs.to(device), targets.to(device), weights.to(device)),
                         batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(config.seed))
-    head = copy.deepcopy(detector).to(device).train()
-    optimizer = torch.optim.AdamW(head.parameters(), lr=config.detector_learning_rate, weight_decay=1e-4)
+    head.train()
+    trained = [parameter for parameter in head.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=learning_rate, weight_decay=1e-4)
     with one_thread():
         for _ in range(config.detector_epochs):
             for batch, target, weight in loader:
@@ -249,8 +316,8 @@ def adapt_detector(detector: torch.nn.Module | None, user_features: Tensor, bank
     validation = bank.validation_features
     if len(validation):
         with torch.inference_mode():
-            refused = int((detector(validation)[:, 0] > 0).sum())
-            logits = head(validation)[:, 0]
+            refused = int((teacher(validation)[:, 0] > 0).sum())
+            logits = head(adapt(validation))[:, 0]
         # (refused + 0.5) / N: threshold_for floors the share times N, which must come back as ``refused``
         fold_threshold(head, threshold_for(logits, (refused + 0.5) / len(validation)))
     return head
