@@ -199,17 +199,10 @@ def _batches(features: Tensor, labels: Tensor, *, device: torch.device, shuffle:
 def train_classifier(parent: DigitNet, user_features: Tensor, user_labels: Tensor, bank: ParentBank,
                      config: AdaptConfig, *, device: torch.device,
                      on_epoch: EpochCallback | None = None) -> tuple[torch.nn.Module, list[dict[str, Any]]]:
-    """A copy of the parent's classifier trained on the person's features mixed with the bank's MNIST replay;
-    returns it and the per-epoch history (loss, accuracy)."""
+    """A copy of the parent's classifier trained on the person's features mixed with the bank's MNIST replay (a
+    shared run's whole dense layers); returns it and the per-epoch history (loss, accuracy)."""
     classifier = copy.deepcopy(parent.classifier).to(device)
-    replay = config.replay_size(len(user_labels))
-    features = torch.cat([user_features, bank.replay_features[:replay]])
-    labels = torch.cat([user_labels, bank.replay_labels[:replay]])
-    loader = _batches(features, labels, device=device, shuffle=True, batch_size=config.batch_size, seed=config.seed)
-    fit_config = FitConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed,
-                           label_smoothing=0.05)
-    with one_thread():
-        history = fit(classifier, loader, fit_config, on_epoch=on_epoch)
+    history = _fit_with_replay(classifier, user_features, user_labels, bank, config, device=device, on_epoch=on_epoch)
     return classifier.cpu().eval(), history
 
 
@@ -228,11 +221,20 @@ def train_adapter(parent: DigitNet, user_features: Tensor, user_labels: Tensor, 
                   config: AdaptConfig, *, device: torch.device,
                   on_epoch: EpochCallback | None = None) -> tuple[PersonalAdapter, list[dict[str, Any]]]:
     """A personal model: a new adapter on ``parent`` whose stroke adapter, dense update and output layer learn the
-    person's features mixed with the bank's MNIST replay (the detector's side is taught after, adapt_detector);
-    returns it and the per-epoch history."""
+    person's features mixed with the bank's MNIST replay (the detector's side is taught after,
+    adapt_adapter_detector); returns it and the per-epoch history."""
     torch.manual_seed(config.seed)  # the adapter's first numbers
     adapter = PersonalAdapter(copy.deepcopy(parent).cpu(), config.adapter_shape).to(device)
     # The detector's side gets no gradient here (AdamW leaves it alone); the parent's layers are frozen.
+    history = _fit_with_replay(_AdapterClassifier(adapter), user_features, user_labels, bank, config, device=device,
+                               on_epoch=on_epoch)
+    return adapter.cpu().eval(), history
+
+
+def _fit_with_replay(model: torch.nn.Module, user_features: Tensor, user_labels: Tensor, bank: ParentBank,
+                     config: AdaptConfig, *, device: torch.device,
+                     on_epoch: EpochCallback | None) -> list[dict[str, Any]]:
+    """Train ``model`` (trunk features -> logits) on the person's features and the bank's MNIST replay."""
     replay = config.replay_size(len(user_labels))
     features = torch.cat([user_features, bank.replay_features[:replay]])
     labels = torch.cat([user_labels, bank.replay_labels[:replay]])
@@ -240,8 +242,7 @@ def train_adapter(parent: DigitNet, user_features: Tensor, user_labels: Tensor, 
     fit_config = FitConfig(epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed,
                            label_smoothing=0.05)
     with one_thread():
-        history = fit(_AdapterClassifier(adapter), loader, fit_config, on_epoch=on_epoch)
-    return adapter.cpu().eval(), history
+        return fit(model, loader, fit_config, on_epoch=on_epoch)
 
 
 @contextmanager
