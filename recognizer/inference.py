@@ -102,6 +102,7 @@ class PredictorCache:
         return entry.network
 
     def _load(self, version_id: int) -> "_Entry":
+        started = time.perf_counter()
         version = ModelVersion.objects.select_related("parent").filter(pk=version_id).first()
         try:
             if version is None:
@@ -118,7 +119,8 @@ class PredictorCache:
         except CheckpointError as exc:
             logger.error("Cannot load model %s: %s", version or f"v{version_id}", exc)
             raise
-        logger.info("Loaded model %s for predictions", version)
+        logger.info("Loaded model %s for predictions (%.1f ms, %d KB)", version, (time.perf_counter() - started) * 1000,
+                    entry.size // 1024)
         return entry
 
     def _cached(self, version_id: int) -> DigitNet | PersonalNetwork | None:
