@@ -56,6 +56,7 @@ class ModelVersion(models.Model):
                                                    "theirs: their model #1, #2 after a retrain; none for shared ones")
     weights_name = models.CharField(max_length=200, unique=True, help_text="file name under MODEL_DIR")
     weights_sha256 = models.CharField(max_length=64)
+    weights_bytes = models.PositiveIntegerField(null=True, blank=True, help_text="the stored weights' size")
     architecture = models.CharField(max_length=50)
     metrics = models.JSONField(default=dict, blank=True)
     notes = models.CharField(max_length=200, blank=True)

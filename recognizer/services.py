@@ -285,7 +285,8 @@ def sample_review_decide(*, sample: Sample, decision: str, label: int | None = N
 # predicted and confidence are the scoring model's (recognizer/review.py) once a sample is scored, else those of
 # the model that read it when it was saved.
 EXPORT_COLUMNS = ["id", "label", "predicted", "confidence", "verdict", "not_a_digit_score", "model_version", "status",
-                  "session", "created", "mnist_file", "original_file", "suspicion", "scored_by_version"]
+                  "session", "created", "mnist_file", "original_file", "suspicion", "scored_by_version",
+                  "read_by_personal_model"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -304,7 +305,7 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
         rows = io.StringIO()
         writer = csv.writer(rows)
         writer.writerow(EXPORT_COLUMNS)
-        for sample in samples.order_by("id").iterator():
+        for sample in samples.select_related("model_version").order_by("id").iterator():
             mnist_name, original_name = f"mnist/{sample.pk}_label{sample.label}.png", f"original/{sample.pk}.png"
             for name, field in ((mnist_name, sample.digit), (original_name, sample.drawing)):
                 try:
@@ -318,7 +319,8 @@ def samples_export_zip(samples: QuerySet[Sample], destination: IO[bytes]) -> int
                 sample.scored_confidence if scored else sample.confidence, sample.verdict or None,
                 sample.not_a_digit_score, sample.model_version_id, sample.status,
                 (sample.session_key or "")[:8], sample.created.isoformat(), mnist_name, original_name,
-                sample.suspicion, sample.scored_by_id)])
+                sample.suspicion, sample.scored_by_id,
+                bool(sample.model_version and sample.model_version.is_personal))])
             count += 1
         archive.writestr("labels.csv", rows.getvalue())
     return count

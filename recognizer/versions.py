@@ -26,7 +26,9 @@ from .ml.personal import PersonalAdapter, adapter_bytes
 from .models import ModelVersion, PersonalModel
 from .tasks import scoring_enqueue
 from .visitors import Visitor
-from .weights import weights_delete, weights_save, weights_save_bytes, weights_stored, weights_upload
+from .weights import (
+    weights_delete, weights_save, weights_save_bytes, weights_size, weights_stored, weights_upload,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ def model_version_create(*, network: DigitNet | PersonalAdapter, name_prefix: st
         sha256 = weights_save(network, weights_name, metadata=metadata)
     kind = ModelVersion.Kind.PERSONAL if owner else ModelVersion.Kind.SHARED
     return ModelVersion.objects.create(weights_name=weights_name, weights_sha256=sha256, kind=kind,
+                                       weights_bytes=weights_size(weights_name),
                                        owner=owner.session_key if owner else None,
                                        architecture=network.architecture, metrics=figures.to_json(), **fields)
 
@@ -71,6 +74,7 @@ def model_version_register_base() -> ModelVersion | None:
     first = not ModelVersion.objects.exists()
     version = ModelVersion.objects.create(
         weights_name=weights_name, weights_sha256=sha256, architecture=load_checkpoint(source)[0].architecture,
+        weights_bytes=source.stat().st_size,
         metrics=figures.to_json(), notes="shipped base model", is_active=first,
         activated=timezone.now() if first else None,
     )
@@ -225,7 +229,7 @@ def personal_model_state(visitor: Visitor | None) -> dict:
         "shared": {"version": shared_id},
         "personal": None if personal is None else {
             "version": personal.pk, "number": personal_model_number(personal), "enabled": choice.enabled,
-            "trained_on": personal.trained_on,
+            "trained_on": personal.trained_on, "stored_bytes": personal.weights_bytes,
             "parent_version": personal.parent_id, "created": personal.created.isoformat(),
             "held_out": personal.figures.held_out and personal.figures.held_out.to_json(),
         },

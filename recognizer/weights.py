@@ -57,6 +57,10 @@ def weights_upload(path: Path, name: str) -> None:
         raise CheckpointError(f"weights {name} were stored as {stored}")
 
 
+def weights_size(name: str) -> int:
+    return weights_storage().size(name)
+
+
 def weights_stored(name: str) -> bool:
     return weights_storage().exists(name)
 

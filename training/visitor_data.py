@@ -28,10 +28,11 @@ def visitor_data_summary(*, visitor: Visitor | None) -> dict:
     """What the site keeps of this visitor, in counts."""
     if visitor is None:  # nothing stored: no session, nothing of theirs
         return {"samples": 0, "counts": sample_counts(Sample.objects.none()), "personal_models": 0,
-                "training_runs": 0}
+                "personal_model_bytes": 0, "training_runs": 0}
     kept = samples_of(visitor)
-    return {"samples": kept.count(), "counts": sample_counts(kept),
-            "personal_models": ModelVersion.objects.owned_by(visitor).count(),
+    models = ModelVersion.objects.owned_by(visitor)
+    return {"samples": kept.count(), "counts": sample_counts(kept), "personal_models": models.count(),
+            "personal_model_bytes": sum(models.values_list("weights_bytes", flat=True).exclude(weights_bytes=None)),
             "training_runs": TrainingRun.objects.filter(session_key=visitor.session_key).count()}
 
 

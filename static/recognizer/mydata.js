@@ -41,7 +41,8 @@
     const parts = [];
     const samples = samplesKept();
     if (samples) parts.push(question ? `your ${api.plural(samples, "sample")}` : api.plural(samples, "sample"));
-    if (k.personal_models) parts.push(question ? "your personal model" : "your model");
+    const size = k.personal_model_bytes ? ` (${Math.max(1, Math.round(k.personal_model_bytes / 1024))} KB)` : "";
+    if (k.personal_models) parts.push(question ? "your personal model" : `your model${size}`);
     if (k.training_runs) parts.push(question ? "your training history" : api.plural(k.training_runs, "training run"));
     return parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts.join("");
   }
@@ -88,7 +89,7 @@
           return false;
         }
         refreshes += 1;   // an answer to an older GET must not bring the old counts back
-        kept = { samples: 0, counts: {}, personal_models: 0, training_runs: 0 };
+        kept = { samples: 0, counts: {}, personal_models: 0, personal_model_bytes: 0, training_runs: 0 };
         failed = false;
         root.dispatchEvent(new CustomEvent("data:deleted"));
         show("All your data was deleted.", "ok");

@@ -89,6 +89,7 @@ def test_a_run_makes_a_personal_model_that_reads_only_for_its_session(client, ac
     owner = Sample.objects.first().session_key
     assert personal.owner == owner and not personal.is_active and personal.gate_passed
     assert personal.trained_on == 12 and personal.parent == active_model_version
+    assert personal.is_adapter and personal.weights_bytes <= 150 * 1024  # a few weights on the parent's trunk
     assert ModelVersion.objects.get(is_active=True) == active_model_version  # the shared model is untouched
     assert PersonalModel.objects.get(session_key=owner).version == personal
 
