@@ -18,11 +18,14 @@ bench/results/personal_depth.json; the README's table ("How deep a personal mode
 """
 
 import argparse
+import io
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from bench.font_writers import Writer, writers_of
 from bench.harness.processes import DEFAULT_CHECKPOINT
@@ -39,7 +42,6 @@ from training.ml.adapt import (
 from training.ml.data import mnist_arrays
 from training.ml.detector import NONDIGIT_SEEDS, nondigit_digits
 from training.ml.nondigits import training_families
-from pathlib import Path
 
 CPU = torch.device("cpu")
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -59,6 +61,8 @@ def ways() -> list[Way]:
         Way("adapter, no stroke adapter", replace(base, conv_rank=0)),
         Way("adapter, stroke adapter 16", replace(base, conv_rank=16)),
         Way("adapter, stroke adapter 16, 12 epochs", replace(base, conv_rank=16, epochs=12)),
+        Way("adapter, stroke adapter 16, learning rate 5e-3", replace(base, conv_rank=16, learning_rate=5e-3)),
+        Way("adapter, stroke adapter 16, dense rank 16", replace(base, conv_rank=16, hidden_rank=16)),
         Way("adapter, stroke adapter 32", replace(base, conv_rank=32)),
     ]
 
@@ -78,11 +82,21 @@ def bank_for(network, replay: int = 4000, validation: int = 10000, nondigits_per
                       device=CPU)
 
 
-def digits_of(writer: Writer, per_digit: int, purpose: str) -> tuple[list[np.ndarray], list[int]]:
+def turned(png: bytes, degrees: float) -> bytes:
+    """The drawing turned clockwise on its page, as someone writes with a phone held at a slant."""
+    if not degrees:
+        return png
+    image = Image.open(io.BytesIO(png)).convert("RGBA").rotate(-degrees, resample=Image.BICUBIC, expand=True)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def digits_of(writer: Writer, per_digit: int, purpose: str, turn: float) -> tuple[list[np.ndarray], list[int]]:
     digits, labels = [], []
     for sample in writer.drawings(per_digit, purpose):
         try:
-            digits.append(prepare_digit(sample.data, max_pixels=4_000_000))
+            digits.append(prepare_digit(turned(sample.data, turn), max_pixels=4_000_000))
         except InvalidImage:
             continue  # the site would refuse it too: not a drawing anyone could save
         labels.append(sample.label)
@@ -94,11 +108,12 @@ def accuracy(classifier, features: torch.Tensor, labels: list[int]) -> float:
         return float((classifier.cpu().eval()(features).argmax(1) == torch.tensor(labels)).float().mean())
 
 
-def study(writer: Writer, size: int, test: int, network, bank: ParentBank) -> list[dict]:
-    train_digits, train_labels = digits_of(writer, size // 10, f"depth-train-{size}")
-    test_digits, test_labels = digits_of(writer, test, "depth-test")
+def study(writer: Writer, turn: float, size: int, test: int, network, bank: ParentBank) -> list[dict]:
+    train_digits, train_labels = digits_of(writer, size // 10, f"depth-train-{size}", turn)
+    test_digits, test_labels = digits_of(writer, test, "depth-test", turn)
     test_features = embed(network, normalise_digits(torch.from_numpy(np.stack(test_digits))), device=CPU)
-    rows = [{"writer": writer.key, "size": size, "way": "shared model",
+    key = f"{writer.key}{f' turned {turn:g}°' if turn else ''}"
+    rows = [{"writer": key, "turn": turn, "size": size, "way": "shared model",
              "accuracy": accuracy(network.classifier, test_features, test_labels)}]
     for way in ways():
         config = way.config
@@ -115,7 +130,7 @@ def study(writer: Writer, size: int, test: int, network, bank: ParentBank) -> li
             stored = len(adapter_bytes(adapter, parent_sha256="-"))
             reads = adapter.on_trunk().classifier
         seconds = time.perf_counter() - started
-        rows.append({"writer": writer.key, "size": size, "way": way.name, "accuracy": accuracy(reads, test_features,
+        rows.append({"writer": key, "turn": turn, "size": size, "way": way.name, "accuracy": accuracy(reads, test_features,
                                                                                              test_labels),
                      "mnist_validation": scores_of(reads, bank.validation_features, bank.validation_labels).accuracy,
                      "seconds": round(seconds, 2), "stored_bytes": stored})
@@ -124,10 +139,10 @@ def study(writer: Writer, size: int, test: int, network, bank: ParentBank) -> li
 
 def summary(rows: list[dict]) -> list[dict]:
     table = []
-    for size in sorted({row["size"] for row in rows}):
+    for turn, size in sorted({(row["turn"], row["size"]) for row in rows}):
         for way in dict.fromkeys(row["way"] for row in rows):
-            chosen = [row for row in rows if row["size"] == size and row["way"] == way]
-            table.append({"size": size, "way": way, "writers": len(chosen),
+            chosen = [row for row in rows if row["size"] == size and row["way"] == way and row["turn"] == turn]
+            table.append({"turn": turn, "size": size, "way": way, "writers": len(chosen),
                           "accuracy": float(np.mean([row["accuracy"] for row in chosen])),
                           "worst_writer": float(np.min([row["accuracy"] for row in chosen])),
                           "mnist_validation": (float(np.mean([row["mnist_validation"] for row in chosen]))
@@ -143,6 +158,8 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8, help="tuning writers (the first K)")
     parser.add_argument("--test", type=int, default=20, help="unseen drawings per digit per writer")
     parser.add_argument("--sizes", default="20,200", help="drawings trained on, comma-separated")
+    parser.add_argument("--turns", default="0,45", help="degrees the drawings are turned, comma-separated: 0 as "
+                        "written; 45 as on a phone held at a slant, which the shared model reads poorly")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -150,15 +167,17 @@ def main() -> None:
     bank = bank_for(network)
     writers = [writer for writer in writers_of("tune") if writer.available()][:args.writers]
     rows = []
-    for writer in writers:
-        for size in (int(size) for size in args.sizes.split(",")):
-            rows += study(writer, size, args.test, network, bank)
-            print(f"{writer.key} {size}: " + ", ".join(f"{row['way']} {row['accuracy']:.1%}" for row in rows[-6:]),
-                  flush=True)
+    for turn in (float(turn) for turn in args.turns.split(",")):
+        for writer in writers:
+            for size in (int(size) for size in args.sizes.split(",")):
+                rows += study(writer, turn, size, args.test, network, bank)
+                print(f"{rows[-1]['writer']} {size}: " + ", ".join(f"{row['way']} {row['accuracy']:.1%}"
+                                                             for row in rows[-len(ways()) - 1:]), flush=True)
     table = summary(rows)
-    print(f"\n{'drawings':>8}  {'way':<40} {'accuracy':>9} {'worst':>7} {'MNIST val':>9} {'train s':>8} {'KB':>7}")
+    print(f"\n{'turn':>5} {'drawings':>8}  {'way':<40} {'accuracy':>9} {'worst':>7} {'MNIST val':>9} {'train s':>8} "
+          f"{'KB':>7}")
     for row in table:
-        print(f"{row['size']:>8}  {row['way']:<40} {row['accuracy']:>9.1%} {row['worst_writer']:>7.1%} "
+        print(f"{row['turn']:>5g} {row['size']:>8}  {row['way']:<40} {row['accuracy']:>9.1%} {row['worst_writer']:>7.1%} "
               f"{fmt(row['mnist_validation'], '.2%'):>9} {fmt(row['seconds'], '.1f'):>8} {fmt(row['stored_kb'], '.0f'):>7}")
     write_result(args.out, "personal_depth", {"machine": machine_info(), "writers": [w.key for w in writers],
                                               "test_per_digit": args.test, "ways": [asdict(w) for w in ways()],
