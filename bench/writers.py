@@ -24,7 +24,7 @@ limit raised, every other setting the site's default) and a real training worker
 A drawing is read right when the answer's digit is its label and its verdict is not ``not_a_digit`` (an
 ``unsure`` answer counts as its digit); answers called no digit are counted too. No targets: this is the figure
 to compare a change of personal models against, writer by writer. Writes bench/results/writers.json
-(writers_tune.json for the tune split) and writers_samples.png (writers_tune_samples.png): a row per writer,
+(writers_tune.json for the tune split; ``--name`` for another stem) and <stem>_samples.png: a row per writer,
 its name and figures, then one test drawing of each digit as posted, with what the shared model and each
 personal model read.
 """
@@ -60,12 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="drawings each personal session saves, comma-separated (default 20,200)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
-
-
-def stem(split: str) -> str:
-    """The results' file name stem: the report split's is writers, the tune split's writers_tune."""
-    return "writers" if split == "report" else f"writers_{split}"
+    parser.add_argument("--name", default=None,
+                        help="the results' file name stem (default: writers for the report split, writers_tune for "
+                             "the tune split)")
+    args = parser.parse_args(argv)
+    args.name = args.name or ("writers" if args.split == "report" else f"writers_{args.split}")
+    return args
 
 
 def chosen(args: argparse.Namespace) -> list[Writer]:
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         found["overall"] = overall(found["writers"], args.sizes)
         report(found, args.sizes, args.split)
         out.mkdir(parents=True, exist_ok=True)
-        sheet = save_sheet(found, kept, args.sizes, out / f"{stem(args.split)}_samples.png")
+        sheet = save_sheet(found, kept, args.sizes, out / f"{args.name}_samples.png")
         print(f"wrote {sheet}")
         return {"split": args.split, "settings": {"site_env": {**SITE_SETTINGS, **SITE_ENV},
                                                   "fine_tune": "the site's defaults", "test_per_digit": args.test,
@@ -248,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         code = run_benchmark("writers", argv, args, measure_keeping_reads, finish)
         if code == 0:
             out.mkdir(parents=True, exist_ok=True)
-            shutil.move(Path(staging) / "writers.json", out / f"{stem(args.split)}.json")
-            print(f"moved to {out / (stem(args.split) + '.json')}")
+            shutil.move(Path(staging) / "writers.json", out / f"{args.name}.json")
+            print(f"moved to {out / f'{args.name}.json'}")
     return code
 
 
