@@ -58,12 +58,14 @@ def ways() -> list[Way]:
     base = AdaptConfig()
     return [
         Way("dense classifier (before)", base, dense=True),
-        Way("adapter, no stroke adapter", replace(base, conv_rank=0)),
-        Way("adapter, stroke adapter 16", replace(base, conv_rank=16)),
-        Way("adapter, stroke adapter 16, 12 epochs", replace(base, conv_rank=16, epochs=12)),
-        Way("adapter, stroke adapter 16, learning rate 5e-3", replace(base, conv_rank=16, learning_rate=5e-3)),
-        Way("adapter, stroke adapter 16, dense rank 16", replace(base, conv_rank=16, hidden_rank=16)),
-        Way("adapter, stroke adapter 32", replace(base, conv_rank=32)),
+        Way("adapter, no stroke adapter", replace(base, conv_rank=0, adapter_learning_rate=2e-3)),
+        Way("adapter, stroke adapter 16", replace(base, conv_rank=16, adapter_learning_rate=2e-3)),
+        Way("adapter, stroke adapter 16, 12 epochs", replace(base, conv_rank=16, epochs=12, adapter_learning_rate=2e-3)),
+        Way("adapter, stroke adapter 16, learning rate 5e-3 (chosen)", replace(base, conv_rank=16,
+                                                                              adapter_learning_rate=5e-3)),
+        Way("adapter, stroke adapter 16, dense rank 16", replace(base, conv_rank=16, hidden_rank=16,
+                                                                 adapter_learning_rate=2e-3)),
+        Way("adapter, stroke adapter 32", replace(base, conv_rank=32, adapter_learning_rate=2e-3)),
     ]
 
 
@@ -179,7 +181,7 @@ def main() -> None:
     for row in table:
         print(f"{row['turn']:>5g} {row['size']:>8}  {row['way']:<40} {row['accuracy']:>9.1%} {row['worst_writer']:>7.1%} "
               f"{fmt(row['mnist_validation'], '.2%'):>9} {fmt(row['seconds'], '.1f'):>8} {fmt(row['stored_kb'], '.0f'):>7}")
-    write_result(args.out, "personal_depth", {"machine": machine_info(), "writers": [w.key for w in writers],
+    write_result(args.out, "personal_depth.json", {"machine": machine_info(), "writers": [w.key for w in writers],
                                               "test_per_digit": args.test, "ways": [asdict(w) for w in ways()],
                                               "table": table, "rows": rows})
 
