@@ -111,7 +111,7 @@ class PredictorCache:
                 parent = self.get(version.parent_id) if version.parent_id else None
                 if not isinstance(parent, DigitNet):
                     raise CheckpointError("it was trained on a shared model that cannot be loaded")
-                network = PersonalNetwork(parent, version.load_adapter(parent).rest_in_half_precision())
+                network = PersonalNetwork(parent, version.load_adapter(parent))
                 entry = _Entry(network, network.resident_bytes(), parent_id=version.parent_id)
             else:
                 network = for_serving(version.load_network())

@@ -127,3 +127,15 @@ def test_the_export_says_which_readings_came_from_a_personal_model(active_model_
     with zipfile.ZipFile(archive) as opened:
         rows = list(csv.DictReader(io.StringIO(opened.read("labels.csv").decode())))
     assert [row["read_by_personal_model"] for row in rows] == ["False", "True"]
+
+
+@pytest.mark.parametrize("damage", ["cut short", "odd length", "other bytes", "another parent"])
+def test_damaged_adapter_bytes_are_refused_in_words_never_loaded(active_model_version, damage):
+    from recognizer.ml.personal import AdapterError, adapter_bytes, adapter_from_bytes
+
+    parent = active_model_version.load_network()
+    data = adapter_bytes(PersonalAdapter(parent), parent_sha256="a" * 64)
+    damaged = {"cut short": data[: len(data) // 2], "odd length": data[:-1], "other bytes": b"\x80\x02junk" * 50,
+               "another parent": data}[damage]
+    with pytest.raises(AdapterError):
+        adapter_from_bytes(damaged, parent, parent_sha256="b" * 64 if damage == "another parent" else "a" * 64)
