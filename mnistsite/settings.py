@@ -217,6 +217,7 @@ MAX_SAMPLES_PER_NETWORK_PER_DAY = env_int("MAX_SAMPLES_PER_NETWORK_PER_DAY", 200
 MAX_UNREVIEWED_SAMPLES = env_int("MAX_UNREVIEWED_SAMPLES", 100_000)
 # A browser session lives this long after its last use (its samples and personal model with it).
 SESSION_COOKIE_AGE = env_int("SESSION_DAYS", 14) * 24 * 3600
+SESSION_ENGINE = "recognizer.sessions"  # Django's database sessions, read with one plain query (recognizer/sessions.py)
 # Review by suspicion (recognizer/review.py): samples scored per forward pass, and the seconds between a save and
 # the worker's scoring of it (every sample saved meanwhile is scored with it).
 SCORE_BATCH = env_int("SCORE_BATCH", 256)
