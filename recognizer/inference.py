@@ -11,6 +11,7 @@ every web process within about a second, without a restart. An activation in thi
 requests (one indexed query): a personal model is served from the very next prediction after training.
 """
 
+import gc
 import logging
 import threading
 import time
@@ -119,6 +120,10 @@ class PredictorCache:
         except CheckpointError as exc:
             logger.error("Cannot load model %s: %s", version or f"v{version_id}", exc)
             raise
+        # A loaded model lives long and holds no reference cycles (refcounting frees an evicted one): moved out of
+        # the collector's sight, thousands of them no longer make each full collection pause the worker (566 ms
+        # with 2 000 loaded, measured by bench.personal_serving).
+        gc.freeze()
         logger.info("Loaded model %s for predictions (%.1f ms, %d KB)", version, (time.perf_counter() - started) * 1000,
                     entry.size // 1024)
         return entry
