@@ -13,7 +13,9 @@ from .exceptions import SampleUnreadable, StoreUnavailable
 from .ml.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from .ml.figures import VersionFigures
 from .ml.network import DigitNet
-from .ml.personal import ADAPTER_FORMAT, AdapterError, PersonalAdapter, PersonalNetwork, adapter_from_bytes
+from .ml.personal import (
+    ADAPTER_FORMAT, AdapterError, PersonalAdapter, PersonalNetwork, adapter_from_bytes, bytes_sha256,
+)
 from .ml.preprocessing import FIELD
 from .ml.reader import DIGIT, NOT_A_DIGIT, UNSURE
 from .visitors import Visitor
@@ -131,9 +133,15 @@ class ModelVersion(models.Model):
         """This personal version's adapter, on ``parent_network`` (its parent's network: a served one in a web
         process); raises CheckpointError saying why not."""
         parent = self._adapter_parent()
+        path = self.weights_path
         try:
-            return adapter_from_bytes(self.checked_weights().read_bytes(), parent_network,
-                                      parent_sha256=parent.weights_sha256)
+            data = path.read_bytes()  # read once: hashed and parsed from memory
+        except FileNotFoundError as exc:
+            raise CheckpointError(f"weights file {path.name} is missing") from exc
+        if bytes_sha256(data) != self.weights_sha256:
+            raise CheckpointError(f"weights file {path.name} has changed since it was stored (checksum)")
+        try:
+            return adapter_from_bytes(data, parent_network, parent_sha256=parent.weights_sha256)
         except AdapterError as exc:
             raise CheckpointError(f"{self}: {exc}") from exc
 
