@@ -60,7 +60,8 @@ def ways() -> list[Way]:
         Way("dense classifier (before)", base, dense=True),
         Way("adapter, no stroke adapter", replace(base, conv_rank=0, adapter_learning_rate=2e-3)),
         Way("adapter, stroke adapter 16", replace(base, conv_rank=16, adapter_learning_rate=2e-3)),
-        Way("adapter, stroke adapter 16, 12 epochs", replace(base, conv_rank=16, epochs=12, adapter_learning_rate=2e-3)),
+        Way("adapter, stroke adapter 16, 12 epochs", replace(base, conv_rank=16, epochs=12,
+                                                             adapter_learning_rate=2e-3)),
         Way("adapter, stroke adapter 16, learning rate 5e-3 (chosen)", replace(base, conv_rank=16,
                                                                               adapter_learning_rate=5e-3)),
         Way("adapter, stroke adapter 16, dense rank 16", replace(base, conv_rank=16, hidden_rank=16,
@@ -76,7 +77,8 @@ def bank_for(network, replay: int = 4000, validation: int = 10000, nondigits_per
     validation_images, validation_labels = mnist_arrays(DATA, split="validation")
     families = training_families()
     return build_bank(network, replay_digits=train_images[picked], replay_labels=train_labels[picked],
-                      validation_digits=validation_images[:validation], validation_labels=validation_labels[:validation],
+                      validation_digits=validation_images[:validation],
+                      validation_labels=validation_labels[:validation],
                       nondigit_digits=nondigit_digits(families, count=nondigits_per_family,
                                                       seed=NONDIGIT_SEEDS["validation"], processes=1)[0],
                       training_nondigit_digits=nondigit_digits(families, count=nondigits_per_family,
@@ -132,8 +134,8 @@ def study(writer: Writer, turn: float, size: int, test: int, network, bank: Pare
             stored = len(adapter_bytes(adapter, parent_sha256="-"))
             reads = adapter.on_trunk().classifier
         seconds = time.perf_counter() - started
-        rows.append({"writer": key, "turn": turn, "size": size, "way": way.name, "accuracy": accuracy(reads, test_features,
-                                                                                             test_labels),
+        rows.append({"writer": key, "turn": turn, "size": size, "way": way.name,
+                     "accuracy": accuracy(reads, test_features, test_labels),
                      "mnist_validation": scores_of(reads, bank.validation_features, bank.validation_labels).accuracy,
                      "seconds": round(seconds, 2), "stored_bytes": stored})
     return rows
@@ -179,8 +181,9 @@ def main() -> None:
     print(f"\n{'turn':>5} {'drawings':>8}  {'way':<40} {'accuracy':>9} {'worst':>7} {'MNIST val':>9} {'train s':>8} "
           f"{'KB':>7}")
     for row in table:
-        print(f"{row['turn']:>5g} {row['size']:>8}  {row['way']:<40} {row['accuracy']:>9.1%} {row['worst_writer']:>7.1%} "
-              f"{fmt(row['mnist_validation'], '.2%'):>9} {fmt(row['seconds'], '.1f'):>8} {fmt(row['stored_kb'], '.0f'):>7}")
+        print(f"{row['turn']:>5g} {row['size']:>8}  {row['way']:<40} {row['accuracy']:>9.1%} "
+              f"{row['worst_writer']:>7.1%} {fmt(row['mnist_validation'], '.2%'):>9} {fmt(row['seconds'], '.1f'):>8} "
+              f"{fmt(row['stored_kb'], '.0f'):>7}")
     write_result(args.out, "personal_depth.json", {"machine": machine_info(), "writers": [w.key for w in writers],
                                               "test_per_digit": args.test, "ways": [asdict(w) for w in ways()],
                                               "table": table, "rows": rows})
