@@ -261,3 +261,19 @@ def test_the_content_type_is_read_in_any_case(client):
     body = encode_multipart(boundary, upload(SEVEN))
     response = client.post(URL, body, content_type=f"Multipart/Form-Data; boundary={boundary}")
     assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("/api/samples", "GET, POST, DELETE"), ("/api/train", "GET, POST"),
+    ("/api/model", "GET, POST, DELETE"), ("/api/me", "GET, DELETE"),
+])
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_method_an_endpoint_has_no_view_for_is_refused_in_words_and_makes_no_session(client, url, allowed, method):
+    from django.contrib.sessions.models import Session
+
+    client.get("/")  # the page's CSRF token, so that the method, not the token, is what is refused
+    response = getattr(client, method)(url, data=b"{}", content_type="application/json",
+                                       HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    assert_error(response, 405, *allowed.split(", "))
+    assert response["Allow"] == allowed
+    assert not Session.objects.exists() and "sessionid" not in response.cookies
