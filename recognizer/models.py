@@ -102,9 +102,23 @@ class ModelVersion(models.Model):
         path = self.weights_path
         if not path.exists():
             raise CheckpointError(f"weights file {path.name} is missing")
-        if file_sha256(path) != self.weights_sha256:
-            raise CheckpointError(f"weights file {path.name} has changed since it was stored (checksum)")
+        self._check_sha256(file_sha256(path), path)
         return path
+
+    def checked_weights_bytes(self) -> bytes:
+        """The weights themselves, read once and checked against the stored checksum (a personal adapter is
+        parsed from memory); CheckpointError as checked_weights says."""
+        path = self.weights_path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise CheckpointError(f"weights file {path.name} is missing") from exc
+        self._check_sha256(bytes_sha256(data), path)
+        return data
+
+    def _check_sha256(self, sha256: str, path: Path) -> None:
+        if sha256 != self.weights_sha256:
+            raise CheckpointError(f"weights file {path.name} has changed since it was stored (checksum)")
 
     def weights_problem(self) -> str | None:
         """What is wrong with this version's weights, or None."""
@@ -133,13 +147,7 @@ class ModelVersion(models.Model):
         """This personal version's adapter, on ``parent_network`` (its parent's network: a served one in a web
         process); raises CheckpointError saying why not."""
         parent = self._adapter_parent()
-        path = self.weights_path
-        try:
-            data = path.read_bytes()  # read once: hashed and parsed from memory
-        except FileNotFoundError as exc:
-            raise CheckpointError(f"weights file {path.name} is missing") from exc
-        if bytes_sha256(data) != self.weights_sha256:
-            raise CheckpointError(f"weights file {path.name} has changed since it was stored (checksum)")
+        data = self.checked_weights_bytes()
         try:
             return adapter_from_bytes(data, parent_network, parent_sha256=parent.weights_sha256)
         except AdapterError as exc:

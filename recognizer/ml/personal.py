@@ -125,16 +125,10 @@ class PersonalAdapter(nn.Module):
         """Adapted features -> (N, 1) "no digit" logits."""
         return _linear(self.detector_output, F.relu(self.detector_hidden(adapted)))
 
-    def own_parameters(self) -> list[nn.Parameter]:
-        return [parameter for parameter in self.parameters() if parameter.requires_grad]
-
     def adapter_state(self) -> dict[str, Tensor]:
         """Only this person's numbers: the parent's frozen layers are not copied."""
         return {name: value.detach().cpu() for name, value in self.state_dict().items()
                 if ".base." not in f".{name}"}
-
-    def parameter_count(self) -> int:
-        return sum(value.numel() for value in self.adapter_state().values())
 
     def on_trunk(self) -> "TrunkHeads":
         """Its classifier and detector as modules that read the trunk's features (the adapter applied first):

@@ -211,17 +211,6 @@ def train_classifier(parent: DigitNet, user_features: Tensor, user_labels: Tenso
     return classifier.cpu().eval(), history
 
 
-class _AdapterClassifier(torch.nn.Module):
-    """The adapter's classifier side, on trunk features: what fit() trains in a personal run."""
-
-    def __init__(self, adapter: PersonalAdapter) -> None:
-        super().__init__()
-        self.adapter = adapter
-
-    def forward(self, features: Tensor) -> Tensor:
-        return self.adapter.classify(self.adapter.adapt(features))
-
-
 def train_adapter(parent: DigitNet, user_features: Tensor, user_labels: Tensor, bank: ParentBank,
                   config: AdaptConfig, *, device: torch.device,
                   on_epoch: EpochCallback | None = None) -> tuple[PersonalAdapter, list[dict[str, Any]]]:
@@ -231,7 +220,7 @@ def train_adapter(parent: DigitNet, user_features: Tensor, user_labels: Tensor, 
     torch.manual_seed(config.seed)  # the adapter's first numbers
     adapter = PersonalAdapter(copy.deepcopy(parent).cpu(), config.adapter_shape).to(device)
     # The detector's side gets no gradient here (AdamW leaves it alone); the parent's layers are frozen.
-    history = _fit_with_replay(_AdapterClassifier(adapter), user_features, user_labels, bank, config, device=device,
+    history = _fit_with_replay(adapter.on_trunk().classifier, user_features, user_labels, bank, config, device=device,
                                on_epoch=on_epoch, learning_rate=config.adapter_learning_rate)
     return adapter.cpu().eval(), history
 
